@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cluster",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ClusterClient", targets: ["ClusterClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+    ],
+    targets: [
+        // MARK: System libraries (each imported by exactly one module)
+        .systemLibrary(name: "CQB", pkgConfig: "libqb", providers: [.apt(["libqb-dev"])]),
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // MARK: Pure modules (no Foundation, no C, no I/O)
+        .target(name: "ClusterTypes", swiftSettings: strict),
+        .target(name: "ClusterWire", dependencies: ["ClusterTypes"], swiftSettings: strict),
+        .target(name: "ClusterConfigModel", dependencies: ["ClusterTypes"], swiftSettings: strict),
+        .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
+
+        // MARK: Effect modules
+        .target(name: "ClusterSystem", swiftSettings: strict),
+        .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
+        .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
+        .target(name: "ClusterDaemonSupport",
+                dependencies: ["CSystemd", "ClusterConfigModel", "ClusterSystem", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterTypes"], swiftSettings: strict),
+        .target(name: "ToolSupport",
+                dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "tools/ToolSupport", swiftSettings: strict),
+
+        // MARK: Tools
+        .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/ccs_tool", swiftSettings: strict),
+        .executableTarget(name: "ccs_config_validate", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel",
+                                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/ccs_config_validate", swiftSettings: strict),
+
+        // MARK: Tests
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem"],
+                    swiftSettings: strict),
+    ]
+)
