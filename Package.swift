@@ -9,9 +9,6 @@ let strict: [SwiftSetting] = [
 let package = Package(
     name: "cluster",
     platforms: [.macOS(.v14)],
-    products: [
-        .library(name: "ClusterClient", targets: ["ClusterClient"]),
-    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -34,9 +31,8 @@ let package = Package(
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterDaemonSupport",
-                dependencies: ["CSystemd", "ClusterConfigModel", "ClusterSystem", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CSystemd", "ClusterConfigModel", "ClusterSystem", "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterTypes"], swiftSettings: strict),
         .target(name: "ToolSupport",
                 dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "tools/ToolSupport", swiftSettings: strict),
@@ -49,8 +45,21 @@ let package = Package(
                                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_config_validate", swiftSettings: strict),
 
+        .executableTarget(name: "ipcbench", dependencies: ["ClusterIPC", "ClusterIPCProtocol"], path: "tools/ipcbench", swiftSettings: strict),
+
+        // MARK: Test support
+        .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
+                          path: "Tests/Support/ipc-peer", swiftSettings: strict),
+
+        .target(name: "TestSupportKit", path: "Tests/Support/TestSupportKit", swiftSettings: strict),
+
         // MARK: Tests
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem"],
                     swiftSettings: strict),
+        .testTarget(name: "ClusterDaemonSupportTests",
+                    dependencies: ["ClusterDaemonSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "TestSupportKit",
+                                   .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate"], swiftSettings: strict),
+        .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
 )

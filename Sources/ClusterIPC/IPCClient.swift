@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+import CQB
+import ClusterIPCProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A reply from a daemon: the message id, the status and the body.
+public struct IPCReply: Sendable {
+    public var messageID: Int32
+    public var status: IPCStatus
+    public var body: [UInt8]
+}
+
+/// An event pushed by a daemon.
+public struct IPCEvent: Sendable {
+    public var messageID: Int32
+    public var body: [UInt8]
+}
+
+/// A connection to a daemon's IPC service.
+///
+/// Requests are synchronous (one outstanding at a time, as with libcman); events arrive on `eventFD`, which a
+/// caller's poll loop watches before calling `receiveEvent(timeoutMilliseconds: 0)` until it returns nil. Not
+/// thread-safe: use a connection from one thread.
+public final class IPCClient {
+    public let service: String
+    private var handle: OpaquePointer?
+    private var buffer: [UInt8]
+    /// The largest message this connection can carry.
+    public let maxMessageBytes: Int
+
+    private static let responseHeaderSize = MemoryLayout<qb_ipc_response_header>.size
+    private static let requestHeaderSize = MemoryLayout<qb_ipc_request_header>.size
+
+    /// Connects to `service`. Fails with `.notRunning` or `.permissionDenied` when those are the reasons.
+    public init(service: String, bufferBytes: Int = IPCLimits.bufferBytes) throws(IPCError) {
+        self.service = service
+        guard let c = qb_ipcc_connect(service, bufferBytes) else {
+            throw IPCError.connectFailure(service: service, errno: errno)
+        }
+        handle = c
+        let size = Int(qb_ipcc_get_buffer_size(c))
+        maxMessageBytes = max(size, 4096) - 64
+        buffer = [UInt8](repeating: 0, count: max(size, 4096))
+    }
+
+    deinit { disconnect() }
+
+    /// Closes the connection.
+    public func disconnect() {
+        if let h = handle {
+            qb_ipcc_disconnect(h)
+            handle = nil
+        }
+    }
+
+    /// True while connected.
+    public var isConnected: Bool {
+        guard let h = handle else { return false }
+        return qb_ipcc_is_connected(h) != 0
+    }
+
+    /// The descriptor that becomes readable when events (or a hang-up) are waiting.
+    public var eventFD: Int32? {
+        guard let h = handle else { return nil }
+        var fd: Int32 = -1
+        return qb_ipcc_fd_get(h, &fd) == 0 ? fd : nil
+    }
+
+    /// Sends a request and waits for its reply. A reply with a status other than ok is returned, not thrown.
+    public func call(messageID: Int32, body: [UInt8], timeoutMilliseconds: Int32 = 30_000) throws(IPCError) -> IPCReply {
+        guard let h = handle else { throw .peerGone(service: service) }
+        try checkSize(body.count)
+        var header = qb_ipc_request_header()
+        header.id = messageID
+        header.size = Int32(Self.requestHeaderSize + body.count)
+        let n: Int = withUnsafeMutableBytes(of: &header) { hdr in
+            body.withUnsafeBytes { b in
+                var iov = [iovec(iov_base: hdr.baseAddress, iov_len: hdr.count),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
+                return buffer.withUnsafeMutableBytes { out in
+                    iov.withUnsafeMutableBufferPointer { v in
+                        qb_ipcc_sendv_recv(h, v.baseAddress, body.isEmpty ? 1 : 2, out.baseAddress, out.count, timeoutMilliseconds)
+                    }
+                }
+            }
+        }
+        if n < 0 {
+            // A late reply would be taken as the answer to the next request: after a timeout the connection is
+            // unusable, so close it.
+            if Int32(-n) == ETIMEDOUT { disconnect() }
+            throw mapFailure(Int32(-n), timeout: timeoutMilliseconds)
+        }
+        return try parseReply(count: n)
+    }
+
+    /// Sends a typed request and decodes a typed reply; a non-ok status throws `.status`.
+    public func call<Request: IPCMessage, Response: IPCMessage>(_ request: Request, expecting: Response.Type,
+                                                              timeoutMilliseconds: Int32 = 30_000) throws(IPCError) -> Response {
+        let reply = try call(messageID: request.messageID, body: request.body, timeoutMilliseconds: timeoutMilliseconds)
+        guard reply.status == .ok else { throw .status(reply.status, service: service) }
+        do {
+            return try Response.decode(messageID: reply.messageID, body: reply.body)
+        } catch {
+            throw .protocolError("\(service) sent an undecodable reply \(reply.messageID): \(error)")
+        }
+    }
+
+    /// Sends a message that gets no reply (one-way). Throws `.tryAgain` under flow control.
+    public func send(messageID: Int32, body: [UInt8]) throws(IPCError) {
+        guard let h = handle else { throw .peerGone(service: service) }
+        try checkSize(body.count)
+        var header = qb_ipc_request_header()
+        header.id = messageID
+        header.size = Int32(Self.requestHeaderSize + body.count)
+        let n: Int = withUnsafeMutableBytes(of: &header) { hdr in
+            body.withUnsafeBytes { b in
+                var iov = [iovec(iov_base: hdr.baseAddress, iov_len: hdr.count),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
+                return iov.withUnsafeMutableBufferPointer { qb_ipcc_sendv(h, $0.baseAddress, body.isEmpty ? 1 : 2) }
+            }
+        }
+        if n < 0 { throw mapFailure(Int32(-n), timeout: 0) }
+    }
+
+    /// The next event, waiting up to `timeoutMilliseconds` (0: don't wait, -1: forever). Nil if none arrived.
+    public func receiveEvent(timeoutMilliseconds: Int32) throws(IPCError) -> IPCEvent? {
+        guard let h = handle else { throw .peerGone(service: service) }
+        let n = buffer.withUnsafeMutableBytes { qb_ipcc_event_recv(h, $0.baseAddress, $0.count, timeoutMilliseconds) }
+        if n < 0 {
+            let e = Int32(-n)
+            if e == EAGAIN || e == ETIMEDOUT { return nil }
+            throw mapFailure(e, timeout: timeoutMilliseconds)
+        }
+        let reply = try parseReply(count: n)
+        return IPCEvent(messageID: reply.messageID, body: reply.body)
+    }
+
+    private func checkSize(_ bodyCount: Int) throws(IPCError) {
+        if bodyCount + Self.requestHeaderSize > maxMessageBytes {
+            throw .messageTooLarge(size: bodyCount, limit: maxMessageBytes - Self.requestHeaderSize)
+        }
+    }
+
+    private func parseReply(count n: Int) throws(IPCError) -> IPCReply {
+        guard n >= Self.responseHeaderSize else { throw .protocolError("\(service) sent a \(n)-byte reply, shorter than its header") }
+        return buffer.withUnsafeBytes { raw in
+            let id = raw.loadUnaligned(fromByteOffset: 0, as: Int32.self)
+            let err = raw.loadUnaligned(fromByteOffset: 16, as: Int32.self)
+            let body = Array(raw[Self.responseHeaderSize..<n])
+            return IPCReply(messageID: id, status: IPCStatus(rawValue: err) ?? .internalError, body: body)
+        }
+    }
+
+    private func mapFailure(_ e: Int32, timeout: Int32) -> IPCError {
+        switch e {
+        case EAGAIN: return .tryAgain
+        case ETIMEDOUT: return .timedOut(service: service, milliseconds: Int(timeout))
+        case ENOTCONN, EPIPE, ECONNRESET, ESHUTDOWN:
+            disconnect()
+            return .peerGone(service: service)
+        case EMSGSIZE: return .messageTooLarge(size: -1, limit: maxMessageBytes)
+        default: return .system(operation: "IPC call to \(service)", errno: e)
+        }
+    }
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+import CQB
+import ClusterIPCProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client's connection to an `IPCServer`.
+///
+/// It lives from `connection_created` until libqb destroys the connection; after that `isOpen` is false and every
+/// send does nothing. Events that do not fit in the client's ring are queued here (bounded) and retried; a client
+/// that lets the queue overflow is disconnected, with the reason logged by the server.
+public final class IPCConnection {
+    var handle: OpaquePointer?
+    /// The peer's credentials, from SO_PEERCRED at connect time.
+    public let uid: UInt32
+    public let gid: UInt32
+    public let pid: Int32
+    /// A number unique among this server's connections, for logs and maps.
+    public let id: UInt64
+    /// Free for the service to attach per-connection state.
+    public var userData: AnyObject?
+    weak var server: IPCServer?
+
+    private var queued: [[UInt8]] = []
+    private var queuedBytes = 0
+    private var queueHead = 0
+
+    init(handle: OpaquePointer, uid: UInt32, gid: UInt32, pid: Int32, id: UInt64, server: IPCServer) {
+        self.handle = handle
+        self.uid = uid
+        self.gid = gid
+        self.pid = pid
+        self.id = id
+        self.server = server
+    }
+
+    /// True until the client has gone away or been disconnected.
+    public var isOpen: Bool { handle != nil }
+
+    /// Events waiting for room in the client's ring.
+    public var queuedEventCount: Int { queued.count - queueHead }
+
+    /// Sends the one response to the request being handled (or a deferred one). Returns false if the client is gone.
+    @discardableResult
+    public func respond(messageID: Int32, status: IPCStatus, body: [UInt8] = []) -> Bool {
+        guard let handle else { return false }
+        var header = qb_ipc_response_header()
+        header.id = messageID
+        header.size = Int32(MemoryLayout<qb_ipc_response_header>.size + body.count)
+        header.error = status.rawValue
+        let rc = send(header: &header, body: body) { iov, n in qb_ipcs_response_sendv(handle, iov, n) }
+        return rc >= 0
+    }
+
+    /// Sends a typed response.
+    @discardableResult
+    public func respond<M: IPCMessage>(_ message: M, status: IPCStatus = .ok) -> Bool {
+        respond(messageID: message.messageID, status: status, body: message.body)
+    }
+
+    /// Pushes an event to the client, queueing it if the client's event ring is full. Returns false if the client is
+    /// gone or was just disconnected for not reading.
+    @discardableResult
+    public func sendEvent(messageID: Int32, body: [UInt8]) -> Bool {
+        guard handle != nil else { return false }
+        var frame = [UInt8](repeating: 0, count: MemoryLayout<qb_ipc_response_header>.size)
+        frame.withUnsafeMutableBytes { raw in
+            var header = qb_ipc_response_header()
+            header.id = messageID
+            header.size = Int32(MemoryLayout<qb_ipc_response_header>.size + body.count)
+            header.error = IPCStatus.ok.rawValue
+            raw.storeBytes(of: header, as: qb_ipc_response_header.self)
+        }
+        frame += body
+        if queuedEventCount == 0 {
+            switch trySendEvent(frame) {
+            case .sent: return true
+            case .gone: return false
+            case .full: break
+            }
+        }
+        return enqueue(frame)
+    }
+
+    /// Pushes a typed event.
+    @discardableResult
+    public func sendEvent<M: IPCMessage>(_ message: M) -> Bool { sendEvent(messageID: message.messageID, body: message.body) }
+
+    /// Closes the connection from the server side.
+    public func disconnect() {
+        guard let handle else { return }
+        qb_ipcs_disconnect(handle)
+    }
+
+    // MARK: - Internals
+
+    enum SendOutcome { case sent, full, gone }
+
+    private func trySendEvent(_ frame: [UInt8]) -> SendOutcome {
+        guard let handle else { return .gone }
+        let rc = frame.withUnsafeBytes { raw -> Int in
+            var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count)
+            return qb_ipcs_event_sendv(handle, &iov, 1)
+        }
+        if rc >= 0 { return .sent }
+        if rc == -Int(EAGAIN) || rc == -Int(ENOBUFS) { return .full }
+        if rc == -Int(EMSGSIZE) {
+            server?.report(self, "dropped an event of \(frame.count) bytes: larger than the client's buffer")
+            return .sent
+        }
+        return .gone
+    }
+
+    private func enqueue(_ frame: [UInt8]) -> Bool {
+        if queuedEventCount >= IPCLimits.eventQueueCountMax || queuedBytes + frame.count > IPCLimits.eventQueueBytesMax {
+            server?.report(self, "disconnecting: the client is not reading its events (\(queuedEventCount) queued, \(queuedBytes) bytes)")
+            drop()
+            disconnect()
+            return false
+        }
+        queued.append(frame)
+        queuedBytes += frame.count
+        server?.scheduleFlush()
+        return true
+    }
+
+    /// Sends as many queued events as fit. Returns true when the queue is empty.
+    func flush() -> Bool {
+        while queueHead < queued.count {
+            switch trySendEvent(queued[queueHead]) {
+            case .sent:
+                queuedBytes -= queued[queueHead].count
+                queued[queueHead] = []
+                queueHead += 1
+            case .full:
+                compact()
+                return false
+            case .gone:
+                drop()
+                return true
+            }
+        }
+        drop()
+        return true
+    }
+
+    private func compact() {
+        if queueHead > 1024 && queueHead * 2 > queued.count {
+            queued.removeFirst(queueHead)
+            queueHead = 0
+        }
+    }
+
+    private func drop() {
+        queued = []
+        queueHead = 0
+        queuedBytes = 0
+    }
+
+    func closed() {
+        handle = nil
+        drop()
+    }
+
+    private func send(header: inout qb_ipc_response_header, body: [UInt8],
+                      _ sendv: (UnsafeMutablePointer<iovec>, Int) -> Int) -> Int {
+        withUnsafeMutableBytes(of: &header) { h in
+            body.withUnsafeBytes { b in
+                var iov = [
+                    iovec(iov_base: h.baseAddress, iov_len: h.count),
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count),
+                ]
+                return iov.withUnsafeMutableBufferPointer { sendv($0.baseAddress!, body.isEmpty ? 1 : 2) }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterWire
+
+/// A message that travels between a client and a daemon: a 32-bit id saying what it is, and a body.
+///
+/// Every service defines its `Request`, `Response` and `Event` enums conforming to this protocol; the IPC layer moves
+/// the id and the encoded body, and the service's codec turns them back into values. Decoding never traps on bad
+/// input: it throws `WireError`, and the daemon answers `IPCStatus.invalidRequest`.
+public protocol IPCMessage: Sendable {
+    /// The id that goes in the libqb header.
+    var messageID: Int32 { get }
+    /// Appends the body (not the header) to `writer`.
+    func encodeBody(into writer: inout ByteWriter)
+    /// Decodes a body that arrived with `id`.
+    init(messageID id: Int32, body: inout ByteReader) throws(WireError)
+}
+
+extension IPCMessage {
+    /// The encoded body.
+    public var body: [UInt8] {
+        var w = ByteWriter()
+        encodeBody(into: &w)
+        return w.bytes
+    }
+
+    /// Decodes `bytes`, requiring every byte to be used.
+    public static func decode(messageID: Int32, body bytes: [UInt8]) throws(WireError) -> Self {
+        var r = ByteReader(bytes)
+        let value = try Self(messageID: messageID, body: &r)
+        try r.expectEnd()
+        return value
+    }
+}
+
+/// Limits shared by every IPC service.
+public enum IPCLimits {
+    /// The largest request, response or event body. Totem messages are at most 1 MiB; this leaves room for headers.
+    public static let messageBytesMax = 1 << 20 + 4096
+    /// The libqb ring size each connection asks for.
+    public static let bufferBytes = messageBytesMax + 64
+    /// Events queued for one slow client before it is disconnected.
+    public static let eventQueueCountMax = 65_536
+    /// Bytes queued for one slow client before it is disconnected.
+    public static let eventQueueBytesMax = 64 << 20
+}

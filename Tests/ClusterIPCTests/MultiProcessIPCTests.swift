@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+import TestSupportKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A server process and several client processes over real libqb IPC.
+@Suite("libqb IPC between processes", .serialized)
+struct MultiProcessIPCTests {
+    let peer = TestBinaries.path("ipc-peer")
+
+    func startServer(_ name: String, admin: Bool = false, environment: [String: String] = [:]) throws -> ChildProcess {
+        let server = try ChildProcess(peer, ["server", name] + (admin ? ["--admin"] : []), environment: environment)
+        try server.waitForOutput("ready")
+        return server
+    }
+
+    func client(_ name: String, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try ChildProcess.run(peer, ["client", name] + args, timeout: .seconds(30))
+    }
+
+    @Test("several clients at once get their own replies and events, with their credentials known")
+    func concurrentClients() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let clients = try (0..<4).map { i in
+            try ChildProcess(peer, ["client", name, i % 2 == 0 ? "echo" : "events", i % 2 == 0 ? "700" : "20000", "300"])
+        }
+        for c in clients {
+            #expect(try c.wait() == 0, "\(c.stdout) \(c.stderr)")
+            #expect(c.stdout.hasPrefix("ok"))
+        }
+        let stats = try client(name, ["stats"])
+        #expect(stats.stdout.contains("connections=1 disconnects=4"), "\(stats)")
+        #expect(stats.stdout.contains("uid=0") || getuid() != 0)
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("a client killed mid-call does not disturb the server or other clients")
+    func clientKilledMidCall() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let victim = try ChildProcess(peer, ["client", name, "delayed", "400"])
+        usleep(100_000)
+        victim.signal(SIGKILL)
+        _ = try victim.wait()
+        // The server answers the dead client's request later; that must be harmless.
+        usleep(600_000)
+        let other = try client(name, ["echo", "64", "50"])
+        #expect(other.status == 0 && other.stdout.hasPrefix("ok"), "\(other)")
+        let stats = try client(name, ["stats"])
+        #expect(stats.stdout.contains("disconnects=2"), "\(stats)")
+        #expect(server.process.isRunning)
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("clear errors: not running, permission denied, message too large, peer gone")
+    func errors() throws {
+        let missing = try client(uniqueName("nobody-serves-this"), ["stats"])
+        #expect(missing.status == 2)
+        #expect(missing.stdout.contains("the daemon is not running"), "\(missing)")
+
+        let adminName = uniqueName("ipc-admin")
+        let admin = try startServer(adminName, admin: true)
+        if getuid() == 0 {
+            let denied = try client(adminName, ["--as-uid", "65534", "stats"])
+            #expect(denied.status == 2)
+            #expect(denied.stdout.contains("permission denied"), "\(denied)")
+            let allowed = try client(adminName, ["stats"])
+            #expect(allowed.status == 0, "\(allowed)")
+        }
+        let big = try client(adminName, ["big", "2000000"])
+        #expect(big.status == 4)
+        #expect(big.stdout.contains("exceeds the limit"), "\(big)")
+
+        let waiting = try ChildProcess(peer, ["client", adminName, "delayed", "5000"])
+        usleep(200_000)
+        admin.signal(SIGKILL)
+        #expect(try waiting.wait(timeout: .seconds(10)) == 3)
+        #expect(waiting.stdout.contains("went away"), "\(waiting.stdout)")
+    }
+
+    @Test("a client that never reads its events is disconnected, and the server carries on")
+    func slowReaderDisconnected() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let flood = try client(name, ["ignore", "100000"])
+        #expect(flood.status == 3, "\(flood)")
+        #expect(flood.stdout.contains("went away"), "\(flood)")
+        #expect(server.stderr.contains("not reading its events"), "\(server.stderr)")
+        let ok = try client(name, ["echo", "16", "10"])
+        #expect(ok.status == 0)
+        server.signal(SIGTERM)
+        _ = try server.wait()
+    }
+
+    @Test("one-way messages all arrive, with flow control retries if needed")
+    func oneWay() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let result = try client(name, ["oneway", "20000"])
+        #expect(result.stdout.contains("oneways=20000"), "\(result)")
+        server.signal(SIGTERM)
+        _ = try server.wait()
+    }
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test support: a small libqb IPC server and client used by the multi-process IPC tests, the sd_notify test and
+// ipcbench. Not installed.
+//
+//   ipc-peer server NAME [--admin]              serve until SIGTERM; prints "ready" once listening
+//   ipc-peer client NAME echo SIZE COUNT         COUNT echo round trips of SIZE bytes, checked
+//   ipc-peer client NAME delayed MS              a request the server answers after MS milliseconds
+//   ipc-peer client NAME events COUNT            ask for COUNT events and check they arrive in order
+//   ipc-peer client NAME ignore COUNT            ask for COUNT events and never read them
+//   ipc-peer client NAME stats                   print "connections=N disconnects=M"
+//   ipc-peer client NAME big SIZE                send SIZE bytes (to provoke "message too large")
+//   ipc-peer client NAME oneway COUNT            COUNT one-way messages, then a stats call
+//   options: --as-uid UID (drop privileges first)
+import ClusterDaemonSupport
+import ClusterIPC
+import ClusterIPCProtocol
+import ClusterWire
+import Foundation
+
+enum Op: Int32 {
+    case echo = 1, delayed = 2, events = 3, stats = 4, oneway = 5, crash = 6
+}
+
+final class PeerService: IPCServiceHandler {
+    let loop: EventLoop
+    var disconnects = 0
+    var oneways = 0
+    weak var server: IPCServer?
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func received(messageID: Int32, body: [UInt8], from c: IPCConnection) {
+        switch Op(rawValue: messageID) {
+        case .echo:
+            c.respond(messageID: messageID, status: .ok, body: body)
+        case .delayed:
+            var r = ByteReader(body)
+            let ms = (try? r.readUInt32()) ?? 0 // malformed input: answer at once
+            loop.schedule(after: .milliseconds(Int64(ms))) { c.respond(messageID: messageID, status: .ok, body: body) }
+        case .events:
+            var r = ByteReader(body)
+            let count = (try? r.readUInt32()) ?? 0 // malformed input: no events
+            c.respond(messageID: messageID, status: .ok)
+            for i in 0..<count {
+                var w = ByteWriter()
+                w.write(i)
+                w.writeRaw([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 64))
+                c.sendEvent(messageID: 100, body: w.bytes)
+            }
+        case .stats:
+            var w = ByteWriter()
+            w.write(UInt32(server?.openConnections.count ?? 0))
+            w.write(UInt32(disconnects))
+            w.write(UInt32(oneways))
+            w.write(c.uid)
+            w.write(UInt32(bitPattern: c.pid))
+            c.respond(messageID: messageID, status: .ok, body: w.bytes)
+        case .oneway:
+            oneways += 1
+        case .crash, nil:
+            c.respond(messageID: messageID, status: .invalidRequest)
+        }
+    }
+
+    func disconnected(_ connection: IPCConnection) { disconnects += 1 }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("ipc-peer: \(message)\n".utf8))
+    exit(1)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+if let i = args.firstIndex(of: "--as-uid"), i + 1 < args.count, let uid = UInt32(args[i + 1]) {
+    args.removeSubrange(i...(i + 1))
+    guard setgid(uid) == 0, setuid(uid) == 0 else { fail("cannot switch to uid \(uid)") }
+}
+guard args.count >= 2 else { fail("usage: ipc-peer server|client NAME ...") }
+let name = args[1]
+
+switch args[0] {
+case "server":
+    EventLoop.unblockAllSignals()
+    let loop = EventLoop()
+    let service = PeerService(loop: loop)
+    let server = IPCServer(name: name, rootOnly: args.contains("--admin"), loop: loop, handler: service)
+    server.log = { FileHandle.standardError.write(Data("ipc-peer: \($0)\n".utf8)) }
+    service.server = server
+    do { try server.start() } catch { fail("\(error)") }
+    let notifier = SystemdNotifier()
+    if let interval = notifier.watchdogInterval {
+        func ping() {
+            notifier.watchdog()
+            loop.schedule(after: interval, ping)
+        }
+        ping()
+    }
+    loop.onSignal(SIGTERM) {
+        notifier.stopping()
+        loop.stop()
+    }
+    notifier.ready(status: "serving \(name)")
+    print("ready")
+    fflush(nil)
+    loop.run()
+    server.stop()
+    exit(0)
+
+case "client":
+    guard args.count >= 3 else { fail("client needs an operation") }
+    let client: IPCClient
+    do { client = try IPCClient(service: name) } catch {
+        print("error: \(error)")
+        exit(2)
+    }
+    func call(_ op: Op, _ body: [UInt8]) -> IPCReply {
+        do { return try client.call(messageID: op.rawValue, body: body) } catch {
+            print("error: \(error)")
+            exit(3)
+        }
+    }
+    switch args[2] {
+    case "echo":
+        let size = Int(args[3]) ?? 16, count = Int(args[4]) ?? 1
+        for i in 0..<count {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+            let reply = call(.echo, payload)
+            guard reply.status == .ok, reply.body == payload else { fail("echo \(i) came back wrong") }
+        }
+        print("ok")
+    case "delayed":
+        var w = ByteWriter()
+        w.write(UInt32(args[3]) ?? 0)
+        _ = call(.delayed, w.bytes)
+        print("ok")
+    case "events":
+        let count = UInt32(args[3]) ?? 0
+        var w = ByteWriter()
+        w.write(count)
+        _ = call(.events, w.bytes)
+        var next: UInt32 = 0
+        while next < count {
+            do {
+                guard let e = try client.receiveEvent(timeoutMilliseconds: 10_000) else { fail("event \(next) did not arrive") }
+                var r = ByteReader(e.body)
+                let seq = try r.readUInt32()
+                guard seq == next, e.messageID == 100 else { fail("event \(seq) arrived, expected \(next)") }
+                next += 1
+            } catch {
+                fail("\(error)")
+            }
+        }
+        print("ok \(count)")
+    case "ignore":
+        // Ask for events and never read them; the server must disconnect us rather than queue without bound.
+        var w = ByteWriter()
+        w.write(UInt32(args[3]) ?? 0)
+        _ = call(.events, w.bytes)
+        usleep(1_500_000)
+        _ = call(.stats, [])
+        print("still connected")
+    case "stats":
+        let reply = call(.stats, [])
+        var r = ByteReader(reply.body)
+        do {
+            print("connections=\(try r.readUInt32()) disconnects=\(try r.readUInt32()) oneways=\(try r.readUInt32()) uid=\(try r.readUInt32()) pid=\(Int32(bitPattern: try r.readUInt32()))")
+        } catch { fail("bad stats reply") }
+    case "big":
+        do {
+            _ = try client.call(messageID: Op.echo.rawValue, body: [UInt8](repeating: 7, count: Int(args[3]) ?? 0))
+            print("ok")
+        } catch {
+            print("error: \(error)")
+            exit(4)
+        }
+    case "oneway":
+        let count = Int(args[3]) ?? 1
+        var sent = 0
+        while sent < count {
+            do {
+                try client.send(messageID: Op.oneway.rawValue, body: [1, 2, 3])
+                sent += 1
+            } catch IPCError.tryAgain {
+                usleep(100)
+            } catch {
+                fail("\(error)")
+            }
+        }
+        let reply = call(.stats, [])
+        var r = ByteReader(reply.body)
+        _ = try? r.readUInt32(); _ = try? r.readUInt32() // connections, disconnects: not needed here
+        print("oneways=\((try? r.readUInt32()) ?? 0)")
+    default:
+        fail("unknown operation \(args[2])")
+    }
+    exit(0)
+
+default:
+    fail("unknown mode \(args[0])")
+}
