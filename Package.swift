@@ -25,6 +25,9 @@ let package = Package(
         .target(name: "ClusterWire", dependencies: ["ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterConfigModel", dependencies: ["ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
+        .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
+
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore"], swiftSettings: strict),
 
         // MARK: Effect modules
         .target(name: "ClusterSystem", swiftSettings: strict),
@@ -45,6 +48,8 @@ let package = Package(
                                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_config_validate", swiftSettings: strict),
 
+        .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
+                          path: "tools/totem-sim", swiftSettings: strict),
         .executableTarget(name: "ipcbench", dependencies: ["ClusterIPC", "ClusterIPCProtocol"], path: "tools/ipcbench", swiftSettings: strict),
 
         // MARK: Test support

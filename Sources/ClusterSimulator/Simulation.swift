@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+import TotemCore
+
+/// Runs N nodes' real Totem cores on a simulated network and clock from one seed: a fault phase (loss,
+/// duplication, reordering, corruption, partitions, crashes, restarts, departures) checked for safety, then a
+/// healed phase checked for liveness.
+public final class Simulation {
+    public let options: SimulationOptions
+    public private(set) var checker: InvariantChecker
+    public private(set) var now = MonotonicInstant(nanoseconds: 1_000_000_000)
+    /// Every node's last events, for failure reports.
+    public private(set) var trace: [[String]]
+    public var verbose = false
+    public var traceLimit = 300
+
+    private var queue = EventQueue<Scheduled>()
+    private var nodes: [SimNode]
+    private var netRandom: SeededRandom
+    private var faultRandom: SeededRandom
+    private var workRandom: SeededRandom
+    private var blocked = Set<Link>()
+    private var healed = false
+    private var workloadOn = true
+    private(set) var stats = Stats()
+
+    struct Link: Hashable { var from: Int; var to: Int }
+
+    public struct Stats: Sendable {
+        public var packets = 0
+        public var dropped = 0
+        public var corruptedRejected = 0
+        public var submitted = 0
+        public var crashes = 0
+        public var partitions = 0
+        public var steps = 0
+    }
+
+    enum Scheduled {
+        case packet(to: Int, from: Int, bytes: [UInt8])
+        case deadline(node: Int, generation: UInt64)
+        case unreachable(to: Int, about: Int)
+        case workloadTick
+        case faultTick
+    }
+
+    final class SimNode {
+        let index: Int
+        var machine: Totem.StateMachine?
+        var persisted: UInt64 = 0
+        var generation: UInt64 = 0
+        var scheduled: MonotonicInstant?
+        var incarnation = 0
+        var nextCounter: UInt32 = 0
+        let skewPerMille: Int
+        init(index: Int, skew: Int) {
+            self.index = index
+            self.skewPerMille = skew
+        }
+        var id: NodeID { NodeID(UInt32(index + 1)) }
+        var isUp: Bool { machine != nil && machine?.state != .left }
+    }
+
+    public init(options: SimulationOptions) {
+        self.options = options
+        let root = SeededRandom(seed: options.seed)
+        netRandom = root.fork(label: "network")
+        faultRandom = root.fork(label: "faults")
+        workRandom = root.fork(label: "workload")
+        nodes = (0..<options.nodeCount).map { SimNode(index: $0, skew: options.clockSkewPerMille[$0]) }
+        checker = InvariantChecker(nodeCount: options.nodeCount)
+        trace = Array(repeating: [], count: options.nodeCount)
+        var startRandom = root.fork(label: "start")
+        for n in nodes {
+            n.persisted = startRandom.chance(0.3) ? UInt64.random(in: 0...1000, using: &startRandom) * 4 : 0
+            start(n)
+        }
+        queue.push(.workloadTick, at: now + .milliseconds(10))
+        queue.push(.faultTick, at: now + .milliseconds(100))
+    }
+
+    // MARK: - Running
+
+    /// The outcome of a run.
+    public struct Report: Sendable {
+        public var violations: [String]
+        public var converged: Bool
+        public var convergenceTime: Duration?
+        public var stats: Stats
+        public var ok: Bool { violations.isEmpty && converged }
+    }
+
+    /// Runs the fault phase, heals everything, and checks that one ring forms within `livenessBound` and that
+    /// messages submitted afterwards are delivered.
+    public func run() -> Report {
+        let faultEnd = now + options.faultPhase
+        runUntil(faultEnd)
+        heal()
+        let healedAt = now
+        let bound = livenessBound
+        var convergedAt: MonotonicInstant?
+        while now < healedAt + bound {
+            runUntil(now + .milliseconds(50))
+            if isWhole() {
+                convergedAt = now
+                break
+            }
+        }
+        if convergedAt == nil { checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())") }
+        let stableSince = now
+        runUntil(now + .seconds(1))
+        workloadOn = false
+        // Drain: every queued message goes out within a few rotations on a healed network.
+        var drainEnd = now + .seconds(5)
+        while now < drainEnd {
+            runUntil(now + .milliseconds(100))
+            if nodes.allSatisfy({ ($0.machine?.queuedMessages ?? 0) == 0 }) {
+                drainEnd = min(drainEnd, now + .milliseconds(500))
+            }
+        }
+        checker.checkSafety()
+        if convergedAt != nil {
+            var alive: [Int: Int] = [:]
+            for n in nodes where n.isUp { alive[n.index] = n.incarnation }
+            checker.checkDelivered(alive: alive, finalMembers: nodes.filter(\.isUp).map(\.index), stableSince: stableSince)
+        }
+        return Report(violations: checker.violations, converged: convergedAt != nil,
+                      convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats)
+    }
+
+    /// The bound on forming one ring after faults stop: the last gather can need a token timeout to notice a lost
+    /// ring, consensus timeouts to fail dead members and re-agree, and a merge-detect interval.
+    public var livenessBound: Duration {
+        let s = options.totemSettings
+        return (s.token + s.consensus) * 6 + s.merge * 4
+    }
+
+    func runUntil(_ end: MonotonicInstant) {
+        while let next = queue.nextInstant, next <= end {
+            let (at, item) = queue.pop()!
+            now = at
+            stats.steps += 1
+            step(item)
+        }
+        now = max(now, end)
+    }
+
+    private func step(_ item: Scheduled) {
+        switch item {
+        case .packet(let to, _, let bytes):
+            let n = nodes[to]
+            guard n.machine != nil else { return }
+            guard let payload = Integrity.open(bytes) else {
+                stats.corruptedRejected += 1
+                return
+            }
+            handle(n, .datagram(payload))
+        case .deadline(let node, let generation):
+            let n = nodes[node]
+            guard n.generation == generation, n.machine != nil else { return }
+            n.scheduled = nil
+            handle(n, .deadlineReached)
+        case .unreachable(let to, let about):
+            guard nodes[to].machine != nil else { return }
+            handle(nodes[to], .peerUnreachable(nodes[about].id))
+        case .workloadTick:
+            workload()
+            queue.push(.workloadTick, at: now + .milliseconds(10))
+        case .faultTick:
+            if !healed { injectFaults() }
+            queue.push(.faultTick, at: now + .milliseconds(100))
+        }
+    }
+
+    // MARK: - Nodes
+
+    private func localTime(_ n: SimNode, at global: MonotonicInstant? = nil) -> MonotonicInstant {
+        let g = global ?? now
+        return MonotonicInstant(nanoseconds: g.nanoseconds &+ UInt64(bitPattern: Int64(g.nanoseconds / 1000) * Int64(n.skewPerMille)))
+    }
+
+    /// The earliest global instant at which the node's clock reads at least `local`.
+    private func globalTime(_ n: SimNode, _ local: MonotonicInstant) -> MonotonicInstant {
+        var g = MonotonicInstant(nanoseconds: UInt64((Double(local.nanoseconds) / (1 + Double(n.skewPerMille) / 1000)).rounded(.down)))
+        while localTime(n, at: g) < local { g.nanoseconds += 1 }
+        return g
+    }
+
+    private func start(_ n: SimNode) {
+        n.machine = Totem.StateMachine(nodeID: n.id, clusterID: 7, settings: options.totemSettings,
+                                       persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
+        n.incarnation += 1
+        handle(n, .start)
+    }
+
+    private func handle(_ n: SimNode, _ event: Totem.Event) {
+        guard var m = n.machine else { return }
+        let local = localTime(n)
+        let out = m.handle(event, at: local)
+        n.machine = m
+        record(n, event, out)
+        carryOut(n, out)
+    }
+
+    private func carryOut(_ n: SimNode, _ out: Totem.Output) {
+        if let seq = out.ringSequenceToPersist {
+            if seq <= n.persisted && n.persisted != 0 {
+                checker.fail("n\(n.index + 1): persisted ring sequence \(seq) after \(n.persisted) does not grow")
+            }
+            n.persisted = seq
+        }
+        for d in out.datagrams { transmit(from: n, d) }
+        for u in out.upcalls {
+            switch u {
+            case .configurationChange(let c): checker.record(n.index, .configuration(c))
+            case .message(let d):
+                guard let id = Workload.decode(d.payload) else {
+                    checker.fail("n\(n.index + 1): delivered a payload that is not a workload message (\(d.payload.count) bytes)")
+                    continue
+                }
+                checker.record(n.index, .message(id))
+            }
+        }
+        schedule(n)
+    }
+
+    private func schedule(_ n: SimNode) {
+        guard let m = n.machine, let local = m.nextDeadline else {
+            n.generation += 1
+            n.scheduled = nil
+            return
+        }
+        let at = max(globalTime(n, local), now)
+        if n.scheduled == at { return }
+        n.generation += 1
+        n.scheduled = at
+        queue.push(.deadline(node: n.index, generation: n.generation), at: at)
+    }
+
+    // MARK: - Network
+
+    private func transmit(from n: SimNode, _ d: Totem.Datagram) {
+        let targets: [Int]
+        switch d.destination {
+        case .all: targets = nodes.indices.filter { $0 != n.index }
+        case .node(let id): targets = [Int(id.rawValue) - 1]
+        }
+        let sealed = Integrity.seal(d.bytes)
+        for t in targets {
+            stats.packets += 1
+            if nodes[t].machine == nil {
+                // The process is gone but its host answers: port unreachable (the fast path under test).
+                if options.unreachableReports && !blocked.contains(Link(from: n.index, to: t)) {
+                    queue.push(.unreachable(to: n.index, about: t), at: now + options.delayBase * 2)
+                }
+                continue
+            }
+            if blocked.contains(Link(from: n.index, to: t)) || (!healed && netRandom.chance(options.lossProbability)) {
+                stats.dropped += 1
+                continue
+            }
+            var bytes = sealed
+            if !healed && netRandom.chance(options.corruptProbability) && !bytes.isEmpty {
+                let i = Int(netRandom.next() % UInt64(bytes.count))
+                bytes[i] ^= UInt8(1 << (netRandom.next() % 8))
+            }
+            queue.push(.packet(to: t, from: n.index, bytes: bytes), at: now + delay())
+            if !healed && netRandom.chance(options.duplicateProbability) {
+                queue.push(.packet(to: t, from: n.index, bytes: bytes), at: now + delay())
+            }
+        }
+    }
+
+    private func delay() -> Duration {
+        var d = options.delayBase + .nanoseconds(Int64(netRandom.next() % 50_000))
+        if !healed && netRandom.chance(options.delayTailProbability) {
+            d += .nanoseconds(Int64(netRandom.next() % UInt64(options.delayTail.nanosecondsClamped)))
+        }
+        return d
+    }
+
+    // MARK: - Faults
+
+    private func injectFaults() {
+        var r = faultRandom
+        defer { faultRandom = r }
+        if r.chance(options.partitionProbability / 10) {
+            blocked = []
+            let groups = Int.random(in: 2...3, using: &r)
+            let assignment = nodes.map { _ in Int.random(in: 0..<groups, using: &r) }
+            for a in nodes.indices {
+                for b in nodes.indices where a != b && assignment[a] != assignment[b] {
+                    if options.asymmetricPartitions && r.chance(0.5) && a < b { continue }
+                    blocked.insert(Link(from: a, to: b))
+                }
+            }
+            stats.partitions += 1
+            note("partition \(assignment.map { String($0) }.joined())")
+        } else if !blocked.isEmpty && r.chance(0.1) {
+            blocked = []
+            note("partition healed")
+        }
+        if r.chance(options.crashProbability / 10), let victim = nodes.filter({ $0.machine != nil }).randomElement(using: &r) {
+            victim.machine = nil
+            victim.generation += 1
+            checker.record(victim.index, .crashed)
+            stats.crashes += 1
+            note("crash n\(victim.index + 1)")
+        }
+        if r.chance(options.leaveProbability / 10), let leaver = nodes.filter(\.isUp).randomElement(using: &r) {
+            handle(leaver, .leave)
+            checker.record(leaver.index, .crashed)
+            note("leave n\(leaver.index + 1)")
+        }
+        for n in nodes where !n.isUp && r.chance(0.2) {
+            checker.record(n.index, .restarted)
+            note("restart n\(n.index + 1)")
+            start(n)
+        }
+    }
+
+    private func heal() {
+        healed = true
+        blocked = []
+        for n in nodes where !n.isUp {
+            if n.machine != nil { checker.record(n.index, .crashed) }
+            checker.record(n.index, .restarted)
+            start(n)
+        }
+        note("healed")
+    }
+
+    private func isWhole() -> Bool {
+        let all = nodes.map(\.id)
+        return nodes.allSatisfy { n in
+            guard let m = n.machine else { return false }
+            return m.state == .operational && m.members == all && m.ringID == nodes[0].machine?.ringID
+        }
+    }
+
+    private func stateSummary() -> String {
+        nodes.map { n in
+            guard let m = n.machine else { return "n\(n.index + 1):down" }
+            return "n\(n.index + 1):\(m.state.rawValue)@\(m.ringID)[\(m.members.map(\.description).joined(separator: ","))]"
+        }.joined(separator: " ")
+    }
+
+    // MARK: - Workload
+
+    private func workload() {
+        guard workloadOn else { return }
+        for n in nodes where n.isUp && workRandom.chance(options.submitProbability) {
+            let large = workRandom.chance(options.largeMessageProbability)
+            let size = large ? Int(workRandom.next() % 200_000) + 2_000 : Int(workRandom.next() % 300)
+            let safe = workRandom.chance(options.safeProbability)
+            let id = MessageID(origin: n.index, counter: n.nextCounter)
+            let payload = Workload.encode(id, size: size)
+            guard var m = n.machine else { continue }
+            let out = m.handle(.submit(channel: 1, payload: payload, guarantee: safe ? .safe : .agreed), at: localTime(n))
+            n.machine = m
+            if out.submitted == .accepted {
+                n.nextCounter += 1
+                checker.submittedMessage(id, incarnation: n.incarnation, at: now)
+                stats.submitted += 1
+            }
+            carryOut(n, out)
+        }
+    }
+
+    // MARK: - Tracing
+
+    private func record(_ n: SimNode, _ event: Totem.Event, _ out: Totem.Output) {
+        let line = "\(now) n\(n.index + 1) \(Self.describe(event)) -> \(Self.describe(out)) [\(n.machine.map { "\($0.state.rawValue) \($0.ringID)" } ?? "down")]"
+        if verbose { print(line) }
+        trace[n.index].append(line)
+        if trace[n.index].count > traceLimit { trace[n.index].removeFirst(trace[n.index].count - traceLimit) }
+    }
+
+    private func note(_ text: String) {
+        if verbose { print("\(now) -- \(text)") }
+        for i in trace.indices { trace[i].append("\(now) -- \(text)") }
+    }
+
+    static func describe(_ e: Totem.Event) -> String {
+        switch e {
+        case .start: return "start"
+        case .deadlineReached: return "deadline"
+        case .leave: return "leave"
+        case .peerUnreachable(let n): return "unreachable(\(n))"
+        case .submit(_, let p, let g): return "submit(\(p.count)B \(g))"
+        case .datagram(let b):
+            guard let p = try? Totem.Packet.decode(b) else { return "datagram(undecodable)" } // tracing only
+            return "recv \(describe(p.message)) from \(p.sender)"
+        }
+    }
+
+    static func describe(_ m: Totem.Message) -> String {
+        switch m {
+        case .mcast(let m): return "mcast(\(m.ringID) #\(m.seq)\(m.encapsulated != nil ? " enc" : ""))"
+        case .token(let t): return "token(\(t.ringID) ts\(t.tokenSeq) seq\(t.seq) aru\(t.aru)@\(t.aruAddress) rtr\(t.retransmitRequests.count)\(t.recoveryComplete ? " done" : "") pend\(t.recoveryPending))"
+        case .join(let j): return "join(p\(j.procSet) f\(j.failSet) r\(j.ringSeq))"
+        case .commitToken(let c): return "commit(\(c.ringID) rot\(c.rotation) \(c.members))"
+        case .mergeDetect(let r): return "merge(\(r))"
+        case .tokenHoldCancel(let r): return "holdcancel(\(r))"
+        }
+    }
+
+    static func describe(_ o: Totem.Output) -> String {
+        var parts: [String] = []
+        if let p = o.ringSequenceToPersist { parts.append("persist \(p)") }
+        for d in o.datagrams {
+            let dest: String
+            switch d.destination {
+            case .all: dest = "all"
+            case .node(let n): dest = "\(n)"
+            }
+            let what = (try? Totem.Packet.decode(d.bytes)).map { describe($0.message) } ?? "?" // tracing only
+            parts.append("send \(what)->\(dest)")
+        }
+        for u in o.upcalls {
+            switch u {
+            case .configurationChange(let c): parts.append("CONF \(c)")
+            case .message(let d): parts.append("deliver \(Workload.decode(d.payload)?.description ?? "?")")
+            }
+        }
+        if let s = o.stateChanged { parts.append("state \(s.rawValue)") }
+        return parts.isEmpty ? "-" : parts.joined(separator: "; ")
+    }
+}
+
+/// The workload's payloads: origin and counter, then filler, so deliveries can be identified and checked.
+enum Workload {
+    static func encode(_ id: MessageID, size: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: size + 8)
+        w.write(UInt32(id.origin))
+        w.write(id.counter)
+        let filler = max(0, size - 8)
+        var x = UInt32(truncatingIfNeeded: id.origin * 7919) &+ id.counter
+        for _ in 0..<filler {
+            x = x &* 1_103_515_245 &+ 12345
+            w.write(UInt8(truncatingIfNeeded: x >> 16))
+        }
+        return w.bytes
+    }
+
+    /// The id, if the payload is intact (filler included).
+    static func decode(_ payload: [UInt8]) -> MessageID? {
+        var r = ByteReader(payload)
+        guard let origin = try? r.readUInt32(), let counter = try? r.readUInt32() else { return nil } // not ours
+        let id = MessageID(origin: Int(origin), counter: counter)
+        return encode(id, size: payload.count) == payload ? id : nil
+    }
+}
+
+/// Stands in for the transport's authentication: a checksum sealed onto every datagram, so corrupted packets are
+/// rejected before the protocol sees them, as HMAC-failing packets are in production.
+enum Integrity {
+    static func seal(_ bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        var w = ByteWriter()
+        w.write(hash(bytes))
+        out += w.bytes
+        return out
+    }
+
+    static func open(_ bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count >= 8 else { return nil }
+        let body = Array(bytes[0..<(bytes.count - 8)])
+        var r = ByteReader(Array(bytes[(bytes.count - 8)...]))
+        guard let h = try? r.readUInt64(), h == hash(body) else { return nil } // corrupted: dropped
+        return body
+    }
+
+    static func hash(_ bytes: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01B3
+        }
+        return h
+    }
+}

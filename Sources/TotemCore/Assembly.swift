@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+
+extension Totem {
+    /// How a message is ordered: agreed (total order, delivered once all earlier messages are) or safe (also held
+    /// until every member of the ring is known to have received it).
+    public enum Guarantee: UInt8, Sendable, Hashable {
+        case agreed = 0
+        case safe = 1
+    }
+
+    /// An application message delivered in total order.
+    public struct Delivery: Hashable, Sendable {
+        public var sender: NodeID
+        public var channel: UInt16
+        public var guarantee: Guarantee
+        public var payload: [UInt8]
+    }
+}
+
+/// A piece of an application message inside a frame.
+struct Chunk: Hashable {
+    enum Kind: UInt8 { case whole = 0, first = 1, middle = 2, last = 3 }
+    var kind: Kind
+    var channel: UInt16
+    /// The whole message's length, on `first` chunks.
+    var totalLength: UInt32
+    var bytes: ArraySlice<UInt8>
+
+    static let headerBytes = 7
+    static let firstHeaderBytes = 11
+
+    static func encode(_ chunks: [Chunk]) -> [UInt8] {
+        var w = ByteWriter(capacity: 2 + chunks.reduce(0) { $0 + $1.bytes.count + firstHeaderBytes })
+        w.write(UInt16(chunks.count))
+        for c in chunks {
+            w.write(c.kind.rawValue)
+            w.write(c.channel)
+            w.write(UInt32(c.bytes.count))
+            if c.kind == .first { w.write(c.totalLength) }
+            w.writeRaw(c.bytes)
+        }
+        return w.bytes
+    }
+
+    static func decode(_ frame: [UInt8]) throws(WireError) -> [Chunk] {
+        var r = ByteReader(frame)
+        let n = Int(try r.readUInt16("chunk count"))
+        var chunks: [Chunk] = []
+        for _ in 0..<n {
+            guard let kind = Kind(rawValue: try r.readUInt8("chunk kind")) else {
+                throw .invalid(field: "chunk kind", reason: "unknown")
+            }
+            let channel = try r.readUInt16("channel")
+            let length = Int(try r.readUInt32("chunk length"))
+            let total = kind == .first ? try r.readUInt32("total length") : 0
+            if kind == .first && (Int(total) > Totem.Settings.messageBytesMax || Int(total) <= length) {
+                throw .invalid(field: "total length", reason: "\(total)")
+            }
+            chunks.append(Chunk(kind: kind, channel: channel, totalLength: total, bytes: try r.readRaw(length, "chunk")))
+        }
+        try r.expectEnd()
+        return chunks
+    }
+}
+
+/// Messages waiting to be broadcast, packed into frames when the token allows.
+struct SendQueue {
+    struct Item {
+        var channel: UInt16
+        var payload: [UInt8]
+        var guarantee: Totem.Guarantee
+        /// Bytes already sent in the current ring.
+        var offset: Int
+    }
+
+    private(set) var items: [Item] = []
+    private var head = 0
+    private(set) var bytes = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ item: Item) {
+        items.append(item)
+        bytes += item.payload.count
+    }
+
+    /// The next frame of at most `budget` bytes, packing whole messages and fragments of the same guarantee.
+    mutating func nextFrame(budget: Int) -> (frame: [UInt8], safe: Bool)? {
+        guard head < items.count else { return nil }
+        let guarantee = items[head].guarantee
+        var chunks: [Chunk] = []
+        var used = 2
+        while head < items.count, items[head].guarantee == guarantee {
+            let item = items[head]
+            let remaining = item.payload.count - item.offset
+            if used + Chunk.headerBytes + remaining <= budget {
+                chunks.append(Chunk(kind: item.offset == 0 ? .whole : .last, channel: item.channel, totalLength: 0,
+                                    bytes: item.payload[item.offset...]))
+                used += Chunk.headerBytes + remaining
+                bytes -= item.payload.count
+                items[head] = Item(channel: 0, payload: [], guarantee: .agreed, offset: 0)
+                head += 1
+                continue
+            }
+            // Only fragment when the frame has nothing else in it, so small messages are not split needlessly.
+            let room = budget - used - Chunk.firstHeaderBytes
+            if chunks.isEmpty && room > 0 {
+                let take = min(room, remaining - 1)
+                let kind: Chunk.Kind = item.offset == 0 ? .first : .middle
+                chunks.append(Chunk(kind: kind, channel: item.channel, totalLength: UInt32(item.payload.count),
+                                    bytes: item.payload[item.offset..<(item.offset + take)]))
+                items[head].offset += take
+            }
+            break
+        }
+        compact()
+        return chunks.isEmpty ? nil : (Chunk.encode(chunks), guarantee == .safe)
+    }
+
+    /// A new ring starts: a message whose start went out in the old ring is sent again from the beginning.
+    mutating func restartPartial() {
+        if head < items.count { items[head].offset = 0 }
+    }
+
+    private mutating func compact() {
+        if head > 256 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// Rebuilds application messages from frames, per sender, in delivery order.
+struct Reassembler {
+    private var partial: [NodeID: (channel: UInt16, total: Int, bytes: [UInt8])] = [:]
+    /// Frames that could not be decoded or fragments that did not fit, dropped.
+    private(set) var dropped = 0
+
+    /// The complete messages a delivered frame yields.
+    mutating func receive(frame: [UInt8], from sender: NodeID, safe: Bool) -> [Totem.Delivery] {
+        guard let chunks = try? Chunk.decode(frame) else { // A bad frame from an authenticated peer: count and drop.
+            dropped += 1
+            partial[sender] = nil
+            return []
+        }
+        let guarantee: Totem.Guarantee = safe ? .safe : .agreed
+        var out: [Totem.Delivery] = []
+        for c in chunks {
+            switch c.kind {
+            case .whole:
+                partial[sender] = nil
+                out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: Array(c.bytes)))
+            case .first:
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(Int(c.totalLength))
+                buffer += c.bytes
+                partial[sender] = (c.channel, Int(c.totalLength), buffer)
+            case .middle, .last:
+                guard var p = partial[sender], p.channel == c.channel, p.bytes.count + c.bytes.count <= p.total else {
+                    dropped += 1
+                    partial[sender] = nil
+                    continue
+                }
+                p.bytes += c.bytes
+                if c.kind == .last {
+                    partial[sender] = nil
+                    if p.bytes.count == p.total {
+                        out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes))
+                    } else {
+                        dropped += 1
+                    }
+                } else {
+                    partial[sender] = p
+                }
+            }
+        }
+        return out
+    }
+
+    /// A configuration change: fragments of unfinished messages can never be completed.
+    mutating func reset() { partial = [:] }
+}

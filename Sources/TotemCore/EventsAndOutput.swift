@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+
+extension Totem {
+    /// The single input of the state machine.
+    public enum Event: Sendable {
+        /// Join the cluster: enter gather and announce this node. The first event a node gets.
+        case start
+        /// A datagram arrived (already authenticated and decrypted by the transport).
+        case datagram([UInt8])
+        /// `nextDeadline` has passed.
+        case deadlineReached
+        /// The upper layer wants `payload` multicast on `channel`. Answered in `Output.submitted`.
+        case submit(channel: UInt16, payload: [UInt8], guarantee: Guarantee)
+        /// Leave the ring on purpose: announce it so the others reform at once, then stop.
+        case leave
+        /// The transport learned that `node`'s totem port is closed (ICMP port unreachable): its process is gone.
+        case peerUnreachable(NodeID)
+    }
+
+    /// Where a datagram goes.
+    public enum Destination: Hashable, Sendable {
+        /// Every other node: the multicast group, or each configured node with unicast UDP.
+        case all
+        /// One node (the token goes to the next member this way).
+        case node(NodeID)
+    }
+
+    public struct Datagram: Hashable, Sendable {
+        public var destination: Destination
+        public var bytes: [UInt8]
+    }
+
+    /// A configuration change of extended virtual synchrony.
+    public struct ConfigurationChange: Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: String, Hashable, Sendable {
+            /// The members of the old ring that go on together; the rest of the old ring's messages follow it.
+            case transitional
+            /// The new ring's members; the new ring's messages follow it.
+            case regular
+        }
+        public var kind: Kind
+        public var ringID: RingID
+        public var members: [NodeID]
+        public var joined: [NodeID]
+        public var left: [NodeID]
+
+        public var description: String {
+            "\(kind) ring \(ringID) members \(members.map(\.description).joined(separator: ",")) joined \(joined.map(\.description).joined(separator: ",")) left \(left.map(\.description).joined(separator: ","))"
+        }
+    }
+
+    /// One item of the ordered stream the upper layer receives.
+    public enum Upcall: Hashable, Sendable {
+        case configurationChange(ConfigurationChange)
+        case message(Delivery)
+    }
+
+    /// The answer to `Event.submit`.
+    public enum SubmitResult: Hashable, Sendable {
+        case accepted
+        /// The send queue is full: try again once `Output.backPressure` turns false.
+        case tryAgain
+        case tooLarge
+        /// The node has left or not started.
+        case notRunning
+    }
+
+    /// The protocol states.
+    public enum State: String, Hashable, Sendable {
+        case gather, commit, recovery, operational, left
+    }
+
+    /// What the shell must do, IN THIS ORDER:
+    /// 1. `ringSequenceToPersist`: store it durably BEFORE sending any datagram of this output;
+    /// 2. `datagrams`: send them;
+    /// 3. `upcalls`: hand them to the upper layer in order (configuration changes and deliveries interleaved as EVS
+    ///    places them);
+    /// 4. `submitted`, `backPressure`, `stateChanged`: report them.
+    public struct Output: Sendable {
+        public var ringSequenceToPersist: UInt64?
+        public var datagrams: [Datagram] = []
+        public var upcalls: [Upcall] = []
+        public var submitted: SubmitResult?
+        /// Set when the send queue crosses its limit (true) or drains below half of it (false).
+        public var backPressure: Bool?
+        public var stateChanged: State?
+
+        public init() {}
+
+        public var isEmpty: Bool {
+            ringSequenceToPersist == nil && datagrams.isEmpty && upcalls.isEmpty && submitted == nil
+                && backPressure == nil && stateChanged == nil
+        }
+    }
+
+    /// Counters the daemon reports (status queries, logs).
+    public struct Counters: Hashable, Sendable {
+        public var decodeErrors = 0
+        public var otherCluster = 0
+        public var unknownSender = 0
+        public var foreignRing = 0
+        public var staleJoins = 0
+        public var duplicateTokens = 0
+        public var tokenRetransmits = 0
+        public var messageRetransmits = 0
+        public var tokenLosses = 0
+        public var consensusTimeouts = 0
+        public var ringsFormed = 0
+        public var failedToReceive = 0
+        public var framesSent = 0
+        public var framesReceived = 0
+        public var messagesDelivered = 0
+        public var outOfWindow = 0
+        public var unreachableReports = 0
+        public var reassemblyDrops = 0
+        public init() {}
+    }
+}

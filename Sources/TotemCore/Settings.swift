@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterConfigModel
+import ClusterTypes
+
+extension Totem {
+    /// Timeouts and limits, with the defaults this implementation chose where `<totem>` is silent.
+    ///
+    /// Defaults follow openais/corosync (token 1000 ms, token_retransmits_before_loss_const 4, join 50 ms,
+    /// consensus 1.2 × token, merge 200 ms, window_size 50, max_messages 17, fail_recv_const 2500,
+    /// seqno_unchanged_const 30, token_coefficient 650 ms), not cman's slow-network overrides (token 10000,
+    /// consensus 4800): fast failure detection on a LAN is the point, and cman's values remain one attribute away.
+    public struct Settings: Sendable, Hashable {
+        /// Token loss timeout (already scaled with `tokenCoefficient`).
+        public var token: Duration
+        public var tokenRetransmit: Duration
+        public var hold: Duration
+        public var tokenRetransmitsBeforeLoss: Int
+        public var join: Duration
+        public var consensus: Duration
+        public var merge: Duration
+        public var downcheck: Duration
+        public var failRecvConst: Int
+        public var seqnoUnchangedConst: Int
+        public var windowSize: Int
+        public var maxMessages: Int
+        /// Bytes of application data one frame (one datagram) may carry.
+        public var framePayloadBytesMax: Int
+        /// The sequence number a new ring starts at (the first message is this + 1). Tests start near the wrap.
+        public var initialSequence: UInt32
+        /// How many unsent application messages and bytes a node queues before refusing more (back-pressure).
+        public var sendQueueCountMax: Int
+        public var sendQueueBytesMax: Int
+
+        /// The largest application message (corosync's is 1 MiB as well).
+        public static let messageBytesMax = 1 << 20
+        /// The most members a ring may have.
+        public static let membersMax = 384
+        /// The most retransmission requests a token carries.
+        public static let retransmitRequestsMax = 256
+        /// The furthest a frame may be ahead of the receiver's aru and still be stored.
+        public static let receiveWindowMax = 4096
+        /// Bytes of a datagram outside the frame payload: the mcast header (at most 64) and the transport's
+        /// authentication header and tag.
+        public static let datagramOverheadBytes = 160
+
+        public init(token: Duration = .milliseconds(1000), tokenRetransmitsBeforeLoss: Int = 4,
+                    join: Duration = .milliseconds(50), consensus: Duration? = nil, merge: Duration = .milliseconds(200),
+                    downcheck: Duration = .milliseconds(1000), failRecvConst: Int = 2500, seqnoUnchangedConst: Int = 30,
+                    windowSize: Int = 50, maxMessages: Int = 17, netmtu: Int = 1500, initialSequence: UInt32 = 0,
+                    tokenRetransmit: Duration? = nil, hold: Duration? = nil) {
+            self.token = token
+            self.tokenRetransmitsBeforeLoss = max(tokenRetransmitsBeforeLoss, 1)
+            // openais: token_retransmit = token / (retransmits + 0.2); hold = 0.8 × token_retransmit − 20 ms.
+            let rt = tokenRetransmit ?? .nanoseconds(Int64(Double(token.nanosecondsClamped) / (Double(self.tokenRetransmitsBeforeLoss) + 0.2)))
+            self.tokenRetransmit = rt
+            let h = hold ?? .nanoseconds(max(Int64(Double(rt.nanosecondsClamped) * 0.8) - 20_000_000, 1_000_000))
+            self.hold = min(h, rt)
+            self.join = join
+            self.consensus = consensus ?? .nanoseconds(Int64(Double(token.nanosecondsClamped) * 1.2))
+            self.merge = merge
+            self.downcheck = downcheck
+            self.failRecvConst = max(failRecvConst, 1)
+            self.seqnoUnchangedConst = max(seqnoUnchangedConst, 1)
+            self.windowSize = max(windowSize, 1)
+            self.maxMessages = max(min(maxMessages, windowSize), 1)
+            self.framePayloadBytesMax = max(netmtu - Self.datagramOverheadBytes, 256)
+            self.initialSequence = initialSequence
+            self.sendQueueCountMax = 16_384
+            self.sendQueueBytesMax = 32 << 20
+        }
+
+        /// Settings from `<totem>`, scaled for `nodeCount` nodes: with three or more nodes the token timeout grows by
+        /// `token_coefficient` per node beyond two (corosync's rule), and consensus follows it unless set.
+        public init(config t: TotemConfig, nodeCount: Int) {
+            let base = t.token ?? .milliseconds(1000)
+            let coefficient = t.tokenCoefficient ?? .milliseconds(650)
+            let token = nodeCount > 2 ? base + coefficient * (nodeCount - 2) : base
+            self.init(token: token, tokenRetransmitsBeforeLoss: t.tokenRetransmitsBeforeLossConst.map(Int.init) ?? 4,
+                      join: t.join ?? .milliseconds(50), consensus: t.consensus, merge: t.merge ?? .milliseconds(200),
+                      downcheck: t.downcheck ?? .milliseconds(1000), failRecvConst: t.failRecvConst.map(Int.init) ?? 2500,
+                      seqnoUnchangedConst: t.seqnoUnchangedConst.map(Int.init) ?? 30,
+                      windowSize: t.windowSize.map(Int.init) ?? 50, maxMessages: t.maxMessages.map(Int.init) ?? 17,
+                      netmtu: t.netmtu.map(Int.init) ?? 1500, tokenRetransmit: t.tokenRetransmit, hold: t.hold)
+        }
+
+        /// Problems with these settings that would stop the protocol from working.
+        public func validate() -> [String] {
+            var problems: [String] = []
+            if tokenRetransmit >= token { problems.append("token_retransmit must be shorter than token") }
+            if consensus < token { problems.append("consensus should be at least token (1.2 × token is the default)") }
+            if join >= consensus { problems.append("join must be shorter than consensus") }
+            return problems
+        }
+    }
+}

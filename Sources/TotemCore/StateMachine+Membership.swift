@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+
+extension Totem.StateMachine {
+    enum GatherReason { case start, tokenLoss, join, mergeDetect, failedToReceive, unreachable }
+
+    // MARK: - Gather (Totem SRP §4.2)
+
+    /// Enters gather: announce the members this node believes alive and start the consensus clock.
+    mutating func enterGather(now: MonotonicInstant, reason: GatherReason, out: inout Totem.Output) {
+        if state == .recovery, let o = old {
+            // A failure during recovery: the ring to recover is still the old one (§4.4). Its buffer kept
+            // everything recovered so far.
+            ringID = o.ringID
+            members = o.members
+            buffer = o.buffer
+            hasRing = !o.members.isEmpty
+            old = nil
+            recoveryQueue = []
+            recoveryQueueHead = 0
+        }
+        let from = state
+        state = .gather
+        pendingCommit = nil
+        heldToken = nil
+        lastSentToken = nil
+        lastTokenSeq = nil
+        deadlines.clearAll()
+        switch from {
+        case .operational, .recovery, .left:
+            procSet = Set(members).union([nodeID])
+            failSet = []
+            joinsHeard = []
+            suspects = suspects.filter { procSet.contains($0.key) }
+        case .commit, .gather:
+            // A lost commit token or a restarted gather: keep what was learnt.
+            procSet.formUnion(members)
+            procSet.insert(nodeID)
+        }
+        consensus = [nodeID]
+        consensusCheckAllowed = reason != .start
+        sendJoin(out: &out)
+        deadlines.join = now + settings.join
+        armConsensusTimer(now)
+    }
+
+    mutating func sendJoin(out: inout Totem.Output) {
+        let join = Totem.Join(procSet: procSet.sorted(), failSet: failSet.sorted(), ringSeq: max(highestRingSequence, ringID.sequence))
+        send(.join(join), to: .all, out: &out)
+    }
+
+    mutating func receiveJoin(_ j: Totem.Join, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        guard state != .left else { return }
+        highestRingSequence = max(highestRingSequence, j.ringSeq)
+        // A join that predates the ring this node is on (or last was on) is stale: it was sent during the gather that
+        // formed that ring, or by a node that has since learnt better.
+        if hasRing && j.ringSeq < ringID.sequence {
+            counters.staleJoins += 1
+            return
+        }
+        // While forming a ring, joins from nodes already declared failed must not disturb it; once the ring is
+        // formed the fail set is empty again and such a node is merged back through the usual gather.
+        if (state == .gather || state == .commit) && failSet.contains(sender) { return }
+        switch state {
+        case .left:
+            return
+        case .operational, .recovery:
+            enterGather(now: now, reason: .join, out: &out)
+        case .commit:
+            // A late copy of a join this commit already agreed on.
+            if Set(j.procSet) == procSet && Set(j.failSet) == failSet { return }
+            enterGather(now: now, reason: .join, out: &out)
+        case .gather:
+            break
+        }
+        processJoin(j, from: sender, now: now, out: &out)
+    }
+
+    /// The gather rules (Totem SRP §4.2, as corosync applies them): proc sets always merge; a sender that lists
+    /// this node as failed is failed in turn (and nothing else of its fail set is taken); otherwise its fail set is
+    /// taken only if it was a member of this node's ring, so failures do not spread between partitions.
+    private mutating func processJoin(_ j: Totem.Join, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        joinsHeard.insert(sender)
+        heardSinceConsensusTimer.insert(sender)
+        suspects[sender] = nil
+        if failSet.contains(sender) { return }
+        let theirProc = Set(j.procSet), theirFail = Set(j.failSet)
+        if theirProc == procSet && theirFail == failSet {
+            consensus.insert(sender)
+        } else if !(theirProc.isSubset(of: procSet) && theirFail.isSubset(of: failSet)) {
+            var newProc = procSet.union(theirProc)
+            newProc.insert(sender)
+            var newFail = failSet
+            if theirFail.contains(nodeID) {
+                newFail.insert(sender)
+            } else if theirFail.contains(sender) {
+                newFail.insert(sender)  // a node announcing its own departure
+            } else if members.contains(sender) {
+                newFail.formUnion(theirFail.subtracting([nodeID]))
+            } else {
+                newFail.formUnion(theirFail.subtracting([nodeID]).subtracting(members))
+            }
+            if newProc != procSet || newFail != failSet {
+                procSet = newProc
+                failSet = newFail
+                consensus = [nodeID]
+                sendJoin(out: &out)
+                if theirProc == procSet && theirFail == failSet { consensus.insert(sender) }
+            }
+        }
+        consensusCheckAllowed = true
+        checkConsensus(now: now, out: &out)
+    }
+
+    mutating func joinTimerExpired(now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .gather else { return }
+        sendJoin(out: &out)
+        deadlines.join = now + settings.join
+        consensusCheckAllowed = true
+        checkConsensus(now: now, out: &out)
+    }
+
+    /// Consensus timeout (§4.2): nodes not heard from since the timer was armed lose their agreement, and nodes
+    /// that have not agreed are declared failed. Agreement from nodes still talking is kept, so a commit token on
+    /// its way is not refused.
+    mutating func consensusTimerExpired(now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .gather else { return }
+        counters.consensusTimeouts += 1
+        consensus.formIntersection(heardSinceConsensusTimer.union([nodeID]))
+        let alive = procSet.subtracting(failSet)
+        if !alive.isSubset(of: consensus) {
+            failSet.formUnion(alive.subtracting(consensus))
+            consensus = [nodeID]
+        }
+        sendJoin(out: &out)
+        deadlines.join = now + settings.join
+        armConsensusTimer(now)
+        consensusCheckAllowed = true
+        checkConsensus(now: now, out: &out)
+    }
+
+    mutating func armConsensusTimer(_ now: MonotonicInstant) {
+        deadlines.consensus = now + settings.consensus
+        heardSinceConsensusTimer = []
+    }
+
+    /// When every node believed alive has sent the same proc and fail sets as ours, the representative (lowest id)
+    /// creates the commit token.
+    private mutating func checkConsensus(now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .gather, consensusCheckAllowed else { return }
+        let alive = procSet.subtracting(failSet)
+        guard alive.contains(nodeID), alive.isSubset(of: consensus) else { return }
+        let newMembers = alive.sorted()
+        guard newMembers.first == nodeID else { return }
+        let sequence = max(highestRingSequence, ringID.sequence) + 4
+        highestRingSequence = sequence
+        out.ringSequenceToPersist = sequence
+        var token = Totem.CommitToken(ringID: Totem.RingID(representative: nodeID, sequence: sequence), rotation: 1,
+                                      members: newMembers, entries: Array(repeating: .empty, count: newMembers.count))
+        token.entries[0] = myCommitEntry()
+        state = .commit
+        pendingCommit = token
+        deadlines.clearAll()
+        deadlines.commitLoss = now + settings.token
+        passCommitToken(token, now: now, out: &out)
+    }
+
+    func myCommitEntry() -> Totem.CommitEntry {
+        if hasRing {
+            return Totem.CommitEntry(oldRing: ringID, aru: buffer.aru, highDelivered: buffer.highDelivered,
+                                     highReceived: buffer.highSeqReceived, filled: true)
+        }
+        // No ring yet: a ring id no real ring can have (representative 0) and no other node reports, so nobody
+        // recovers with us. (A restarted node's own ring id may equal a ring it represented before it crashed.)
+        return Totem.CommitEntry(oldRing: Totem.RingID(representative: NodeID(0), sequence: UInt64(nodeID.rawValue)), aru: 0,
+                                 highDelivered: 0, highReceived: 0, filled: true)
+    }
+
+    // MARK: - Commit (§4.3)
+
+    mutating func receiveCommitToken(_ c: Totem.CommitToken, now: MonotonicInstant, out: inout Totem.Output) {
+        guard let myIndex = c.members.firstIndex(of: nodeID), c.members.count == c.entries.count else { return }
+        switch (c.rotation, state) {
+        case (1, .gather):
+            let alive = procSet.subtracting(failSet)
+            // Never take part in a ring numbered at or below one this node has already used or created.
+            guard c.members == alive.sorted(), alive.isSubset(of: consensus), c.ringID.sequence > highestRingSequence else { return }
+            highestRingSequence = max(highestRingSequence, c.ringID.sequence)
+            out.ringSequenceToPersist = c.ringID.sequence
+            var token = c
+            token.entries[myIndex] = myCommitEntry()
+            state = .commit
+            pendingCommit = token
+            deadlines.clearAll()
+            deadlines.commitLoss = now + settings.token
+            passCommitToken(token, now: now, out: &out)
+        case (1, .commit):
+            // Back at the representative with every entry filled: second rotation.
+            guard c.members.first == nodeID, c.ringID == pendingCommit?.ringID, c.entries.allSatisfy(\.filled) else { return }
+            var token = c
+            token.rotation = 2
+            enterRecovery(token, now: now, out: &out)
+            passCommitToken(token, now: now, out: &out)
+        case (2, .commit):
+            guard c.ringID == pendingCommit?.ringID, c.entries.allSatisfy(\.filled) else { return }
+            enterRecovery(c, now: now, out: &out)
+            passCommitToken(c, now: now, out: &out)
+        case (2, .recovery):
+            // The second rotation is complete: the representative starts the ring's first regular token.
+            guard c.members.first == nodeID, c.ringID == ringID, lastTokenSeq == nil else { return }
+            let s = settings.initialSequence
+            let token = Totem.Token(ringID: ringID, tokenSeq: 0, seq: s, aru: s, aruAddress: NodeID(0), fcc: 0, backlog: 0,
+                                    recoveryComplete: false, recoveryPending: [], retransmitRequests: [])
+            processToken(token, now: now, out: &out)
+        default:
+            return
+        }
+    }
+
+    /// Sends the commit token to the next member; on a ring of one, processes it here.
+    private mutating func passCommitToken(_ c: Totem.CommitToken, now: MonotonicInstant, out: inout Totem.Output) {
+        let next = successor(in: c.members)
+        if next == nodeID {
+            receiveCommitToken(c, now: now, out: &out)
+        } else {
+            send(.commitToken(c), to: .node(next), out: &out)
+        }
+    }
+
+    // MARK: - Merges, departures and unreachable peers
+
+    mutating func receiveMergeDetect(_ r: Totem.RingID, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        // Learn the other ring's sequence, so our joins are not stale to its members.
+        highestRingSequence = max(highestRingSequence, r.sequence)
+        switch state {
+        case .operational:
+            guard !members.contains(sender) else { return }
+            enterGather(now: now, reason: .mergeDetect, out: &out)
+            procSet.insert(sender)
+            sendJoin(out: &out)
+        case .gather:
+            guard !procSet.contains(sender), !failSet.contains(sender) else { return }
+            procSet.insert(sender)
+            consensus = [nodeID]
+            sendJoin(out: &out)
+        default:
+            return
+        }
+    }
+
+    /// Announces departure (a join listing this node as failed, sent twice against loss) and stops.
+    mutating func leave(out: inout Totem.Output) {
+        guard state != .left else { return }
+        let proc = procSet.union(members).union([nodeID]).sorted()
+        let join = Totem.Join(procSet: proc, failSet: failSet.union([nodeID]).sorted(), ringSeq: max(highestRingSequence, ringID.sequence))
+        send(.join(join), to: .all, out: &out)
+        send(.join(join), to: .all, out: &out)
+        state = .left
+        deadlines.clearAll()
+        heldToken = nil
+    }
+
+    /// The transport saw `node`'s port closed. Start membership at once; a second report while gathering, with no
+    /// join heard from the node, confirms it and puts it in the fail set. A node that answers joins is never failed
+    /// this way.
+    mutating func peerUnreachable(_ node: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        guard node != nodeID else { return }
+        counters.unreachableReports += 1
+        switch state {
+        case .operational, .recovery, .commit:
+            let inRing = members.contains(node) || (pendingCommit?.members.contains(node) ?? false)
+            guard inRing else { return }
+            enterGather(now: now, reason: .unreachable, out: &out)
+            suspects[node] = 1
+        case .gather:
+            guard procSet.contains(node), !failSet.contains(node), !joinsHeard.contains(node) else { return }
+            let count = (suspects[node] ?? 0) + 1
+            suspects[node] = count
+            if count >= 2 {
+                failSet.insert(node)
+                consensus = [nodeID]
+                sendJoin(out: &out)
+                consensusCheckAllowed = true
+                checkConsensus(now: now, out: &out)
+            }
+        case .left:
+            return
+        }
+    }
+}

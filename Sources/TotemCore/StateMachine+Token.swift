@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+
+extension Totem.StateMachine {
+    // MARK: - Messages of the ring
+
+    mutating func receiveMcast(_ m: Totem.Mcast, now: MonotonicInstant, out: inout Totem.Output) {
+        guard m.ringID == ringID, hasRing || state == .recovery else {
+            // An old ring's retransmission during recovery still helps that ring's survivors.
+            if state == .recovery, var o = old, m.ringID == o.ringID, m.encapsulated == nil {
+                _ = o.buffer.insert(m)
+                old = o
+            } else {
+                counters.foreignRing += 1
+            }
+            return
+        }
+        if buffer.outOfWindow(m.seq) {
+            counters.outOfWindow += 1
+            return
+        }
+        guard buffer.insert(m) else { return }
+        counters.framesReceived += 1
+        if let e = m.encapsulated, state == .recovery, var o = old, e.ringID == o.ringID {
+            _ = o.buffer.insert(Totem.Mcast(ringID: e.ringID, seq: e.seq, sender: e.sender, safe: e.safe, encapsulated: nil, frame: m.frame))
+            old = o
+        }
+        // Someone after us has the token: our last token was not lost.
+        if let sent = lastSentToken, seqLT(sent.token.seq, m.seq) { deadlines.tokenRetransmit = nil }
+        if state == .operational { deliver(safeUpTo: nil, out: &out) }
+    }
+
+    mutating func receiveToken(_ token: Totem.Token, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .operational || state == .recovery, token.ringID == ringID else {
+            counters.foreignRing += 1
+            return
+        }
+        if let last = lastTokenSeq, !seqLT(last, token.tokenSeq) {
+            counters.duplicateTokens += 1
+            return
+        }
+        processToken(token, now: now, out: &out)
+    }
+
+    /// Handles the token: retransmit, broadcast, update aru and requests, deliver, pass it on (Totem SRP §3).
+    mutating func processToken(_ received: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
+        lastTokenSeq = received.tokenSeq
+        deadlines.tokenRetransmit = nil
+        lastSentToken = nil
+        deadlines.tokenLoss = now + settings.token
+        var t = received
+        let receivedAru = t.aru
+
+        // Retransmit what others asked for and this node has.
+        var transmitted: UInt32 = 0
+        var stillMissing: [UInt32] = []
+        for seq in t.retransmitRequests {
+            if let m = buffer[seq] {
+                send(.mcast(m), to: .all, out: &out)
+                counters.messageRetransmits += 1
+                transmitted += 1
+            } else {
+                stillMissing.append(seq)
+            }
+        }
+        t.retransmitRequests = stillMissing
+
+        // Broadcast new messages (recovery: old-ring messages) as flow control allows.
+        let backlog = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendQueue.count)
+        var allowed = transmitsAllowed(t, backlog: backlog)
+        allowed = max(0, allowed - Int(transmitted))
+        transmitted += broadcast(&t, allowed: allowed, out: &out)
+
+        // Flow control bookkeeping (fcc counts what went out in the last rotation).
+        t.fcc = t.fcc &+ transmitted &- min(myTransmitsLastRotation, t.fcc)
+        myTransmitsLastRotation = transmitted
+        let remaining = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendQueue.count)
+        t.backlog = t.backlog &- min(myBacklogLast, t.backlog) &+ remaining
+        myBacklogLast = remaining
+
+        updateAru(&t)
+        requestMissing(&t)
+        checkFailToReceive(t, now: now, out: &out)
+        guard state == .operational || state == .recovery else { return }
+
+        if state == .recovery { advanceRecovery(&t, now: now, out: &out) }
+
+        // Safe delivery: messages every member holds, by the aru of two successive visits.
+        let safe = seqMin(seqMin(receivedAru, previousTokenAru ?? receivedAru), buffer.aru)
+        previousTokenAru = receivedAru
+        if state == .operational { deliver(safeUpTo: safe, out: &out) }
+        buffer.discard(upTo: safe)
+
+        forward(t, now: now, out: &out)
+    }
+
+    /// How many messages this node may broadcast on this visit (window, per-visit maximum, fair share of backlog,
+    /// and room in everyone's receive window).
+    private func transmitsAllowed(_ t: Totem.Token, backlog: UInt32) -> Int {
+        var allowed = min(settings.maxMessages, max(0, settings.windowSize - Int(t.fcc) + Int(myTransmitsLastRotation)))
+        let total = Int(t.backlog) - Int(min(myBacklogLast, t.backlog)) + Int(backlog)
+        if total > settings.windowSize && backlog > 0 {
+            allowed = min(allowed, max(1, settings.windowSize * Int(backlog) / total))
+        }
+        let inFlight = seqDistance(t.aru, t.seq)
+        allowed = min(allowed, max(0, Totem.Settings.receiveWindowMax / 2 - inFlight))
+        return allowed
+    }
+
+    /// Broadcasts up to `allowed` frames, assigning them the token's next sequence numbers.
+    private mutating func broadcast(_ t: inout Totem.Token, allowed: Int, out: inout Totem.Output) -> UInt32 {
+        var sent: UInt32 = 0
+        while Int(sent) < allowed {
+            var m: Totem.Mcast
+            if state == .recovery {
+                guard recoveryQueueHead < recoveryQueue.count else { break }
+                m = recoveryQueue[recoveryQueueHead]
+                recoveryQueue[recoveryQueueHead].frame = []
+                recoveryQueueHead += 1
+            } else {
+                guard let (frame, safe) = sendQueue.nextFrame(budget: settings.framePayloadBytesMax) else { break }
+                m = Totem.Mcast(ringID: ringID, seq: 0, sender: nodeID, safe: safe, encapsulated: nil, frame: frame)
+            }
+            t.seq &+= 1
+            m.seq = t.seq
+            m.ringID = ringID
+            m.sender = nodeID
+            _ = buffer.insert(m)
+            send(.mcast(m), to: .all, out: &out)
+            counters.framesSent += 1
+            sent += 1
+        }
+        if recoveryQueueHead == recoveryQueue.count && !recoveryQueue.isEmpty {
+            recoveryQueue = []
+            recoveryQueueHead = 0
+        }
+        return sent
+    }
+
+    /// The paper's aru rule: lower the token's aru to ours if we miss something; raise it if we lowered it before.
+    private func updateAru(_ t: inout Totem.Token) {
+        let mine = buffer.aru
+        if seqLT(mine, t.aru) || t.aruAddress == nodeID || t.aruAddress.rawValue == 0 {
+            t.aru = mine
+            t.aruAddress = t.aru == t.seq ? NodeID(0) : nodeID
+        }
+    }
+
+    /// Adds the messages this node misses to the token's retransmission requests.
+    private func requestMissing(_ t: inout Totem.Token) {
+        guard seqLT(buffer.aru, t.seq) else { return }
+        let room = Totem.Settings.retransmitRequestsMax - t.retransmitRequests.count
+        guard room > 0 else { return }
+        var present = Set(t.retransmitRequests)
+        for seq in buffer.missing(upTo: t.seq, limit: room) where !present.contains(seq) {
+            t.retransmitRequests.append(seq)
+            present.insert(seq)
+        }
+    }
+
+    /// fail_recv_const: a node that keeps missing messages for that many visits while the ring moves on leaves.
+    private mutating func checkFailToReceive(_ t: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
+        if seqLT(buffer.aru, t.seq), aruAtLastToken == buffer.aru {
+            failToReceiveCount += 1
+        } else {
+            failToReceiveCount = 0
+        }
+        aruAtLastToken = buffer.aru
+        if failToReceiveCount > settings.failRecvConst {
+            counters.failedToReceive += 1
+            failToReceiveCount = 0
+            enterGather(now: now, reason: .failedToReceive, out: &out)
+        }
+    }
+
+    /// Passes the token to the next member, or holds it if the ring is idle and this node represents it.
+    private mutating func forward(_ token: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
+        var t = token
+        let idle = t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0 && sendQueue.isEmpty
+            && state == .operational && seqAtLastHold == t.seq
+        seqAtLastHold = t.seq
+        let next = successor(in: members)
+        if next == nodeID {
+            // Alone on the ring: the token comes straight back, after the hold time when there is nothing to do.
+            heldToken = t
+            deadlines.tokenHold = idle || sendQueue.isEmpty ? now + settings.hold : now
+            return
+        }
+        if idle && members.first == nodeID {
+            heldToken = t
+            deadlines.tokenHold = now + settings.hold
+            return
+        }
+        t.tokenSeq &+= 1
+        send(.token(t), to: .node(next), out: &out)
+        lastSentToken = (t, next)
+        deadlines.tokenRetransmit = now + settings.tokenRetransmit
+    }
+
+    mutating func releaseHeldToken(now: MonotonicInstant, out: inout Totem.Output) {
+        guard var t = heldToken else { return }
+        heldToken = nil
+        deadlines.tokenHold = nil
+        if successor(in: members) == nodeID {
+            // The singleton ring's token "arrives" again.
+            t.tokenSeq &+= 1
+            processToken(t, now: now, out: &out)
+            return
+        }
+        t.tokenSeq &+= 1
+        let next = successor(in: members)
+        send(.token(t), to: .node(next), out: &out)
+        lastSentToken = (t, next)
+        deadlines.tokenRetransmit = now + settings.tokenRetransmit
+    }
+
+    mutating func retransmitToken(now: MonotonicInstant, out: inout Totem.Output) {
+        guard let sent = lastSentToken, state == .operational || state == .recovery else { return }
+        send(.token(sent.token), to: .node(sent.to), out: &out)
+        counters.tokenRetransmits += 1
+        deadlines.tokenRetransmit = now + settings.tokenRetransmit
+    }
+
+    // MARK: - Delivery
+
+    /// Delivers messages in sequence order: agreed ones once everything before them is delivered, safe ones also
+    /// only up to `safeUpTo` (nil: hold every safe message).
+    mutating func deliver(safeUpTo: UInt32?, out: inout Totem.Output) {
+        while seqLT(buffer.highDelivered, buffer.aru) {
+            let next = buffer.highDelivered &+ 1
+            guard let m = buffer[next] else { break }
+            if m.safe {
+                guard let limit = safeUpTo, seqLE(next, limit) else { break }
+            }
+            buffer.highDelivered = next
+            guard m.encapsulated == nil else { continue }
+            for d in reassembler.receive(frame: m.frame, from: m.sender, safe: m.safe) {
+                out.upcalls.append(.message(d))
+                counters.messagesDelivered += 1
+            }
+        }
+        counters.reassemblyDrops = reassembler.dropped
+    }
+
+    // MARK: - Merge detection
+
+    mutating func sendMergeDetect(now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .operational, members.first == nodeID else { return }
+        send(.mergeDetect(ringID), to: .all, out: &out)
+        deadlines.mergeDetect = now + settings.merge
+    }
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+
+extension Totem {
+    /// The Totem SRP state machine of one node. Feed it events with `handle(_:at:)`; carry out the `Output`.
+    public struct StateMachine: Sendable {
+        public let nodeID: NodeID
+        public let clusterID: UInt16
+        public let settings: Settings
+        /// Nodes allowed to take part (the configured nodes); packets from others are dropped and counted.
+        public let allowedNodes: Set<NodeID>?
+
+        public internal(set) var state: State = .gather
+        /// The current ring (in gather and commit: the last ring this node was operational on).
+        public internal(set) var ringID: RingID
+        /// Members of `ringID`, in ring (node id) order. Empty before the first ring.
+        public internal(set) var members: [NodeID] = []
+        /// The highest ring sequence seen or persisted; new rings are numbered above it.
+        public internal(set) var highestRingSequence: UInt64
+        public internal(set) var counters = Counters()
+
+        var buffer: ReceiveBuffer
+        var hasRing = false
+
+        // Membership (gather / commit).
+        var procSet: Set<NodeID> = []
+        var failSet: Set<NodeID> = []
+        var consensus: Set<NodeID> = []
+        var joinsHeard: Set<NodeID> = []
+        var heardSinceConsensusTimer: Set<NodeID> = []
+        var suspects: [NodeID: Int] = [:]
+        var pendingCommit: CommitToken?
+        var consensusCheckAllowed = false
+
+        // Recovery.
+        var old: OldRing?
+        var recoveryQueue: [Mcast] = []
+        var recoveryQueueHead = 0
+        /// The token seq at this node's last recovery visit, if nothing was pending and everything received then.
+        var recoveryQuietSeq: UInt32?
+
+        // Token handling.
+        var lastTokenSeq: UInt32?
+        var lastSentToken: (token: Token, to: NodeID)?
+        var heldToken: Token?
+        var myTransmitsLastRotation: UInt32 = 0
+        var myBacklogLast: UInt32 = 0
+        var previousTokenAru: UInt32?
+        var aruAtLastToken: UInt32?
+        var failToReceiveCount = 0
+        var seqAtLastHold: UInt32?
+
+        // Application messages.
+        var sendQueue = SendQueue()
+        var reassembler = Reassembler()
+        var backPressured = false
+
+        var deadlines = Deadlines()
+
+        /// The state of the ring being recovered from, while in recovery.
+        struct OldRing {
+            var ringID: RingID
+            var members: [NodeID]
+            var buffer: ReceiveBuffer
+            /// Old-ring members that are in the new ring (the transitional configuration).
+            var transitional: [NodeID]
+        }
+
+        /// Creates a node that has not started. `persistedRingSequence` is the ring sequence stored by an earlier run
+        /// (0 if none): every ring this node forms or joins will be numbered above it.
+        public init(nodeID: NodeID, clusterID: UInt16, settings: Settings, persistedRingSequence: UInt64 = 0,
+                    allowedNodes: Set<NodeID>? = nil) {
+            precondition(nodeID.rawValue != 0, "node id 0 is reserved")
+            self.nodeID = nodeID
+            self.clusterID = clusterID
+            self.settings = settings
+            self.allowedNodes = allowedNodes
+            ringID = RingID(representative: nodeID, sequence: persistedRingSequence)
+            highestRingSequence = persistedRingSequence
+            buffer = ReceiveBuffer(ringID: ringID, initialSequence: settings.initialSequence)
+        }
+
+        /// The next instant the shell must deliver `.deadlineReached` at, if any.
+        public var nextDeadline: MonotonicInstant? { deadlines.earliest }
+
+        /// Application messages queued and not yet broadcast.
+        public var queuedMessages: Int { sendQueue.count }
+
+        /// The single entry point: apply `event`, which happened at `now`, and return what to do.
+        public mutating func handle(_ event: Event, at now: MonotonicInstant) -> Output {
+            var out = Output()
+            let stateBefore = state
+            switch event {
+            case .start:
+                if state == .gather && procSet.isEmpty { enterGather(now: now, reason: .start, out: &out) }
+            case .datagram(let bytes):
+                receive(bytes, now: now, out: &out)
+            case .deadlineReached:
+                fireDeadlines(now: now, out: &out)
+            case .submit(let channel, let payload, let guarantee):
+                out.submitted = submit(channel: channel, payload: payload, guarantee: guarantee, now: now, out: &out)
+            case .leave:
+                leave(out: &out)
+            case .peerUnreachable(let node):
+                peerUnreachable(node, now: now, out: &out)
+            }
+            if state != stateBefore { out.stateChanged = state }
+            updateBackPressure(&out)
+            return out
+        }
+
+        // MARK: - Receiving
+
+        private mutating func receive(_ bytes: [UInt8], now: MonotonicInstant, out: inout Output) {
+            guard state != .left else { return }
+            let packet: Packet
+            do { packet = try Packet.decode(bytes) } catch {
+                counters.decodeErrors += 1
+                return
+            }
+            guard packet.clusterID == clusterID else {
+                counters.otherCluster += 1
+                return
+            }
+            guard packet.sender != nodeID else { return }
+            if let allowed = allowedNodes, !allowed.contains(packet.sender) {
+                counters.unknownSender += 1
+                return
+            }
+            switch packet.message {
+            case .mcast(let m): receiveMcast(m, now: now, out: &out)
+            case .token(let t): receiveToken(t, from: packet.sender, now: now, out: &out)
+            case .join(let j): receiveJoin(j, from: packet.sender, now: now, out: &out)
+            case .commitToken(let c): receiveCommitToken(c, now: now, out: &out)
+            case .mergeDetect(let r): receiveMergeDetect(r, from: packet.sender, now: now, out: &out)
+            case .tokenHoldCancel(let r):
+                if r == ringID, state == .operational, heldToken != nil { releaseHeldToken(now: now, out: &out) }
+            }
+        }
+
+        // MARK: - Submitting
+
+        private mutating func submit(channel: UInt16, payload: [UInt8], guarantee: Guarantee, now: MonotonicInstant,
+                                     out: inout Output) -> SubmitResult {
+            guard state != .left else { return .notRunning }
+            guard payload.count <= Settings.messageBytesMax else { return .tooLarge }
+            guard sendQueue.count < settings.sendQueueCountMax, sendQueue.bytes + payload.count <= settings.sendQueueBytesMax else {
+                return .tryAgain
+            }
+            let wasIdle = sendQueue.isEmpty
+            sendQueue.append(SendQueue.Item(channel: channel, payload: payload, guarantee: guarantee, offset: 0))
+            if state == .operational {
+                if heldToken != nil {
+                    releaseHeldToken(now: now, out: &out)
+                } else if wasIdle && members.count > 1 && members.first != nodeID {
+                    // The representative may be holding an idle token: ask for it.
+                    send(.tokenHoldCancel(ringID), to: .all, out: &out)
+                }
+            }
+            return .accepted
+        }
+
+        private mutating func updateBackPressure(_ out: inout Output) {
+            let full = sendQueue.count >= settings.sendQueueCountMax || sendQueue.bytes >= settings.sendQueueBytesMax
+            let drained = sendQueue.count <= settings.sendQueueCountMax / 2 && sendQueue.bytes <= settings.sendQueueBytesMax / 2
+            if !backPressured && full {
+                backPressured = true
+                out.backPressure = true
+            } else if backPressured && drained {
+                backPressured = false
+                out.backPressure = false
+            }
+        }
+
+        // MARK: - Sending
+
+        mutating func send(_ message: Message, to destination: Destination, out: inout Output) {
+            let bytes = Packet(clusterID: clusterID, sender: nodeID, message: message).encode()
+            out.datagrams.append(Datagram(destination: destination, bytes: bytes))
+        }
+
+        /// The member after this node in ring order.
+        func successor(in ring: [NodeID]) -> NodeID {
+            guard let i = ring.firstIndex(of: nodeID) else { return nodeID }
+            return ring[(i + 1) % ring.count]
+        }
+
+        // MARK: - Deadlines
+
+        private mutating func fireDeadlines(now: MonotonicInstant, out: inout Output) {
+            if let d = deadlines.tokenHold, d <= now {
+                deadlines.tokenHold = nil
+                releaseHeldToken(now: now, out: &out)
+            }
+            if let d = deadlines.tokenRetransmit, d <= now {
+                deadlines.tokenRetransmit = nil
+                retransmitToken(now: now, out: &out)
+            }
+            if let d = deadlines.tokenLoss, d <= now {
+                deadlines.tokenLoss = nil
+                counters.tokenLosses += 1
+                enterGather(now: now, reason: .tokenLoss, out: &out)
+            }
+            if let d = deadlines.commitLoss, d <= now {
+                deadlines.commitLoss = nil
+                enterGather(now: now, reason: .tokenLoss, out: &out)
+            }
+            if let d = deadlines.mergeDetect, d <= now {
+                deadlines.mergeDetect = nil
+                sendMergeDetect(now: now, out: &out)
+            }
+            if let d = deadlines.join, d <= now {
+                deadlines.join = nil
+                joinTimerExpired(now: now, out: &out)
+            }
+            if let d = deadlines.consensus, d <= now {
+                deadlines.consensus = nil
+                consensusTimerExpired(now: now, out: &out)
+            }
+        }
+    }
+}
+
+/// The named timers of the protocol, as deadlines; the shell sleeps until the earliest.
+struct Deadlines: Sendable {
+    var tokenLoss: MonotonicInstant?
+    var tokenRetransmit: MonotonicInstant?
+    var tokenHold: MonotonicInstant?
+    var join: MonotonicInstant?
+    var consensus: MonotonicInstant?
+    var mergeDetect: MonotonicInstant?
+    var commitLoss: MonotonicInstant?
+
+    var earliest: MonotonicInstant? {
+        [tokenLoss, tokenRetransmit, tokenHold, join, consensus, mergeDetect, commitLoss].compactMap { $0 }.min()
+    }
+
+    mutating func clearAll() { self = Deadlines() }
+}
