@@ -268,7 +268,8 @@ extension Totem.StateMachine {
         counters.unreachableReports += 1
         switch state {
         case .operational, .recovery, .commit:
-            let inRing = members.contains(node) || (pendingCommit?.members.contains(node) ?? false)
+            // In commit, only the ring being formed matters: a node already failed out of it is not news.
+            let inRing = state == .commit ? (pendingCommit?.members.contains(node) ?? false) : members.contains(node)
             guard inRing else { return }
             enterGather(now: now, reason: .unreachable, out: &out)
             suspects[node] = 1

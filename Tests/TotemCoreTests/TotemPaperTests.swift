@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import Testing
+@testable import TotemCore
+
+/// One test per claim of the Totem SRP paper (and of this implementation's documented deviations).
+@Suite("Totem SRP, claim by claim")
+struct TotemPaperTests {
+    @Test("§4.1 a node alone forms a ring of one and delivers its own messages")
+    func singleton() {
+        var net = Lockstep(count: 1)
+        net.startAll()
+        net.run(for: .seconds(1))
+        do { let whole = net.isOneRing([0]); #expect(whole) }
+        net.handle(0, .submit(channel: 1, payload: [1, 2, 3], guarantee: .agreed))
+        net.run(for: .seconds(1))
+        #expect(net.deliveries(0).map(\.payload) == [[1, 2, 3]])
+    }
+
+    @Test("§4.2–4.4 three nodes form one ring: transitional then regular configuration, same ring id everywhere")
+    func threeNodes() throws {
+        var net = Lockstep(count: 3)
+        net.startAll()
+        net.run(for: .seconds(3))
+        do { let whole = net.isOneRing([0, 1, 2]); #expect(whole) }
+        for i in 0..<3 {
+            let confs = net.configurations(i)
+            let last = try #require(confs.last)
+            #expect(last.kind == .regular && last.members == [NodeID(1), NodeID(2), NodeID(3)])
+            #expect(confs.count >= 2 && confs[confs.count - 2].kind == .transitional)
+            #expect(confs[confs.count - 2].ringID == last.ringID)
+        }
+    }
+
+    @Test("§3 agreed order: every node delivers every message in the same order, including its own")
+    func agreedOrder() {
+        var net = Lockstep(count: 3)
+        net.startAll()
+        net.run(for: .seconds(3))
+        for round in 0..<20 {
+            for i in 0..<3 { net.handle(i, .submit(channel: 1, payload: [UInt8(i), UInt8(round)], guarantee: .agreed)) }
+        }
+        net.run(for: .seconds(2))
+        let orders = (0..<3).map { net.deliveries($0).map(\.payload) }
+        #expect(orders[0].count == 60)
+        #expect(orders[0] == orders[1] && orders[1] == orders[2])
+    }
+
+    @Test("safe messages are delivered, in order with agreed ones, only once every member has them")
+    func safeDelivery() {
+        var net = Lockstep(count: 3)
+        net.startAll()
+        net.run(for: .seconds(3))
+        net.handle(0, .submit(channel: 1, payload: [1], guarantee: .safe))
+        net.handle(0, .submit(channel: 1, payload: [2], guarantee: .agreed))
+        net.run(for: .seconds(1))
+        for i in 0..<3 {
+            #expect(net.deliveries(i).map(\.payload) == [[1], [2]])
+            #expect(net.deliveries(i).first?.guarantee == .safe)
+        }
+    }
+
+    @Test("ring sequence is persisted BEFORE the commit token goes out, and grows across restarts")
+    func persistBeforeSend() {
+        var m = Totem.StateMachine(nodeID: NodeID(1), clusterID: 1, settings: Totem.Settings(), persistedRingSequence: 40)
+        let t0 = MonotonicInstant(nanoseconds: 1_000_000_000)
+        _ = m.handle(.start, at: t0)
+        let join = Totem.Packet(clusterID: 1, sender: NodeID(2), message: .join(Totem.Join(procSet: [NodeID(1), NodeID(2)], failSet: [], ringSeq: 100)))
+        var persistedWithCommit = false
+        var t = t0
+        for step in 0..<10 {
+            t = t + .milliseconds(50)
+            let out = step == 0 ? m.handle(.datagram(join.encode()), at: t0) : m.handle(.deadlineReached, at: t)
+            let hasCommit = out.datagrams.contains { (try? Totem.Packet.decode($0.bytes)).map { if case .commitToken = $0.message { true } else { false } } ?? false }
+            if hasCommit {
+                #expect(out.ringSequenceToPersist == 104)
+                persistedWithCommit = true
+                break
+            }
+        }
+        #expect(persistedWithCommit)
+    }
+
+    @Test("token loss: the survivors of a killed node form a new ring and report it left")
+    func tokenLoss() throws {
+        var net = Lockstep(count: 3)
+        net.startAll()
+        net.run(for: .seconds(3))
+        let before = try #require(net.nodes[0]?.ringID)
+        net.nodes[2] = nil
+        net.filter = { _, to, _ in to != 2 }
+        net.run(for: .seconds(4))
+        do { let whole = net.isOneRing([0, 1]); #expect(whole) }
+        let trans = net.configurations(0).last { $0.kind == .transitional }
+        #expect(trans?.left == [NodeID(3)])
+        #expect(try #require(net.nodes[0]?.ringID) > before)
+    }
+
+    @Test("a node that leaves on purpose is gone from the ring well before a token timeout")
+    func cleanLeave() {
+        var net = Lockstep(count: 3, settings: Totem.Settings(token: .seconds(5)))
+        net.startAll()
+        net.run(for: .seconds(20))
+        do { let whole = net.isOneRing([0, 1, 2]); #expect(whole) }
+        net.handle(2, .leave)
+        net.run(for: .milliseconds(500))
+        do { let whole = net.isOneRing([0, 1]); #expect(whole) }
+    }
+
+    @Test("a closed port reported twice fails the node at once; one that answers joins is never failed this way")
+    func unreachablePeer() {
+        var net = Lockstep(count: 3, settings: Totem.Settings(token: .seconds(5)))
+        net.startAll()
+        net.run(for: .seconds(20))
+        net.nodes[2] = nil
+        net.closedPorts = [2]
+        // Node 1 notices when it next sends to node 3 (the token or a join) and the kernel answers.
+        net.handle(1, .peerUnreachable(NodeID(3)))
+        net.run(for: .milliseconds(400))
+        do { let whole = net.isOneRing([0, 1]); #expect(whole) }
+
+        var alive = Lockstep(count: 2, settings: Totem.Settings(token: .seconds(5)))
+        alive.startAll()
+        alive.run(for: .seconds(20))
+        // A spurious report about a node that is alive and answering.
+        alive.handle(0, .peerUnreachable(NodeID(2)))
+        alive.handle(0, .peerUnreachable(NodeID(2)))
+        alive.run(for: .seconds(2))
+        do { let whole = alive.isOneRing([0, 1]); #expect(whole) }
+    }
+
+    @Test("a 1 MiB message is fragmented, reassembled and delivered whole")
+    func largeMessage() {
+        var net = Lockstep(count: 2)
+        net.startAll()
+        net.run(for: .seconds(3))
+        let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        net.handle(0, .submit(channel: 9, payload: big, guarantee: .agreed))
+        net.run(for: .seconds(5))
+        #expect(net.deliveries(1).map(\.payload) == [big])
+        #expect(net.deliveries(1).first?.channel == 9)
+        let tooBig = [UInt8](repeating: 0, count: (1 << 20) + 1)
+        var m = net.nodes[0]!
+        #expect(m.handle(.submit(channel: 9, payload: tooBig, guarantee: .agreed), at: net.now).submitted == .tooLarge)
+    }
+
+    @Test("sequence numbers wrap past 2^32 without disturbing order")
+    func sequenceWrap() {
+        var net = Lockstep(count: 2, settings: Totem.Settings(token: .milliseconds(400), initialSequence: UInt32.max - 5))
+        net.startAll()
+        net.run(for: .seconds(3))
+        for k in 0..<40 { net.handle(k % 2, .submit(channel: 1, payload: [UInt8(k)], guarantee: .agreed)) }
+        net.run(for: .seconds(2))
+        #expect(net.deliveries(0).count == 40)
+        #expect(net.deliveries(0).map(\.payload) == net.deliveries(1).map(\.payload))
+    }
+
+    @Test("a full send queue pushes back instead of growing")
+    func backPressure() {
+        var settings = Totem.Settings()
+        settings.sendQueueCountMax = 10
+        var m = Totem.StateMachine(nodeID: NodeID(1), clusterID: 1, settings: settings)
+        var results: [Totem.SubmitResult] = []
+        var pressure: Bool?
+        for _ in 0..<12 {
+            let out = m.handle(.submit(channel: 1, payload: [0], guarantee: .agreed), at: .zero)
+            results.append(out.submitted!)
+            if let b = out.backPressure { pressure = b }
+        }
+        #expect(results.filter { $0 == .accepted }.count == 10)
+        #expect(results.last == .tryAgain)
+        #expect(pressure == true)
+    }
+}
