@@ -13,6 +13,9 @@ let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configurati
 let package = Package(
     name: "cluster",
     platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ClusterClient", targets: ["ClusterClient"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -34,20 +37,38 @@ let package = Package(
         .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore"], swiftSettings: optimized),
 
         // MARK: Effect modules
+        .target(name: "TotemTransport", dependencies: ["ClusterTypes", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimized),
         .target(name: "ClusterSystem", swiftSettings: strict),
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterDaemonSupport",
                 dependencies: ["CSystemd", "ClusterConfigModel", "ClusterSystem", "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        .target(name: "TotemService",
+                dependencies: ["TotemCore", "TotemTransport", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfig", "ClusterConfigModel",
+                               "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", "ClusterWire", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                swiftSettings: strict),
         .target(name: "ToolSupport",
                 dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "tools/ToolSupport", swiftSettings: strict),
+
+        // MARK: Daemons
+        .executableTarget(name: "totemd",
+                          dependencies: ["TotemService", "ClusterConfig", "ClusterDaemonSupport", "ClusterIPC", "ClusterSystem",
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: strict),
 
         // MARK: Tools
         .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_tool", swiftSettings: strict),
+        .executableTarget(name: "cman_tool", dependencies: ["ToolSupport", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem",
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/cman_tool", swiftSettings: strict),
         .executableTarget(name: "ccs_config_validate", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel",
                                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_config_validate", swiftSettings: strict),

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
+import ClusterIPCProtocol
+import ClusterSystem
+import ClusterTypes
+
+/// A connection to the local totemd: totally ordered multicast on channels, with configuration changes in their
+/// place in the message stream (extended virtual synchrony).
+///
+/// Use it from one thread. Watch `eventFD` in a poll loop and call `nextEvent(timeoutMilliseconds: 0)` until it
+/// returns nil, or block in `nextEvent(timeoutMilliseconds:)`.
+public final class TotemClient {
+    private let ipc: IPCClient
+    public let service: String
+
+    /// Connects to totemd of `instance` (the admin service with `admin`, root only).
+    public init(instance: NodeInstance, admin: Bool = false) throws(IPCError) {
+        service = instance.ipcName(admin ? ServiceName.totemAdmin : ServiceName.totem)
+        ipc = try IPCClient(service: service)
+    }
+
+    /// Subscribes to `channels`; returns this node's id and the current regular configuration, if any.
+    public func open(channels: [UInt16]) throws(IPCError) -> (nodeID: NodeID, configuration: TotemIPC.Configuration?) {
+        let reply = try ipc.call(TotemIPC.Request.open(channels: channels), expecting: TotemIPC.Response.self)
+        guard case .opened(let node, let conf) = reply else { throw .protocolError("unexpected reply to open: \(reply)") }
+        return (node, conf)
+    }
+
+    /// Multicasts `payload` on `channel`. Throws `.tryAgain` while the ring is saturated: wait and retry.
+    public func multicast(channel: UInt16, payload: [UInt8], safe: Bool = false) throws(IPCError) {
+        guard payload.count <= TotemIPC.payloadBytesMax else {
+            throw .messageTooLarge(size: payload.count, limit: TotemIPC.payloadBytesMax)
+        }
+        let request = TotemIPC.Request.multicast(channel: channel, safe: safe, payload: payload)
+        try ipc.send(messageID: request.messageID, body: request.body)
+    }
+
+    /// totemd's ring state and counters.
+    public func status() throws(IPCError) -> TotemIPC.Status {
+        let reply = try ipc.call(TotemIPC.Request.status, expecting: TotemIPC.Response.self)
+        guard case .status(let s) = reply else { throw .protocolError("unexpected reply to status: \(reply)") }
+        return s
+    }
+
+    /// Asks totemd to leave the cluster and stop (admin connections only).
+    public func leave() throws(IPCError) {
+        _ = try ipc.call(TotemIPC.Request.leave, expecting: TotemIPC.Response.self)
+    }
+
+    /// The descriptor that becomes readable when events are waiting.
+    public var eventFD: Int32? { ipc.eventFD }
+
+    /// The next event, waiting up to `timeoutMilliseconds` (0: poll, -1: forever); nil if none came.
+    public func nextEvent(timeoutMilliseconds: Int32) throws(IPCError) -> TotemIPC.Event? {
+        guard let raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
+        do {
+            return try TotemIPC.Event.decode(messageID: raw.messageID, body: raw.body)
+        } catch {
+            throw .protocolError("undecodable event \(raw.messageID) from \(service): \(error)")
+        }
+    }
+
+    public func close() { ipc.disconnect() }
+}

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+
+/// The client protocol of totemd (the library wire; the cluster wire is `Totem.Packet`).
+public enum TotemIPC {
+    /// The largest multicast payload.
+    public static let payloadBytesMax = 1 << 20
+    /// Channels a client may open at once.
+    public static let channelsMax = 64
+
+    /// A configuration change as clients see it.
+    public struct Configuration: Hashable, Sendable {
+        public enum Kind: UInt8, Sendable { case transitional = 0, regular = 1 }
+        public var kind: Kind
+        public var ringRepresentative: NodeID
+        public var ringSequence: UInt64
+        public var members: [NodeID]
+        public var joined: [NodeID]
+        public var left: [NodeID]
+
+        public init(kind: Kind, ringRepresentative: NodeID, ringSequence: UInt64, members: [NodeID], joined: [NodeID], left: [NodeID]) {
+            self.kind = kind
+            self.ringRepresentative = ringRepresentative
+            self.ringSequence = ringSequence
+            self.members = members
+            self.joined = joined
+            self.left = left
+        }
+
+        /// `REP/SEQ`, as logs and tools print ring ids.
+        public var ringID: String { "\(ringRepresentative)/\(ringSequence)" }
+
+        func encode(_ w: inout ByteWriter) {
+            w.write(kind.rawValue)
+            w.write(ringRepresentative.rawValue)
+            w.write(ringSequence)
+            for list in [members, joined, left] {
+                w.write(UInt32(list.count))
+                for n in list { w.write(n.rawValue) }
+            }
+        }
+
+        static func decode(_ r: inout ByteReader) throws(WireError) -> Configuration {
+            guard let kind = Kind(rawValue: try r.readUInt8("kind")) else { throw .invalid(field: "kind", reason: "unknown") }
+            let rep = NodeID(try r.readUInt32("ring representative"))
+            let seq = try r.readUInt64("ring sequence")
+            var lists: [[NodeID]] = []
+            for field in ["members", "joined", "left"] {
+                let n = try r.readCount(field, limit: 1024, minimumElementBytes: 4)
+                var l: [NodeID] = []
+                for _ in 0..<n { l.append(NodeID(try r.readUInt32(field))) }
+                lists.append(l)
+            }
+            return Configuration(kind: kind, ringRepresentative: rep, ringSequence: seq, members: lists[0], joined: lists[1], left: lists[2])
+        }
+    }
+
+    /// One ring's transport status (corosync-cfgtool -s style).
+    public struct RingStatus: Hashable, Sendable {
+        public var number: UInt32
+        public var address: String
+        public var status: String
+        public init(number: UInt32, address: String, status: String) {
+            self.number = number
+            self.address = address
+            self.status = status
+        }
+    }
+
+    /// totemd's state for `cman_tool ring` and monitoring.
+    public struct Status: Hashable, Sendable {
+        public var nodeID: NodeID
+        public var clusterName: String
+        public var state: String
+        public var ringRepresentative: NodeID
+        public var ringSequence: UInt64
+        public var members: [NodeID]
+        public var transport: String
+        public var rings: [RingStatus]
+        /// Named counters (protocol and transport).
+        public var counters: [(name: String, value: UInt64)]
+
+        public init(nodeID: NodeID, clusterName: String, state: String, ringRepresentative: NodeID, ringSequence: UInt64,
+                    members: [NodeID], transport: String, rings: [RingStatus], counters: [(name: String, value: UInt64)]) {
+            self.nodeID = nodeID
+            self.clusterName = clusterName
+            self.state = state
+            self.ringRepresentative = ringRepresentative
+            self.ringSequence = ringSequence
+            self.members = members
+            self.transport = transport
+            self.rings = rings
+            self.counters = counters
+        }
+
+        public static func == (a: Status, b: Status) -> Bool {
+            a.nodeID == b.nodeID && a.clusterName == b.clusterName && a.state == b.state && a.ringRepresentative == b.ringRepresentative
+                && a.ringSequence == b.ringSequence && a.members == b.members && a.transport == b.transport && a.rings == b.rings
+                && a.counters.map(\.name) == b.counters.map(\.name) && a.counters.map(\.value) == b.counters.map(\.value)
+        }
+
+        public func hash(into h: inout Hasher) {
+            h.combine(nodeID)
+            h.combine(ringSequence)
+        }
+    }
+
+    public enum Request: IPCMessage, Hashable {
+        /// Subscribe this connection to `channels` (replaces an earlier subscription). Answered with `.opened`.
+        case open(channels: [UInt16])
+        /// Multicast on a channel. One-way: no reply. Under flow control the send fails with "try again".
+        case multicast(channel: UInt16, safe: Bool, payload: [UInt8])
+        case status
+        /// Leave the cluster and stop (admin service only).
+        case leave
+
+        public var messageID: Int32 {
+            switch self {
+            case .open: 1
+            case .multicast: 2
+            case .status: 3
+            case .leave: 4
+            }
+        }
+
+        /// Whether the daemon answers this request.
+        public var expectsReply: Bool { if case .multicast = self { false } else { true } }
+
+        public func encodeBody(into w: inout ByteWriter) {
+            switch self {
+            case .open(let channels):
+                w.write(UInt32(channels.count))
+                for c in channels { w.write(c) }
+            case .multicast(let channel, let safe, let payload):
+                w.write(channel)
+                w.write(safe)
+                w.writeBlob(payload)
+            case .status, .leave:
+                break
+            }
+        }
+
+        public init(messageID id: Int32, body r: inout ByteReader) throws(WireError) {
+            switch id {
+            case 1:
+                let n = try r.readCount("channels", limit: TotemIPC.channelsMax, minimumElementBytes: 2)
+                var c: [UInt16] = []
+                for _ in 0..<n { c.append(try r.readUInt16("channel")) }
+                self = .open(channels: c)
+            case 2:
+                self = .multicast(channel: try r.readUInt16("channel"), safe: try r.readBool("safe"),
+                                  payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax))
+            case 3: self = .status
+            case 4: self = .leave
+            default: throw .invalid(field: "request", reason: "unknown id \(id)")
+            }
+        }
+    }
+
+    public enum Response: IPCMessage, Hashable {
+        /// This node's id and, once one exists, the current regular configuration.
+        case opened(nodeID: NodeID, configuration: Configuration?)
+        case status(Status)
+        case done
+
+        public var messageID: Int32 {
+            switch self {
+            case .opened: 1
+            case .status: 2
+            case .done: 3
+            }
+        }
+
+        public func encodeBody(into w: inout ByteWriter) {
+            switch self {
+            case .opened(let node, let conf):
+                w.write(node.rawValue)
+                if let conf {
+                    w.write(true)
+                    conf.encode(&w)
+                } else {
+                    w.write(false)
+                }
+            case .status(let s):
+                w.write(s.nodeID.rawValue)
+                w.write(s.clusterName)
+                w.write(s.state)
+                w.write(s.ringRepresentative.rawValue)
+                w.write(s.ringSequence)
+                w.write(UInt32(s.members.count))
+                for m in s.members { w.write(m.rawValue) }
+                w.write(s.transport)
+                w.write(UInt32(s.rings.count))
+                for r in s.rings {
+                    w.write(r.number)
+                    w.write(r.address)
+                    w.write(r.status)
+                }
+                w.write(UInt32(s.counters.count))
+                for c in s.counters {
+                    w.write(c.name)
+                    w.write(c.value)
+                }
+            case .done:
+                break
+            }
+        }
+
+        public init(messageID id: Int32, body r: inout ByteReader) throws(WireError) {
+            switch id {
+            case 1:
+                let node = NodeID(try r.readUInt32("node id"))
+                self = .opened(nodeID: node, configuration: try r.readBool("has configuration") ? try Configuration.decode(&r) : nil)
+            case 2:
+                let node = NodeID(try r.readUInt32("node id"))
+                let name = try r.readString("cluster name", limit: 256)
+                let state = try r.readString("state", limit: 64)
+                let rep = NodeID(try r.readUInt32("ring representative"))
+                let seq = try r.readUInt64("ring sequence")
+                let n = try r.readCount("members", limit: 1024, minimumElementBytes: 4)
+                var members: [NodeID] = []
+                for _ in 0..<n { members.append(NodeID(try r.readUInt32("member"))) }
+                let transport = try r.readString("transport", limit: 64)
+                let nr = try r.readCount("rings", limit: 16, minimumElementBytes: 12)
+                var rings: [RingStatus] = []
+                for _ in 0..<nr {
+                    rings.append(RingStatus(number: try r.readUInt32("ring"), address: try r.readString("address", limit: 256),
+                                            status: try r.readString("ring status", limit: 256)))
+                }
+                let nc = try r.readCount("counters", limit: 256, minimumElementBytes: 12)
+                var counters: [(name: String, value: UInt64)] = []
+                for _ in 0..<nc { counters.append((try r.readString("counter", limit: 64), try r.readUInt64("value"))) }
+                self = .status(Status(nodeID: node, clusterName: name, state: state, ringRepresentative: rep, ringSequence: seq,
+                                      members: members, transport: transport, rings: rings, counters: counters))
+            case 3: self = .done
+            default: throw .invalid(field: "response", reason: "unknown id \(id)")
+            }
+        }
+    }
+
+    public enum Event: IPCMessage, Hashable {
+        case configuration(Configuration)
+        case delivery(channel: UInt16, sender: NodeID, safe: Bool, payload: [UInt8])
+
+        public var messageID: Int32 {
+            switch self {
+            case .configuration: 10
+            case .delivery: 11
+            }
+        }
+
+        public func encodeBody(into w: inout ByteWriter) {
+            switch self {
+            case .configuration(let c): c.encode(&w)
+            case .delivery(let channel, let sender, let safe, let payload):
+                w.write(channel)
+                w.write(sender.rawValue)
+                w.write(safe)
+                w.writeBlob(payload)
+            }
+        }
+
+        public init(messageID id: Int32, body r: inout ByteReader) throws(WireError) {
+            switch id {
+            case 10: self = .configuration(try Configuration.decode(&r))
+            case 11:
+                self = .delivery(channel: try r.readUInt16("channel"), sender: NodeID(try r.readUInt32("sender")),
+                                 safe: try r.readBool("safe"), payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax))
+            default: throw .invalid(field: "event", reason: "unknown id \(id)")
+            }
+        }
+    }
+}

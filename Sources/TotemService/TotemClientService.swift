@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
+import ClusterIPCProtocol
+import ClusterTypes
+import ClusterWire
+import TotemCore
+
+/// totemd's IPC side: channels, multicasts in, deliveries and configuration changes out, status and leave.
+///
+/// Multicasts are one-way. They pass through a FIFO here on their way into the core; when the core pushes back, the
+/// FIFO holds them and IPC flow control makes clients' sends fail with "try again", so nothing is dropped and
+/// nothing grows without bound.
+final class TotemClientService: IPCServiceHandler {
+    unowned let daemon: TotemDaemon
+    private var subscriptions: [UInt64: Set<UInt16>] = [:]
+    private var byChannel: [UInt16: [IPCConnection]] = [:]
+    private var pending: [(UInt16, Totem.Guarantee, [UInt8])] = []
+    private var pendingHead = 0
+    private var coreBlocked = false
+    private var flowControlOn = false
+    /// Messages waiting here before IPC flow control engages.
+    static let pendingCountMax = 1024
+
+    init(daemon: TotemDaemon) { self.daemon = daemon }
+
+    func received(messageID: Int32, body: [UInt8], from c: IPCConnection) {
+        let request: TotemIPC.Request
+        do { request = try TotemIPC.Request.decode(messageID: messageID, body: body) } catch {
+            daemon.logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
+            if messageID != 2 { c.respond(messageID: messageID, status: .invalidRequest) }
+            return
+        }
+        switch request {
+        case .open(let channels):
+            subscribe(c, to: Set(channels))
+            c.respond(TotemIPC.Response.opened(nodeID: daemon.core.nodeID, configuration: daemon.currentConfiguration))
+        case .multicast(let channel, let safe, let payload):
+            pending.append((channel, safe ? .safe : .agreed, payload))
+            drain()
+        case .status:
+            c.respond(TotemIPC.Response.status(daemon.status()))
+        case .leave:
+            guard c.uid == 0 else {
+                c.respond(messageID: messageID, status: .permissionDenied)
+                return
+            }
+            c.respond(TotemIPC.Response.done)
+            daemon.shutdown(reason: "leave requested by pid \(c.pid)")
+        }
+    }
+
+    func disconnected(_ c: IPCConnection) { subscribe(c, to: []) }
+
+    private func subscribe(_ c: IPCConnection, to channels: Set<UInt16>) {
+        for ch in subscriptions[c.id] ?? [] {
+            byChannel[ch]?.removeAll { $0 === c }
+            if byChannel[ch]?.isEmpty == true { byChannel[ch] = nil }
+        }
+        subscriptions[c.id] = channels.isEmpty ? nil : channels
+        for ch in channels.sorted() { byChannel[ch, default: []].append(c) }
+    }
+
+    /// Moves queued multicasts into the core while it accepts them.
+    private func drain() {
+        while pendingHead < pending.count && !coreBlocked {
+            let (channel, guarantee, payload) = pending[pendingHead]
+            let out = daemon.core.handle(.submit(channel: channel, payload: payload, guarantee: guarantee), at: EventLoop.now())
+            if out.submitted == .tryAgain {
+                coreBlocked = true
+                daemon.carryOut(out)
+                break
+            }
+            pending[pendingHead].2 = []
+            pendingHead += 1
+            if out.submitted == .tooLarge { daemon.logger.warning("dropped a multicast of \(payload.count) bytes: too large") }
+            daemon.carryOut(out)
+        }
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
+        updateFlowControl()
+    }
+
+    /// The core announces when its queue fills (true) and when it has drained below half (false).
+    func coreBackPressure(_ on: Bool) {
+        if !on {
+            coreBlocked = false
+            drain()
+        }
+        updateFlowControl()
+    }
+
+    private func updateFlowControl() {
+        let backlog = pending.count - pendingHead
+        let shouldBlock = backlog >= Self.pendingCountMax || (coreBlocked && backlog > 0)
+        if shouldBlock != flowControlOn {
+            flowControlOn = shouldBlock
+            daemon.clientServer.setFlowControl(blocked: shouldBlock)
+        }
+    }
+
+    // MARK: - Upcalls
+
+    func broadcast(configuration: TotemIPC.Configuration) {
+        let event = TotemIPC.Event.configuration(configuration)
+        let body = event.body
+        for c in daemon.clientServer.openConnections where subscriptions[c.id] != nil {
+            c.sendEvent(messageID: event.messageID, body: body)
+        }
+    }
+
+    func deliver(_ d: Totem.Delivery) {
+        guard let targets = byChannel[d.channel], !targets.isEmpty else { return }
+        var w = ByteWriter(capacity: d.payload.count + 16)
+        TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload).encodeBody(into: &w)
+        for c in targets { c.sendEvent(messageID: 11, body: w.bytes) }
+    }
+}
