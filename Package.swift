@@ -81,7 +81,8 @@ let package = Package(
         .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
                           path: "Tests/Support/ipc-peer", swiftSettings: strict),
 
-        .target(name: "TestSupportKit", path: "Tests/Support/TestSupportKit", swiftSettings: strict),
+        .target(name: "TestSupportKit", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                path: "Tests/Support/TestSupportKit", swiftSettings: strict),
 
         // MARK: Tests
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem"],
@@ -92,6 +93,8 @@ let package = Package(
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate"], swiftSettings: strict),
+        .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
+                    swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
 )

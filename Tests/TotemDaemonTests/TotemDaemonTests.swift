@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterClient
+import ClusterIPCProtocol
+import ClusterTypes
+import Foundation
+import Testing
+import TestSupportKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real totemd processes on loopback: ordering, SIGKILL, restart, clean leave.
+@Suite("totemd on loopback", .serialized)
+struct TotemDaemonTests {
+    /// Opens channel 100 on every node, has each node multicast `perNode` messages, and returns what each node
+    /// delivered (as "sender:index" strings), once every node has seen all of them.
+    func exchange(_ cluster: LocalCluster, nodes: [Int], perNode: Int, timeout: Duration = .seconds(20)) throws -> [[String]] {
+        let clients = try nodes.map { k in try TotemClient(instance: cluster.instance(k)) }
+        for c in clients { _ = try c.open(channels: [100]) }
+        for (i, c) in clients.enumerated() {
+            for m in 0..<perNode {
+                let payload = Array("\(nodes[i]):\(m)".utf8)
+                while true {
+                    let sent: Bool
+                    do {
+                        try c.multicast(channel: 100, payload: payload)
+                        sent = true
+                    } catch {
+                        guard error == .tryAgain else { throw error }
+                        sent = false
+                    }
+                    if sent { break }
+                    usleep(1_000)
+                }
+            }
+        }
+        let total = nodes.count * perNode
+        var seen = Array(repeating: [String](), count: nodes.count)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline && seen.contains(where: { $0.count < total }) {
+            for (i, c) in clients.enumerated() {
+                while let e = try c.nextEvent(timeoutMilliseconds: seen[i].count < total ? 5 : 0) {
+                    if case .delivery(let channel, _, _, let payload) = e, channel == 100 {
+                        seen[i].append(String(decoding: payload, as: UTF8.self))
+                    }
+                }
+            }
+        }
+        return seen
+    }
+
+    @Test("3 and 5 nodes: every node delivers every message, in the same order", arguments: [3, 5])
+    func totalOrder(nodes: Int) throws {
+        let cluster = try LocalCluster(nodes: nodes)
+        try cluster.startAll()
+        try cluster.waitForRing(Array(1...nodes))
+        let seen = try exchange(cluster, nodes: Array(1...nodes), perNode: 40)
+        #expect(seen[0].count == nodes * 40, "\(cluster.logs())")
+        for i in 1..<nodes { #expect(seen[i] == seen[0]) }
+        // Each sender's messages in its own order.
+        for k in 1...nodes {
+            let mine = seen[0].filter { $0.hasPrefix("\(k):") }
+            #expect(mine == (0..<40).map { "\(k):\($0)" })
+        }
+    }
+
+    @Test("SIGKILL one node: the rest reform and agree; restarted, it rejoins with a higher ring sequence")
+    func killAndRestart() throws {
+        let cluster = try LocalCluster(nodes: 3)
+        try cluster.startAll()
+        let first = try cluster.waitForRing([1, 2, 3])
+        cluster.kill(3)
+        let survivors = try cluster.waitForRing([1, 2], timeout: .seconds(15))
+        #expect(survivors.ringSequence > first.ringSequence)
+        let seen = try exchange(cluster, nodes: [1, 2], perNode: 20)
+        #expect(seen[0].count == 40 && seen[0] == seen[1])
+        try cluster.start(3)
+        let again = try cluster.waitForRing([1, 2, 3], timeout: .seconds(15))
+        #expect(again.ringSequence > survivors.ringSequence)
+        // The restarted node numbers its rings above what it persisted before the kill.
+        let stored = try String(contentsOfFile: cluster.instance(3).stateDirectory + "/ringseq", encoding: .utf8)
+        #expect(UInt64(stored.trimmingCharacters(in: .whitespacesAndNewlines)) == again.ringSequence)
+    }
+
+    @Test("a silent failure (SIGSTOP: no ICMP) goes through the token timeout; on SIGCONT the node merges back")
+    func silentFailure() throws {
+        let cluster = try LocalCluster(nodes: 3, totem: "token=\"1000\"")
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2, 3])
+        let started = ContinuousClock.now
+        cluster.processes[3]?.signal(SIGSTOP)
+        try cluster.waitForRing([1, 2], timeout: .seconds(15))
+        // Token 1000 ms + 650 ms for the third node, then consensus: not the ICMP fast path.
+        #expect(ContinuousClock.now - started >= .milliseconds(1500))
+        cluster.processes[3]?.signal(SIGCONT)
+        try cluster.waitForRing([1, 2, 3], timeout: .seconds(15))
+    }
+
+    @Test("a clean leave (SIGTERM) reforms the ring long before the token timeout")
+    func cleanLeave() throws {
+        let cluster = try LocalCluster(nodes: 3, totem: "token=\"10000\"")
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2, 3], timeout: .seconds(30))
+        let started = ContinuousClock.now
+        #expect(try cluster.stop(2) == 0)
+        try cluster.waitForRing([1, 3], timeout: .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test("garbage and forged packets on the totem port are dropped and counted; the ring carries on")
+    func garbage() throws {
+        let cluster = try LocalCluster(nodes: 2)
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2])
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        // From 127.0.0.2 (a member's address) so only authentication stops them.
+        var src = sockaddr_in()
+        src.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.2", &src.sin_addr)
+        _ = withUnsafePointer(to: &src) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var dst = sockaddr_in()
+        dst.sin_family = sa_family_t(AF_INET)
+        dst.sin_port = cluster.port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<500 {
+            var junk = (0..<Int(rng.next() % 1400)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if i % 3 == 0 { junk = [0xC1] + junk }
+            if i % 5 == 0 { junk = [0xC0, 0x54, 0x4D, 1] + junk }
+            _ = withUnsafePointer(to: &dst) { d in
+                d.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, junk, junk.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        usleep(300_000)
+        let s = try #require(cluster.status(1))
+        #expect(s.state == "operational" && s.members.count == 2)
+        let unauthentic = s.counters.first { $0.name == "packets_unauthentic" }?.value ?? 0
+        #expect(unauthentic >= 400, "\(s.counters)")
+        let seen = try exchange(cluster, nodes: [1, 2], perNode: 10)
+        #expect(seen[0].count == 20 && seen[0] == seen[1])
+    }
+
+    @Test("an invalid cluster.conf stops totemd with exit code 78 and the reason")
+    func invalidConfig() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "<cluster name=\"x\" config_version=\"1\"><clusternodes><clusternode name=\"a\"/></clusternodes></cluster>"
+            .write(toFile: dir + "/cluster.conf", atomically: true, encoding: .utf8)
+        let r = try ChildProcess.run(TestBinaries.path("totemd"), ["-f", dir + "/cluster.conf", "-I", uniqueName("bad")])
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("missing the required attribute 'nodeid'"), "\(r.stderr)")
+    }
+
+    @Test("a node name that is not in cluster.conf is refused with the list of nodes")
+    func unknownNode() throws {
+        let cluster = try LocalCluster(nodes: 2)
+        var env = cluster.environment(1)
+        env["CLUSTER_NODE_NAME"] = "nosuchnode"
+        let r = try ChildProcess.run(TestBinaries.path("totemd"), [], environment: env)
+        #expect(r.status == 69)
+        #expect(r.stderr.contains("node \"nosuchnode\" is not in cluster.conf (nodes: 127.0.0.1, 127.0.0.2)"), "\(r.stderr)")
+    }
+}
