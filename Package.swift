@@ -75,6 +75,8 @@ let package = Package(
 
         .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
                           path: "tools/totem-sim", swiftSettings: strict),
+        .executableTarget(name: "totembench", dependencies: ["ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                          path: "tools/totembench", swiftSettings: strict),
         .executableTarget(name: "ipcbench", dependencies: ["ClusterIPC", "ClusterIPCProtocol"], path: "tools/ipcbench", swiftSettings: strict),
 
         // MARK: Test support
