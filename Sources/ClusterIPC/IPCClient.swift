@@ -108,9 +108,14 @@ public final class IPCClient {
     }
 
     /// Sends a message that gets no reply (one-way). Throws `.tryAgain` under flow control.
+    ///
+    /// Servers throttle one-way messages with libqb's second flow-control level, which only blocks a send when the
+    /// client allows level 2 for it (as libcpg does around its multicasts); requests with replies stay unblocked.
     public func send(messageID: Int32, body: [UInt8]) throws(IPCError) {
         guard let h = handle else { throw .peerGone(service: service) }
         try checkSize(body.count)
+        qb_ipcc_fc_enable_max_set(h, 2)
+        defer { qb_ipcc_fc_enable_max_set(h, 1) }
         var header = qb_ipc_request_header()
         header.id = messageID
         header.size = Int32(Self.requestHeaderSize + body.count)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CQB
 import ClusterIPCProtocol
+import ClusterTypes
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,9 @@ public final class IPCConnection {
     private var queued: [[UInt8]] = []
     private var queuedBytes = 0
     private var queueHead = 0
+    /// When the queue last moved (an event reached the client's ring); a queue stalled for too long means the
+    /// client is not reading at all.
+    private var lastProgress = EventLoop.now()
 
     init(handle: OpaquePointer, uid: UInt32, gid: UInt32, pid: Int32, id: UInt64, server: IPCServer) {
         self.handle = handle
@@ -113,8 +117,10 @@ public final class IPCConnection {
     }
 
     private func enqueue(_ frame: [UInt8]) -> Bool {
+        if queuedEventCount == 0 { lastProgress = EventLoop.now() }
+        if disconnectIfStalled() { return false }
         if queuedEventCount >= IPCLimits.eventQueueCountMax || queuedBytes + frame.count > IPCLimits.eventQueueBytesMax {
-            server?.report(self, "disconnecting: the client is not reading its events (\(queuedEventCount) queued, \(queuedBytes) bytes)")
+            server?.report(self, "disconnecting: the client is not reading its events fast enough (\(queuedEventCount) events, \(queuedBytes) bytes queued)")
             drop()
             disconnect()
             return false
@@ -125,11 +131,21 @@ public final class IPCConnection {
         return true
     }
 
+    /// Disconnects a client whose queued events have not moved for the server's stall limit. Returns true if it did.
+    func disconnectIfStalled() -> Bool {
+        guard queuedEventCount > 0, let limit = server?.eventStallLimit, EventLoop.now() - lastProgress > limit else { return false }
+        server?.report(self, "disconnecting: the client is not reading its events (none read for \(limit), \(queuedEventCount) events queued)")
+        drop()
+        disconnect()
+        return true
+    }
+
     /// Sends as many queued events as fit. Returns true when the queue is empty.
     func flush() -> Bool {
         while queueHead < queued.count {
             switch trySendEvent(queued[queueHead]) {
             case .sent:
+                lastProgress = EventLoop.now()
                 queuedBytes -= queued[queueHead].count
                 queued[queueHead] = []
                 queueHead += 1

@@ -35,6 +35,8 @@ public final class IPCServer {
     private var flushScheduled = false
     /// Receives one line per client problem (slow reader, oversized event).
     public var log: (String) -> Void = { _ in }
+    /// A client whose queued events do not move for this long is disconnected.
+    public var eventStallLimit: Duration = .seconds(IPCLimits.eventQueueStallSecondsMax)
 
     public init(name: String, rootOnly: Bool = false, loop: EventLoop, handler: any IPCServiceHandler) {
         self.name = name
@@ -78,7 +80,8 @@ public final class IPCServer {
     /// The open connections, in connection order.
     public var openConnections: [IPCConnection] { connections.values.sorted { $0.id < $1.id } }
 
-    /// Turns request flow control on (clients' sends fail with EAGAIN, so they retry) or off.
+    /// Turns flow control of one-way messages on (clients' `send` fails with "try again", so they retry) or off.
+    /// Requests that expect a reply are not blocked.
     public func setFlowControl(blocked: Bool) {
         guard let s = service else { return }
         qb_ipcs_request_rate_limit(s, blocked ? QB_IPCS_RATE_OFF_2 : QB_IPCS_RATE_NORMAL)
@@ -98,7 +101,7 @@ public final class IPCServer {
         flushScheduled = false
         var pending = false
         for c in openConnections where c.queuedEventCount > 0 {
-            if !c.flush() { pending = true }
+            if !c.flush() && !c.disconnectIfStalled() { pending = true }
         }
         if pending { scheduleFlush() }
     }

@@ -39,7 +39,9 @@ public enum IPCLimits {
     /// The libqb ring size each connection asks for.
     public static let bufferBytes = messageBytesMax + 64
     /// Events queued for one slow client before it is disconnected.
-    public static let eventQueueCountMax = 65_536
+    public static let eventQueueCountMax = 1 << 20
     /// Bytes queued for one slow client before it is disconnected.
-    public static let eventQueueBytesMax = 64 << 20
+    public static let eventQueueBytesMax = 512 << 20
+    /// A client whose queued events made no progress for this long is not reading: it is disconnected.
+    public static let eventQueueStallSecondsMax = 10
 }

@@ -65,8 +65,9 @@ extension Totem {
             self.maxMessages = max(min(maxMessages, windowSize), 1)
             self.framePayloadBytesMax = max(netmtu - Self.datagramOverheadBytes, 256)
             self.initialSequence = initialSequence
-            self.sendQueueCountMax = 16_384
-            self.sendQueueBytesMax = 32 << 20
+            // Small enough that a saturated ring's queueing delay stays in the tens of milliseconds.
+            self.sendQueueCountMax = 512
+            self.sendQueueBytesMax = 1 << 20
         }
 
         /// Settings from `<totem>`, scaled for `nodeCount` nodes: with three or more nodes the token timeout grows by

@@ -18,8 +18,11 @@ final class TotemClientService: IPCServiceHandler {
     private var pendingHead = 0
     private var coreBlocked = false
     private var flowControlOn = false
-    /// Messages waiting here before IPC flow control engages.
-    static let pendingCountMax = 1024
+    /// Messages (and bytes) waiting here before IPC flow control engages. Small, so that a saturated ring's
+    /// queueing delay stays low; the core's own queue is small for the same reason.
+    static let pendingCountMax = 256
+    static let pendingBytesMax = 1 << 20
+    private var pendingBytes = 0
 
     init(daemon: TotemDaemon) { self.daemon = daemon }
 
@@ -35,7 +38,14 @@ final class TotemClientService: IPCServiceHandler {
             subscribe(c, to: Set(channels))
             c.respond(TotemIPC.Response.opened(nodeID: daemon.core.nodeID, configuration: daemon.currentConfiguration))
         case .multicast(let channel, let safe, let payload):
+            if pending.count - pendingHead >= Self.pendingCountMax * 8 {
+                // Flow control is on and this client keeps sending: it ignores it, so it goes.
+                daemon.logger.warning("client pid \(c.pid) ignores flow control (\(pending.count - pendingHead) multicasts waiting); disconnecting it")
+                c.disconnect()
+                return
+            }
             pending.append((channel, safe ? .safe : .agreed, payload))
+            pendingBytes += payload.count
             drain()
         case .status:
             c.respond(TotemIPC.Response.status(daemon.status()))
@@ -70,6 +80,7 @@ final class TotemClientService: IPCServiceHandler {
                 daemon.carryOut(out)
                 break
             }
+            pendingBytes -= payload.count
             pending[pendingHead].2 = []
             pendingHead += 1
             if out.submitted == .tooLarge { daemon.logger.warning("dropped a multicast of \(payload.count) bytes: too large") }
@@ -93,7 +104,7 @@ final class TotemClientService: IPCServiceHandler {
 
     private func updateFlowControl() {
         let backlog = pending.count - pendingHead
-        let shouldBlock = backlog >= Self.pendingCountMax || (coreBlocked && backlog > 0)
+        let shouldBlock = backlog >= Self.pendingCountMax || pendingBytes >= Self.pendingBytesMax || (coreBlocked && backlog > 0)
         if shouldBlock != flowControlOn {
             flowControlOn = shouldBlock
             daemon.clientServer.setFlowControl(blocked: shouldBlock)

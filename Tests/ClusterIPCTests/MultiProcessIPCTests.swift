@@ -11,8 +11,8 @@ import Glibc
 struct MultiProcessIPCTests {
     let peer = TestBinaries.path("ipc-peer")
 
-    func startServer(_ name: String, admin: Bool = false, environment: [String: String] = [:]) throws -> ChildProcess {
-        let server = try ChildProcess(peer, ["server", name] + (admin ? ["--admin"] : []), environment: environment)
+    func startServer(_ name: String, admin: Bool = false, extra: [String] = [], environment: [String: String] = [:]) throws -> ChildProcess {
+        let server = try ChildProcess(peer, ["server", name] + (admin ? ["--admin"] : []) + extra, environment: environment)
         try server.waitForOutput("ready")
         return server
     }
@@ -87,7 +87,7 @@ struct MultiProcessIPCTests {
     @Test("a client that never reads its events is disconnected, and the server carries on")
     func slowReaderDisconnected() throws {
         let name = uniqueName("ipc")
-        let server = try startServer(name)
+        let server = try startServer(name, extra: ["--stall-ms", "500"])
         let flood = try client(name, ["ignore", "100000"])
         #expect(flood.status == 3, "\(flood)")
         #expect(flood.stdout.contains("went away"), "\(flood)")

@@ -83,7 +83,8 @@ final class BenchCluster: @unchecked Sendable {  // shared read-only with sender
         env["SWIFT_BACKTRACE"] = "enable=no"
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: "\(dir)/n\(k).err", contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: "\(dir)/n\(k).err")
         try p.run()
         processes[k] = p
     }
@@ -110,6 +111,11 @@ final class BenchCluster: @unchecked Sendable {  // shared read-only with sender
               let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 } // process gone
         let line = text.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    /// The daemons' stderr, for failure reports.
+    func errors() -> String {
+        (1...n).map { k in "n\(k): " + ((try? String(contentsOfFile: "\(dir)/n\(k).err", encoding: .utf8)) ?? "") }.joined(separator: "\n") // report only
     }
 
     func stop() {
@@ -204,11 +210,17 @@ for n in nodeCounts {
     }
     let startup = Double(formed - t0) / 1e6
     var loads: [Load] = []
-    for size in sizes {
-        loads.append(try measure(cluster, size: size, senders: [1], rate: nil, duration: seconds))
-        loads.append(try measure(cluster, size: size, senders: Array(1...n), rate: nil, duration: seconds))
+    let light: Load
+    do {
+        for size in sizes {
+            loads.append(try measure(cluster, size: size, senders: [1], rate: nil, duration: seconds))
+            loads.append(try measure(cluster, size: size, senders: Array(1...n), rate: nil, duration: seconds))
+        }
+        light = try measure(cluster, size: 64, senders: [2], rate: 100, duration: seconds)
+    } catch {
+        FileHandle.standardError.write(Data("totembench: \(error)\n\(cluster.errors())\n".utf8))
+        exit(1)
     }
-    let light = try measure(cluster, size: 64, senders: [2], rate: 100, duration: seconds)
     let rss = (1...n).map { cluster.rssKiB($0) }
     // SIGKILL of the last node: its port closes, the kernel answers with port unreachable.
     let killAt = now()

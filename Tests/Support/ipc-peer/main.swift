@@ -2,7 +2,7 @@
 // Test support: a small libqb IPC server and client used by the multi-process IPC tests, the sd_notify test and
 // ipcbench. Not installed.
 //
-//   ipc-peer server NAME [--admin]              serve until SIGTERM; prints "ready" once listening
+//   ipc-peer server NAME [--admin] [--stall-ms MS]  serve until SIGTERM; prints "ready" once listening
 //   ipc-peer client NAME echo SIZE COUNT         COUNT echo round trips of SIZE bytes, checked
 //   ipc-peer client NAME delayed MS              a request the server answers after MS milliseconds
 //   ipc-peer client NAME events COUNT            ask for COUNT events and check they arrive in order
@@ -85,6 +85,9 @@ case "server":
     let service = PeerService(loop: loop)
     let server = IPCServer(name: name, rootOnly: args.contains("--admin"), loop: loop, handler: service)
     server.log = { FileHandle.standardError.write(Data("ipc-peer: \($0)\n".utf8)) }
+    if let i = args.firstIndex(of: "--stall-ms"), i + 1 < args.count, let ms = Int64(args[i + 1]) {
+        server.eventStallLimit = .milliseconds(ms)
+    }
     service.server = server
     do { try server.start() } catch { fail("\(error)") }
     let notifier = SystemdNotifier()
