@@ -64,6 +64,16 @@ struct TotemDaemonTests {
         }
     }
 
+    @Test("multicast transport (the cman default): 3 nodes agree on the order")
+    func multicastTransport() throws {
+        let cluster = try LocalCluster(nodes: 3, multicast: true)
+        try cluster.startAll()
+        let ring = try cluster.waitForRing([1, 2, 3])
+        #expect(ring.transport.hasPrefix("multicast 239.192."))
+        let seen = try exchange(cluster, nodes: [1, 2, 3], perNode: 30)
+        #expect(seen[0].count == 90 && seen[1] == seen[0] && seen[2] == seen[0], "\(cluster.logs())")
+    }
+
     @Test("SIGKILL one node: the rest reform and agree; restarted, it rejoins with a higher ring sequence")
     func killAndRestart() throws {
         let cluster = try LocalCluster(nodes: 3)

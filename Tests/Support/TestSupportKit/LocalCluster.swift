@@ -18,13 +18,13 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var processes: [Int: ChildProcess] = [:]
 
     /// Writes a cluster.conf for `nodes` nodes (udpu on 127.0.0.x) with the given `<totem>` attributes.
-    public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "") throws {
+    public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "", multicast: Bool = false) throws {
         nodeCount = nodes
         directory = try makeTemporaryDirectory("localcluster")
         port = UInt16.random(in: 20_000...50_000) & ~1
         tag = "t\(UInt32.random(in: 0...UInt32.max) % 100_000)"
         var conf = "<?xml version=\"1.0\"?>\n<cluster name=\"testcluster\" config_version=\"1\">\n"
-        conf += "  <cman transport=\"udpu\" port=\"\(port)\" \(extraCman)/>\n  <totem \(totem)/>\n"
+        conf += "  <cman transport=\"\(multicast ? "udp" : "udpu")\" port=\"\(port)\" \(extraCman)/>\n  <totem \(totem)/>\n"
         conf += "  <logging to_syslog=\"no\" to_logfile=\"yes\" debug=\"on\"/>\n  <clusternodes>\n"
         for k in 1...nodes { conf += "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n" }
         conf += "  </clusternodes>\n</cluster>\n"
