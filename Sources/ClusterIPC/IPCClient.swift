@@ -72,18 +72,9 @@ public final class IPCClient {
     public func call(messageID: Int32, body: [UInt8], timeoutMilliseconds: Int32 = 30_000) throws(IPCError) -> IPCReply {
         guard let h = handle else { throw .peerGone(service: service) }
         try checkSize(body.count)
-        var header = qb_ipc_request_header()
-        header.id = messageID
-        header.size = Int32(Self.requestHeaderSize + body.count)
-        let n: Int = withUnsafeMutableBytes(of: &header) { hdr in
-            body.withUnsafeBytes { b in
-                var iov = [iovec(iov_base: hdr.baseAddress, iov_len: hdr.count),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
-                return buffer.withUnsafeMutableBytes { out in
-                    iov.withUnsafeMutableBufferPointer { v in
-                        qb_ipcc_sendv_recv(h, v.baseAddress, body.isEmpty ? 1 : 2, out.baseAddress, out.count, timeoutMilliseconds)
-                    }
-                }
+        let n = withRequest(messageID: messageID, body: body) { iov, count in
+            buffer.withUnsafeMutableBytes { out in
+                qb_ipcc_sendv_recv(h, iov, UInt32(count), out.baseAddress, out.count, timeoutMilliseconds)
             }
         }
         if n < 0 {
@@ -116,16 +107,7 @@ public final class IPCClient {
         try checkSize(body.count)
         qb_ipcc_fc_enable_max_set(h, 2)
         defer { qb_ipcc_fc_enable_max_set(h, 1) }
-        var header = qb_ipc_request_header()
-        header.id = messageID
-        header.size = Int32(Self.requestHeaderSize + body.count)
-        let n: Int = withUnsafeMutableBytes(of: &header) { hdr in
-            body.withUnsafeBytes { b in
-                var iov = [iovec(iov_base: hdr.baseAddress, iov_len: hdr.count),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
-                return iov.withUnsafeMutableBufferPointer { qb_ipcc_sendv(h, $0.baseAddress, body.isEmpty ? 1 : 2) }
-            }
-        }
+        let n = withRequest(messageID: messageID, body: body) { iov, count in qb_ipcc_sendv(h, iov, count) }
         if n < 0 { throw mapFailure(Int32(-n), timeout: 0) }
     }
 
@@ -140,6 +122,20 @@ public final class IPCClient {
         }
         let reply = try parseReply(count: n)
         return IPCEvent(messageID: reply.messageID, body: reply.body)
+    }
+
+    /// Calls `send` with the request header and body as an iovec array (one entry when the body is empty).
+    private func withRequest(messageID: Int32, body: [UInt8], _ send: (UnsafeMutablePointer<iovec>, Int) -> Int) -> Int {
+        var header = qb_ipc_request_header()
+        header.id = messageID
+        header.size = Int32(Self.requestHeaderSize + body.count)
+        return withUnsafeMutableBytes(of: &header) { hdr in
+            body.withUnsafeBytes { b in
+                var iov = [iovec(iov_base: hdr.baseAddress, iov_len: hdr.count),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)]
+                return iov.withUnsafeMutableBufferPointer { send($0.baseAddress!, body.isEmpty ? 1 : 2) }
+            }
+        }
     }
 
     private func checkSize(_ bodyCount: Int) throws(IPCError) {
