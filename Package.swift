@@ -34,12 +34,13 @@ let package = Package(
         .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
 
+        .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore"], swiftSettings: optimized),
 
         // MARK: Effect modules
-        .target(name: "TotemTransport", dependencies: ["ClusterTypes", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
-        .target(name: "ClusterSystem", swiftSettings: strict),
+        .target(name: "ClusterSystem", dependencies: ["ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterDaemonSupport",
@@ -48,6 +49,11 @@ let package = Package(
         .target(name: "TotemService",
                 dependencies: ["TotemCore", "TotemTransport", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfig", "ClusterConfigModel",
                                "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", "ClusterWire", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "QuorumService",
+                dependencies: ["QuorumCore", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfig", "ClusterConfigModel",
+                               "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", "ClusterWire", "TotemTransport",
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -62,11 +68,17 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
+        .executableTarget(name: "quorumd",
+                          dependencies: ["QuorumService", "ClusterConfig", "ClusterDaemonSupport", "ClusterIPC", "ClusterSystem",
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: strict),
+
         // MARK: Tools
         .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_tool", swiftSettings: strict),
-        .executableTarget(name: "cman_tool", dependencies: ["ToolSupport", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem",
+        .executableTarget(name: "cman_tool", dependencies: ["ToolSupport", "ClusterClient", "ClusterTypes", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/cman_tool", swiftSettings: strict),
         .executableTarget(name: "ccs_config_validate", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel",

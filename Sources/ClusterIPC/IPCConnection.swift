@@ -21,7 +21,8 @@ public final class IPCConnection {
     public let id: UInt64
     /// Free for the service to attach per-connection state.
     public var userData: AnyObject?
-    weak var server: IPCServer?
+    /// The server this connection belongs to.
+    public internal(set) weak var server: IPCServer?
 
     private var queued: [[UInt8]] = []
     private var queuedBytes = 0

@@ -249,13 +249,3 @@ public final class TotemDaemon {
                                counters: counters)
     }
 }
-
-/// A reason totemd cannot start, with its exit code.
-public struct StartupError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public var exitCode: DaemonExitCode
-    public init(_ description: String, _ exitCode: DaemonExitCode) {
-        self.description = description
-        self.exitCode = exitCode
-    }
-}

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterSystem
 import ClusterTypes
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@ import ClusterClient
 import ClusterIPC
 import ClusterIPCProtocol
 import ClusterSystem
+import ClusterTypes
 import Foundation
 import ToolSupport
 
@@ -33,7 +34,8 @@ struct CmanTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cman_tool",
         abstract: "Cluster manager administration.",
-        subcommands: [Ring.self])
+        subcommands: [Status.self, Nodes.self, Ring.self, Services.self, Version.self, Expected.self, Votes.self, Kill.self,
+                      Leave.self, Join.self, Wait.self, Debug.self])
 }
 
 struct Ring: ParsableCommand {
@@ -77,6 +79,255 @@ struct Ring: ParsableCommand {
             for c in status.counters { print("\(c.name): \(c.value)") }
         }
     }
+}
+
+/// Maps cman call failures to tool errors.
+func cmanFailure(_ error: CmanError) -> ToolError {
+    switch error {
+    case .ipc(let e): ipcFailure(e)
+    case .refused(let why): ToolError(why)
+    }
+}
+
+/// Connects to quorumd (the admin service when `admin`).
+func cman(_ node: NodeOptions, admin: Bool = false) throws -> CmanClient {
+    do { return try CmanClient(instance: try node.resolve(), admin: admin) } catch let e as IPCError {
+        if case .notRunning = e { throw ToolError("cannot connect to quorumd: the cluster manager is not running on this node (cman_tool join starts it)", exit: .unavailable) }
+        throw ipcFailure(e)
+    }
+}
+
+/// Runs a cman call, mapping its failure.
+func attempt<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as CmanError { throw cmanFailure(e) }
+}
+
+func formatTime(_ seconds: UInt64) -> String {
+    guard seconds > 0 else { return "" }
+    var t = time_t(seconds)
+    var tmv = tm()
+    localtime_r(&t, &tmv)
+    var buf = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buf, buf.count, "%F %H:%M:%S", &tmv)
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the local view of the cluster (votes, quorum, membership).")
+    @OptionGroup var node: NodeOptions
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() throws {
+        let cmanClient = try cman(node)
+        let s = try attempt { try cmanClient.status() }
+        if json {
+            struct Out: Encodable {
+                let version: String; let config_version: UInt64; let cluster_name: String; let cluster_id: UInt16; let member: Bool
+                let generation: UInt64; let membership_state: String; let nodes: UInt32; let expected_votes: UInt32; let total_votes: UInt32
+                let node_votes: UInt32; let quorum: UInt32; let quorate: Bool; let active_subsystems: UInt32; let flags: [String]
+                let node_name: String; let node_id: UInt32; let multicast_addresses: [String]; let node_addresses: [String]
+                let disallowed_nodes: [String]; let qdisk_votes: UInt32
+            }
+            try ToolOutput.json(Out(version: s.version, config_version: s.configVersion, cluster_name: s.clusterName, cluster_id: s.clusterID,
+                                    member: s.member, generation: s.generation, membership_state: s.membershipState, nodes: s.nodes,
+                                    expected_votes: s.expectedVotes, total_votes: s.totalVotes, node_votes: s.nodeVotes, quorum: s.quorum,
+                                    quorate: s.quorate, active_subsystems: s.activeSubsystems, flags: s.flags, node_name: s.nodeName,
+                                    node_id: s.nodeID.rawValue, multicast_addresses: s.multicastAddresses, node_addresses: s.nodeAddresses,
+                                    disallowed_nodes: s.disallowed, qdisk_votes: s.qdiskVotes))
+            return
+        }
+        print("Version: \(s.version)")
+        print("Config Version: \(s.configVersion)")
+        print("Cluster Name: \(s.clusterName)")
+        print("Cluster Id: \(s.clusterID)")
+        print("Cluster Member: \(s.member ? "Yes" : "No")")
+        print("Cluster Generation: \(s.generation)")
+        print("Membership state: \(s.membershipState)")
+        print("Nodes: \(s.nodes)")
+        print("Expected votes: \(s.expectedVotes)")
+        if s.qdiskVotes > 0 { print("Quorum device votes: \(s.qdiskVotes)") }
+        print("Total votes: \(s.totalVotes)")
+        print("Node votes: \(s.nodeVotes)")
+        print("Quorum: \(s.quorum)\(s.quorate ? "" : " Activity blocked")")
+        print("Active subsystems: \(s.activeSubsystems)")
+        print("Flags: \(s.flags.joined(separator: " "))")
+        print("Ports Bound: \(s.portsBound.map(String.init).joined(separator: " ").isEmpty ? "0" : s.portsBound.map(String.init).joined(separator: " "))")
+        print("Node name: \(s.nodeName)")
+        print("Node ID: \(s.nodeID)")
+        print("Multicast addresses: \(s.multicastAddresses.joined(separator: " "))")
+        print("Node addresses: \(s.nodeAddresses.joined(separator: " "))")
+        if !s.disallowed.isEmpty { print("Disallowed nodes: \(s.disallowed.joined(separator: " "))") }
+    }
+}
+
+struct Nodes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the nodes: M member, X dead, d Disallowed.")
+    @OptionGroup var node: NodeOptions
+    @Flag(name: .customShort("a"), help: "Also show each node's addresses.") var addresses = false
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() throws {
+        let cmanClient = try cman(node)
+        let list = try attempt { try cmanClient.nodes() }
+        if json {
+            struct Out: Encodable { let nodeid: UInt32; let name: String; let status: String; let votes: UInt32; let incarnation: UInt64; let joined: String; let addresses: [String] }
+            try ToolOutput.json(list.map { Out(nodeid: $0.id.rawValue, name: $0.name, status: $0.state, votes: $0.votes, incarnation: $0.incarnation,
+                                               joined: formatTime($0.joinTime), addresses: $0.addresses) })
+            return
+        }
+        print("Node  Sts   Inc   Joined               Name")
+        for n in list {
+            let joined = formatTime(n.joinTime).padding(toLength: 19, withPad: " ", startingAt: 0)
+            let id: String = String(n.id.rawValue).leftPadded(to: 4)
+            let inc: String = String(n.incarnation).leftPadded(to: 5)
+            print("\(id)   \(n.state)  \(inc)   \(joined)  \(n.name)")
+            if addresses { print("       Addresses: \(n.addresses.joined(separator: " "))") }
+        }
+    }
+}
+
+struct Services: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the cluster's services (groups); groupd provides them.")
+    @OptionGroup var node: NodeOptions
+    func run() throws {
+        throw ToolError("no service groups to show: groupd is not part of this build yet", exit: .unavailable)
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running config version; -r makes the local cluster.conf the running config everywhere.")
+    @OptionGroup var node: NodeOptions
+    @Option(name: .customShort("r"), help: "Distribute the local cluster.conf; with a number, require that config_version.") var reload: UInt64?
+    @Flag(name: .customLong("reload"), help: "Distribute the local cluster.conf, whatever its version.") var reloadAny = false
+
+    func run() throws {
+        if reload != nil || reloadAny {
+            let cmanClient = try cman(node, admin: true)
+            try attempt { try cmanClient.reloadConfig(version: reload ?? 0) }
+        }
+        let cmanClient = try cman(node)
+        let s = try attempt { try cmanClient.status() }
+        print("\(s.version) config \(s.configVersion)")
+    }
+}
+
+struct Expected: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Set the cluster's expected votes.")
+    @OptionGroup var node: NodeOptions
+    @Option(name: .customShort("e"), help: "Expected votes.") var votes: UInt32
+    func run() throws { try attempt { try cman(node, admin: true).setExpected(votes) } }
+}
+
+struct Votes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Set this node's (or another node's) votes.")
+    @OptionGroup var node: NodeOptions
+    @Option(name: .customShort("v"), help: "Votes.") var votes: UInt32
+    @Option(name: .customShort("n"), help: "Node id or name (default: this node).") var target: String?
+    func run() throws {
+        let client = try cman(node, admin: true)
+        let id = try target.map { try resolveNode($0, client) } ?? NodeID(0)
+        try attempt { try client.setVotes(votes, node: id) }
+    }
+}
+
+/// A node id or name to its id.
+func resolveNode(_ text: String, _ client: CmanClient) throws -> NodeID {
+    if let n = UInt32(text) { return NodeID(n) }
+    let list = try attempt { try client.nodes() }
+    guard let n = list.first(where: { $0.name == text }) else {
+        let names = list.map { $0.name }.joined(separator: ", ")
+        throw ToolError("no node called \(text) (nodes: \(names))", exit: .usage)
+    }
+    return n.id
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Tell a node to leave the cluster (it stops its stack).")
+    @OptionGroup var node: NodeOptions
+    @Option(name: .customShort("n"), help: "Node id or name.") var target: String
+    func run() throws {
+        let client = try cman(node, admin: true)
+        let id = try resolveNode(target, client)
+        try attempt { try client.kill(node: id) }
+    }
+}
+
+struct Leave: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Leave the cluster after every registered daemon agrees; 'remove' lowers expected votes, 'force' skips asking.")
+    @OptionGroup var node: NodeOptions
+    @Argument(help: "remove and/or force.") var flags: [String] = []
+    @Option(name: .customShort("t"), help: "Seconds to wait for the answer (default 60).") var timeout: Int32 = 60
+    func run() throws {
+        for f in flags where f != "remove" && f != "force" { throw ToolError("unknown leave option '\(f)' (remove, force)", exit: .usage) }
+        let cmanClient = try cman(node, admin: true)
+        try attempt { try cmanClient.leave(remove: flags.contains("remove"), force: flags.contains("force"), timeoutMilliseconds: timeout * 1000) }
+    }
+}
+
+struct Join: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start this node's cluster stack (totemd, quorumd) and wait until it is a member.")
+    @OptionGroup var node: NodeOptions
+    @Flag(name: .customShort("w"), help: "Also wait until the cluster is quorate.") var waitQuorate = false
+    @Option(name: .customShort("t"), help: "Seconds to wait (default 60).") var timeout: Int = 60
+
+    func run() throws {
+        let instance = try node.resolve()
+        if (try? CmanClient(instance: instance)) == nil { // not running yet: start it below
+            if instance.name.isEmpty && FileManager.default.fileExists(atPath: "/run/systemd/system") {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/systemctl")
+                p.arguments = ["start", "quorumd.service"]
+                try p.run()
+                p.waitUntilExit()
+                guard p.terminationStatus == 0 else { throw ToolError("systemctl start quorumd.service failed (\(p.terminationStatus))") }
+            } else {
+                let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+                try FileManager.default.createDirectory(atPath: instance.logDirectory, withIntermediateDirectories: true)
+                for daemon in ["totemd", "quorumd"] {
+                    let running = daemon == "totemd" ? ((try? TotemClient(instance: instance)) != nil) : false // probing only
+                    if running { continue }
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: dir + "/" + daemon)
+                    let log = instance.logDirectory + "/\(daemon).out"
+                    FileManager.default.createFile(atPath: log, contents: nil)
+                    p.standardOutput = FileHandle(forWritingAtPath: log)
+                    p.standardError = FileHandle(forWritingAtPath: log)
+                    p.standardInput = FileHandle.nullDevice
+                    try p.run()
+                }
+            }
+        }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        while Date() < deadline {
+            if let c = try? CmanClient(instance: instance), let s = try? c.status(), s.member, !waitQuorate || s.quorate { return } // still starting
+            usleep(100_000)
+        }
+        throw ToolError("the node did not become a \(waitQuorate ? "quorate " : "")member within \(timeout) s", exit: .unavailable)
+    }
+}
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Wait until this node is a cluster member (-q: and quorate).")
+    @OptionGroup var node: NodeOptions
+    @Flag(name: .customShort("q"), help: "Wait for quorum too.") var quorate = false
+    @Option(name: .customShort("t"), help: "Seconds to wait (default: forever).") var timeout: Int?
+
+    func run() throws {
+        let instance = try node.resolve()
+        let deadline = timeout.map { Date().addingTimeInterval(TimeInterval($0)) }
+        while deadline.map({ Date() < $0 }) ?? true {
+            if let c = try? CmanClient(instance: instance), let s = try? c.status(), s.member, !quorate || s.quorate { return } // not up yet
+            usleep(100_000)
+        }
+        throw ToolError("timed out waiting for \(quorate ? "quorum" : "membership")", exit: .failure)
+    }
+}
+
+struct Debug: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Turn quorumd's debug logging on (-d 1) or off (-d 0).")
+    @OptionGroup var node: NodeOptions
+    @Option(name: .customShort("d"), help: "1 on, 0 off.") var level: Int = 1
+    func run() throws { try attempt { try cman(node, admin: true).debug(level != 0) } }
 }
 
 do {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterConfigModel
 import ClusterTypes
-import TotemTransport
+
 #if canImport(Glibc)
 import Glibc
 #endif

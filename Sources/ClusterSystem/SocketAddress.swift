@@ -35,7 +35,8 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return SocketAddress(address: sin.sin_addr.s_addr, port: port)
     }
 
-    var sockaddr: sockaddr_in {
+    /// The address as a C `sockaddr_in`.
+    public var sockaddr: sockaddr_in {
         var s = sockaddr_in()
         s.sin_family = sa_family_t(AF_INET)
         s.sin_port = port.bigEndian
@@ -43,7 +44,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return s
     }
 
-    init(_ s: sockaddr_in) {
+    public init(_ s: sockaddr_in) {
         address = s.sin_addr.s_addr
         port = UInt16(bigEndian: s.sin_port)
     }

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+
+extension Quorum {
+    /// One node's quorum state machine. Feed it `Event`s with `handle(_:at:)`; carry out the effects in order.
+    public struct StateMachine: Sendable {
+        public let nodeID: NodeID
+        public let settings: Settings
+        public private(set) var nodes: [NodeID: NodeRecord] = [:]
+        public private(set) var members: [NodeID] = []
+        /// The current regular configuration's ring sequence (cman's "Cluster Generation").
+        public private(set) var generation: UInt64 = 0
+        public private(set) var summary: Summary
+        public private(set) var configVersion: UInt64
+        public private(set) var dirty = false
+        public private(set) var otherClusterMessages = 0
+        /// The cluster-wide expected votes, before taking the maximum with members' and total votes.
+        public private(set) var expectedVotes: UInt32
+        var incarnation: UInt64?
+        let joinTime: UInt64
+        var localQdiskVotes: UInt32 = 0
+        var seenAll = false
+        var lastManStandingDeadline: MonotonicInstant?
+        var proposal: Proposal?
+        var leaving = false
+
+        struct Proposal: Sendable {
+            var origin: NodeID
+            var version: UInt64
+            var bytes: [UInt8]
+            var voters: Set<NodeID>
+            var refusals: [String]
+            var accepted: Set<NodeID>
+        }
+
+        /// `joinTime` is the wall clock (seconds) at start; the core never reads clocks itself.
+        public init(nodeID: NodeID, settings: Settings, configVersion: UInt64, joinTime: UInt64) {
+            self.nodeID = nodeID
+            self.settings = settings
+            self.configVersion = configVersion
+            self.joinTime = joinTime
+            expectedVotes = settings.expectedVotes
+            for n in settings.nodes {
+                nodes[n.id] = NodeRecord(id: n.id, name: n.name, votes: n.votes, expectedVotes: settings.expectedVotes, state: .dead,
+                                         incarnation: 0, joinTime: 0, configVersion: 0, dirty: false, qdiskVotes: 0, heard: false,
+                                         leftIncarnation: nil, seenAll: false)
+            }
+            summary = Summary(quorate: false, quorum: 0, totalVotes: 0, expectedVotes: settings.expectedVotes, qdiskVotes: 0,
+                              memberCount: 0, disallowed: [])
+            summary = compute()
+        }
+
+        public var nextDeadline: MonotonicInstant? { lastManStandingDeadline }
+
+        public var isQuorate: Bool { summary.quorate }
+
+        public var me: NodeRecord { nodes[nodeID]! }
+
+        /// The single entry point.
+        public mutating func handle(_ event: Event, at now: MonotonicInstant) -> Output {
+            var out = Output()
+            let before = (summary, members, nodes.mapValues(\.state))
+            switch event {
+            case .configuration(let kind, let seq, let list):
+                if kind == .regular { regularConfiguration(seq, list, now: now, out: &out) }
+            case .delivered(let from, let bytes):
+                guard let message = try? Message.decode(bytes) else { // garbage from a member: count and drop
+                    otherClusterMessages += 1
+                    break
+                }
+                deliver(message, from: from, now: now, out: &out)
+            case .request(let r):
+                out.result = request(r, out: &out)
+            case .setDirty:
+                if !dirty {
+                    dirty = true
+                    announce(&out)
+                }
+            case .qdisk(let votes):
+                if votes != localQdiskVotes {
+                    localQdiskVotes = votes
+                    announce(&out)
+                }
+            case .configValidated(let version, let refusal):
+                if let p = proposal, p.version == version {
+                    out.effects.append(.multicast(Message.configVote(node: nodeID, version: version, refusal: refusal ?? "").encode()))
+                }
+            case .deadlineReached:
+                if let d = lastManStandingDeadline, d <= now {
+                    lastManStandingDeadline = nil
+                    lastManStandingExpired(out: &out)
+                }
+            }
+            recompute(now: now, out: &out)
+            if before.0 != summary || before.1 != members || before.2 != nodes.mapValues(\.state) {
+                out.effects.append(.stateChanged)
+            }
+            return out
+        }
+
+        // MARK: - Membership
+
+        private mutating func regularConfiguration(_ seq: UInt64, _ list: [NodeID], now: MonotonicInstant, out: inout Output) {
+            generation = seq
+            if incarnation == nil { incarnation = seq }
+            let newMembers = Set(list)
+            for id in nodes.keys.sorted() where nodes[id]!.state != .dead && !newMembers.contains(id) {
+                // It left: remember its incarnation, so a return without a restart can be recognised.
+                nodes[id]!.leftIncarnation = nodes[id]!.heard ? nodes[id]!.incarnation : nodes[id]!.leftIncarnation
+                nodes[id]!.state = .dead
+                nodes[id]!.heard = false
+                nodes[id]!.qdiskVotes = 0
+            }
+            for id in list where nodes[id] == nil {
+                // A node not in our cluster.conf: known by id until it introduces itself.
+                nodes[id] = NodeRecord(id: id, name: "node\(id)", votes: 0, expectedVotes: 0, state: .dead, incarnation: 0, joinTime: 0,
+                                       configVersion: 0, dirty: false, qdiskVotes: 0, heard: false, leftIncarnation: nil, seenAll: false)
+            }
+            for id in list where nodes[id]!.state == .dead {
+                nodes[id]!.state = .member
+                nodes[id]!.heard = false
+            }
+            if let p = proposal, !p.voters.isSubset(of: newMembers) {
+                abortProposal("the membership changed during distribution", out: &out)
+            }
+            members = list
+            if !newMembers.contains(nodeID) { return }
+            nodes[nodeID]!.incarnation = incarnation ?? seq
+            announce(&out)
+            if settings.lastManStanding && summary.quorate {
+                lastManStandingDeadline = now + settings.lastManStandingWindow
+            }
+        }
+
+        /// Multicasts this node's information.
+        private mutating func announce(_ out: inout Output) {
+            guard !leaving else { return }
+            let info = NodeInfo(nodeID: nodeID, clusterName: settings.clusterName, name: me.name, votes: me.votes,
+                                expectedVotes: expectedVotes, configVersion: configVersion, incarnation: incarnation ?? 0,
+                                joinTime: joinTime, dirty: dirty, qdiskVotes: localQdiskVotes, seenAll: seenAll)
+            out.effects.append(.multicast(Message.nodeInfo(info).encode()))
+        }
+
+        private mutating func deliver(_ m: Message, from: NodeID, now: MonotonicInstant, out: inout Output) {
+            switch m {
+            case .nodeInfo(let info):
+                received(info, from: from, out: &out)
+            case .setExpected(let n):
+                expectedVotes = n
+                for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = n }
+                out.effects.append(.notice("expected votes set to \(n) by node \(from)"))
+            case .setVotes(let node, let votes):
+                guard nodes[node] != nil else { return }
+                nodes[node]!.votes = votes
+                out.effects.append(.notice("node \(nodes[node]!.name) now has \(votes) vote(s)"))
+            case .kill(let node, let reason):
+                if node == nodeID {
+                    out.effects.append(.leaveCluster(reason: "killed by node \(from): \(reason)"))
+                    leaving = true
+                } else if let n = nodes[node] {
+                    out.effects.append(.notice("node \(n.name) was told to leave by node \(from): \(reason)"))
+                }
+            case .leaving(let node, let remove):
+                if node == nodeID {
+                    leaving = true
+                    out.effects.append(.leaveCluster(reason: remove ? "left the cluster (remove)" : "left the cluster"))
+                } else if let n = nodes[node] {
+                    if remove {
+                        expectedVotes = max(expectedVotes > n.votes ? expectedVotes - n.votes : 1, 1)
+                        for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = expectedVotes }
+                    }
+                    out.effects.append(.notice("node \(n.name) is leaving\(remove ? "; expected votes lowered to \(expectedVotes)" : "")"))
+                }
+            case .configPropose(let origin, let version, let bytes):
+                proposal = Proposal(origin: origin, version: version, bytes: bytes, voters: Set(members), refusals: [], accepted: [])
+                out.effects.append(.validateConfig(origin: origin, version: version, bytes: bytes))
+            case .configVote(let node, let version, let refusal):
+                guard var p = proposal, p.version == version, p.voters.contains(node) else { return }
+                if refusal.isEmpty { p.accepted.insert(node) } else { p.refusals.append("node \(nodes[node]?.name ?? node.description): \(refusal)") }
+                proposal = p
+                if p.accepted.count + p.refusals.count == p.voters.count { finishProposal(out: &out) }
+            }
+        }
+
+        private mutating func received(_ info: NodeInfo, from: NodeID, out: inout Output) {
+            guard info.nodeID == from, info.clusterName == settings.clusterName else {
+                otherClusterMessages += 1
+                return
+            }
+            guard var r = nodes[from], members.contains(from) else { return }
+            if !r.heard, let left = r.leftIncarnation {
+                // It was a member, left, and is back: with the same incarnation it never restarted.
+                if left == info.incarnation && info.dirty && dirty {
+                    r.state = .disallowed
+                    out.effects.append(.notice("node \(info.name) rejoined without restarting while both sides hold state: Disallowed"))
+                } else {
+                    r.leftIncarnation = nil
+                }
+            }
+            r.heard = true
+            r.name = info.name
+            r.votes = info.votes
+            r.expectedVotes = info.expectedVotes
+            r.incarnation = info.incarnation
+            r.joinTime = info.joinTime
+            r.configVersion = info.configVersion
+            r.dirty = info.dirty
+            r.qdiskVotes = info.qdiskVotes
+            r.seenAll = info.seenAll
+            if r.state == .disallowed && !(r.leftIncarnation == info.incarnation) { r.state = .member }
+            nodes[from] = r
+            if info.seenAll { seenAll = true }
+            if r.state == .member && info.expectedVotes > expectedVotes && from != nodeID {
+                expectedVotes = info.expectedVotes
+            }
+            checkConfigVersions(out: &out)
+        }
+
+        // MARK: - Quorum
+
+        private mutating func recompute(now: MonotonicInstant, out: inout Output) {
+            let old = summary
+            summary = compute()
+            if settings.waitForAll && !seenAll && Set(settings.nodes.map(\.id)).isSubset(of: Set(activeMembers)) {
+                seenAll = true
+                summary = compute()
+                announce(&out)
+            }
+            if old.quorate != summary.quorate {
+                out.effects.append(.notice(summary.quorate ? "quorum regained (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"
+                                           : "quorum lost, blocking activity (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"))
+            }
+            if summary.quorate { killDisallowed(out: &out) }
+            if settings.lastManStanding && summary.quorate && lastManStandingDeadline == nil && summary.totalVotes < expectedVotes {
+                lastManStandingDeadline = now + settings.lastManStandingWindow
+            }
+        }
+
+        /// Members that take part (not Disallowed).
+        var activeMembers: [NodeID] { members.filter { nodes[$0]?.state == .member } }
+
+        func compute() -> Summary {
+            let active = activeMembers
+            let qdisk = active.map { nodes[$0]!.qdiskVotes }.max() ?? 0
+            let total = active.reduce(UInt32(0)) { $0 + nodes[$1]!.votes } + qdisk
+            let reported = active.map { nodes[$0]!.expectedVotes }.max() ?? 0
+            let expected = max(expectedVotes, reported, total, 1)
+            var quorum = max((expected + 2) / 2, (total + 2) / 2)
+            if settings.twoNode && settings.nodes.count <= 2 { quorum = 1 }
+            var quorate = total >= quorum && active.contains(nodeID)
+            if settings.waitForAll && !seenAll { quorate = false }
+            if !quorate && settings.autoTieBreaker && total * 2 == expected && active.contains(nodeID),
+               let lowest = settings.nodes.first?.id, active.contains(lowest) {
+                quorate = true
+            }
+            let disallowed = members.filter { nodes[$0]?.state == .disallowed }
+            return Summary(quorate: quorate, quorum: quorum, totalVotes: total, expectedVotes: expected, qdiskVotes: qdisk,
+                           memberCount: active.count, disallowed: disallowed)
+        }
+
+        /// A quorate side tells Disallowed nodes to leave; its lowest node id sends the message.
+        private mutating func killDisallowed(out: inout Output) {
+            guard activeMembers.first == nodeID else { return }
+            for id in summary.disallowed where nodes[id]?.heard == true {
+                out.effects.append(.multicast(Message.kill(node: id, reason: "rejoined with state after being removed (Disallowed)").encode()))
+                nodes[id]!.heard = false  // once
+            }
+        }
+
+        private mutating func lastManStandingExpired(out: inout Output) {
+            guard summary.quorate, summary.totalVotes < expectedVotes, activeMembers.first == nodeID else { return }
+            out.effects.append(.multicast(Message.setExpected(summary.totalVotes).encode()))
+        }
+
+        // MARK: - Requests
+
+        private mutating func request(_ r: Request, out: inout Output) -> RequestResult {
+            switch r {
+            case .setExpected(let n):
+                guard n >= 1 else { return .refused("expected votes must be at least 1") }
+                guard n >= summary.totalVotes else {
+                    return .refused("expected votes \(n) is below the \(summary.totalVotes) votes present; that would let another partition be quorate too")
+                }
+                out.effects.append(.multicast(Message.setExpected(n).encode()))
+            case .setVotes(let node, let votes):
+                guard nodes[node] != nil else { return .refused("node \(node) is not known") }
+                guard votes <= 255 else { return .refused("votes must be 0...255") }
+                out.effects.append(.multicast(Message.setVotes(node: node, votes: votes).encode()))
+            case .kill(let node):
+                guard let n = nodes[node], members.contains(node) else { return .refused("node \(node) is not a member") }
+                guard node != nodeID else { return .refused("use cman_tool leave to stop this node") }
+                out.effects.append(.multicast(Message.kill(node: node, reason: "killed by an administrator on \(me.name)").encode()))
+                out.effects.append(.notice("telling node \(n.name) to leave"))
+            case .leave(let remove):
+                out.effects.append(.multicast(Message.leaving(node: nodeID, remove: remove).encode()))
+            case .proposeConfig(let version, let bytes):
+                guard proposal == nil else { return .refused("another configuration is being distributed") }
+                guard version > configVersion || (version == configVersion && members.contains { nodes[$0]!.configVersion < version }) else {
+                    return .refused("config version \(version) is not above the running version \(configVersion)")
+                }
+                guard bytes.count <= Quorum.configBytesMax else { return .refused("the configuration is larger than \(Quorum.configBytesMax) bytes") }
+                out.effects.append(.multicast(Message.configPropose(origin: nodeID, version: version, bytes: bytes).encode()))
+            }
+            return .accepted
+        }
+
+        // MARK: - Config versions
+
+        private mutating func finishProposal(out: inout Output) {
+            guard let p = proposal else { return }
+            proposal = nil
+            if p.refusals.isEmpty {
+                configVersion = max(configVersion, p.version)
+                out.effects.append(.installConfig(version: p.version, bytes: p.bytes))
+                announce(&out)
+            }
+            if p.origin == nodeID {
+                out.effects.append(.configDistributed(version: p.version, failure: p.refusals.isEmpty ? nil : p.refusals.joined(separator: "; ")))
+            }
+            if !p.refusals.isEmpty {
+                out.effects.append(.notice("configuration version \(p.version) was refused: \(p.refusals.joined(separator: "; "))"))
+            }
+        }
+
+        private mutating func abortProposal(_ why: String, out: inout Output) {
+            guard let p = proposal else { return }
+            proposal = nil
+            if p.origin == nodeID { out.effects.append(.configDistributed(version: p.version, failure: why)) }
+        }
+
+        /// A member runs an older config: the member with the newest (lowest id among equals) proposes its own.
+        private mutating func checkConfigVersions(out: inout Output) {
+            guard proposal == nil else { return }
+            let heard = activeMembers.filter { nodes[$0]!.heard }
+            guard heard.count == activeMembers.count, let newest = heard.map({ nodes[$0]!.configVersion }).max() else { return }
+            guard heard.contains(where: { nodes[$0]!.configVersion < newest }) else { return }
+            if heard.first(where: { nodes[$0]!.configVersion == newest }) == nodeID {
+                out.effects.append(.proposeCurrentConfig)
+            }
+        }
+    }
+}

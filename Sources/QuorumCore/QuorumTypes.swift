@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+
+extension Quorum {
+    /// A node's state as `cman_tool nodes` shows it: M, X or d.
+    public enum NodeState: String, Hashable, Sendable {
+        case member = "M"
+        case dead = "X"
+        case disallowed = "d"
+    }
+
+    /// What this node knows about one node.
+    public struct NodeRecord: Hashable, Sendable {
+        public var id: NodeID
+        public var name: String
+        public var votes: UInt32
+        public var expectedVotes: UInt32
+        public var state: NodeState
+        /// The ring sequence at which it joined (cman's "Inc").
+        public var incarnation: UInt64
+        public var joinTime: UInt64
+        public var configVersion: UInt64
+        public var dirty: Bool
+        public var qdiskVotes: UInt32
+        /// Heard from since it last (re)joined.
+        public var heard: Bool
+        /// The incarnation it had when this node saw it leave; set while it is away.
+        var leftIncarnation: UInt64?
+        var seenAll: Bool
+    }
+
+    /// The computed quorum state.
+    public struct Summary: Hashable, Sendable {
+        public var quorate: Bool
+        public var quorum: UInt32
+        public var totalVotes: UInt32
+        public var expectedVotes: UInt32
+        public var qdiskVotes: UInt32
+        public var memberCount: Int
+        public var disallowed: [NodeID]
+    }
+
+    public enum ConfigurationKind: Sendable { case transitional, regular }
+
+    /// Administrative requests, answered at once with `RequestResult`; their effect arrives through totem.
+    public enum Request: Hashable, Sendable {
+        case setExpected(UInt32)
+        case setVotes(node: NodeID, votes: UInt32)
+        case kill(NodeID)
+        case leave(remove: Bool)
+        /// Propose `bytes` (already validated here) as config `version`; the outcome comes as `.configDistributed`.
+        case proposeConfig(version: UInt64, bytes: [UInt8])
+    }
+
+    public enum RequestResult: Hashable, Sendable {
+        case accepted
+        case refused(String)
+    }
+
+    /// The single input type.
+    public enum Event: Sendable {
+        /// A totem configuration change.
+        case configuration(kind: ConfigurationKind, ringSequence: UInt64, members: [NodeID])
+        /// A quorum message delivered by totem, in agreed order.
+        case delivered(from: NodeID, bytes: [UInt8])
+        case request(Request)
+        /// A local daemon holds state now (cman_set_dirty).
+        case setDirty
+        /// The local quorum disk's offer: its votes while this node is in the master's partition, else 0.
+        case qdisk(votes: UInt32)
+        /// The shell's verdict on a proposed configuration: nil if valid.
+        case configValidated(version: UInt64, refusal: String?)
+        case deadlineReached
+    }
+
+    /// What the shell must do.
+    public enum Effect: Hashable, Sendable {
+        /// Multicast on the quorum channel.
+        case multicast([UInt8])
+        /// Quorum or membership changed: tell registered clients (STATECHANGE).
+        case stateChanged
+        /// Stop this node's stack (killed, or leaving).
+        case leaveCluster(reason: String)
+        /// Validate a proposed configuration (parse, rules, version above ours, same cluster) and answer with
+        /// `.configValidated`.
+        case validateConfig(origin: NodeID, version: UInt64, bytes: [UInt8])
+        /// Every member accepted: write it atomically and tell the local daemons to reload.
+        case installConfig(version: UInt64, bytes: [UInt8])
+        /// A distribution this node proposed finished: nil on success, else every refusal.
+        case configDistributed(version: UInt64, failure: String?)
+        /// This node has the newest config and a member is behind: propose the current file to everyone.
+        case proposeCurrentConfig
+        /// A line for the log at notice level.
+        case notice(String)
+    }
+
+    public struct Output: Sendable {
+        public var effects: [Effect] = []
+        public var result: RequestResult?
+        public init() {}
+    }
+}

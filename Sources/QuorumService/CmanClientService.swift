@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
+import ClusterIPCProtocol
+import ClusterTypes
+import QuorumCore
+
+/// quorumd's IPC side: the libcman calls, notifications to registered clients, and the staged shutdown that asks
+/// every registered client before this node leaves.
+final class CmanClientService: IPCServiceHandler {
+    unowned let daemon: QuorumDaemon
+    private var registered: [UInt64: (connection: IPCConnection, name: String)] = [:]
+    private var shutdown: Shutdown?
+
+    /// A `cman_tool leave` collecting answers from registered clients.
+    private struct Shutdown {
+        var requester: IPCConnection
+        var remove: Bool
+        var waiting: [UInt64: String]
+        var refused: [String]
+        var timer: EventLoop.Timer?
+    }
+
+    init(daemon: QuorumDaemon) { self.daemon = daemon }
+
+    /// Registered clients (cman_tool status shows them as active subsystems).
+    var subsystemCount: Int { registered.count }
+
+    func received(messageID: Int32, body: [UInt8], from c: IPCConnection) {
+        let request: CmanIPC.Request
+        do { request = try CmanIPC.Request.decode(messageID: messageID, body: body) } catch {
+            daemon.logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
+            if messageID != 5 { c.respond(messageID: messageID, status: .invalidRequest) }
+            return
+        }
+        let onAdmin = c.server === daemon.adminServer
+        if request.isAdmin && !onAdmin {
+            c.respond(CmanIPC.Response.refused("this call needs the admin service (root)"), status: .permissionDenied)
+            return
+        }
+        switch request {
+        case .status: c.respond(CmanIPC.Response.status(daemon.status()))
+        case .nodes: c.respond(CmanIPC.Response.nodes(daemon.nodeList()))
+        case .isQuorate: c.respond(CmanIPC.Response.quorate(daemon.core.isQuorate))
+        case .register(let name):
+            registered[c.id] = (c, name.isEmpty ? "pid \(c.pid)" : "\(name) (pid \(c.pid))")
+            c.respond(CmanIPC.Response.done)
+        case .replyShutdown(let allow):
+            answerShutdown(from: c, allow: allow)
+        case .setDirty:
+            daemon.feed(.setDirty)
+            c.respond(CmanIPC.Response.done)
+        case .setExpected(let n): respond(c, daemon.feed(.request(.setExpected(n))))
+        case .setVotes(let node, let votes):
+            respond(c, daemon.feed(.request(.setVotes(node: node.rawValue == 0 ? daemon.core.nodeID : node, votes: votes))))
+        case .kill(let node): respond(c, daemon.feed(.request(.kill(node))))
+        case .leave(let remove, let force): leave(c, remove: remove, force: force)
+        case .reloadConfig(let version): reload(c, version: version)
+        case .debug(let on):
+            daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
+            c.respond(CmanIPC.Response.done)
+        }
+    }
+
+    private func respond(_ c: IPCConnection, _ result: Quorum.RequestResult?) {
+        switch result {
+        case .refused(let why): c.respond(CmanIPC.Response.refused(why), status: .busy)
+        default: c.respond(CmanIPC.Response.done)
+        }
+    }
+
+    func disconnected(_ c: IPCConnection) {
+        registered[c.id] = nil
+        if var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) {
+            s.refused.append("\(name) went away without answering")
+            shutdown = s
+            finishShutdownIfAnswered()
+        }
+    }
+
+    func notifyAll(_ reason: CmanIPC.Reason) {
+        for (_, r) in registered.sorted(by: { $0.key < $1.key }) { r.connection.sendEvent(CmanIPC.Event.notification(reason)) }
+    }
+
+    // MARK: - Staged shutdown (cman_tool leave)
+
+    private func leave(_ c: IPCConnection, remove: Bool, force: Bool) {
+        guard shutdown == nil, daemon.pendingLeave == nil else {
+            c.respond(CmanIPC.Response.refused("a leave is already in progress"), status: .busy)
+            return
+        }
+        if force || registered.isEmpty {
+            commitLeave(c, remove: remove)
+            return
+        }
+        var s = Shutdown(requester: c, remove: remove, waiting: [:], refused: [], timer: nil)
+        for (id, r) in registered.sorted(by: { $0.key < $1.key }) {
+            s.waiting[id] = r.name
+            r.connection.sendEvent(CmanIPC.Event.notification(.tryShutdown))
+        }
+        let timeout = daemon.config.cman.shutdownTimeout
+        s.timer = daemon.loop.schedule(after: timeout) { [weak self] in self?.shutdownTimedOut(timeout) }
+        shutdown = s
+        daemon.logger.notice("leave requested: asking \(s.waiting.count) client(s)")
+    }
+
+    private func answerShutdown(from c: IPCConnection, allow: Bool) {
+        guard var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) else { return }
+        if !allow { s.refused.append("\(name) said no") }
+        shutdown = s
+        finishShutdownIfAnswered()
+    }
+
+    private func shutdownTimedOut(_ timeout: Duration) {
+        guard var s = shutdown else { return }
+        for (_, name) in s.waiting.sorted(by: { $0.key < $1.key }) { s.refused.append("\(name) did not answer within \(timeout)") }
+        s.waiting = [:]
+        s.timer = nil
+        shutdown = s
+        finishShutdownIfAnswered()
+    }
+
+    private func finishShutdownIfAnswered() {
+        guard let s = shutdown, s.waiting.isEmpty else { return }
+        shutdown = nil
+        if let t = s.timer { daemon.loop.cancel(t) }
+        if s.refused.isEmpty {
+            commitLeave(s.requester, remove: s.remove)
+        } else {
+            let why = "cannot leave the cluster: \(s.refused.joined(separator: "; "))"
+            daemon.logger.notice("\(why)")
+            s.requester.respond(CmanIPC.Response.refused(why), status: .busy)
+        }
+    }
+
+    private func commitLeave(_ c: IPCConnection, remove: Bool) {
+        if case .refused(let why) = daemon.feed(.request(.leave(remove: remove))) {
+            c.respond(CmanIPC.Response.refused(why), status: .busy)
+            return
+        }
+        daemon.pendingLeave = c
+    }
+
+    // MARK: - Config reload (cman_tool version -r)
+
+    private func reload(_ c: IPCConnection, version: UInt64) {
+        let loaded = ConfigReader.read(daemon.instance.configPath)
+        guard let config = loaded.config else {
+            c.respond(CmanIPC.Response.refused("\(daemon.instance.configPath) is not valid: \(loaded.problems)"), status: .invalidRequest)
+            return
+        }
+        if version != 0 && config.configVersion != version {
+            c.respond(CmanIPC.Response.refused("\(daemon.instance.configPath) has config_version \(config.configVersion), not \(version)"),
+                      status: .invalidRequest)
+            return
+        }
+        guard daemon.pendingReload == nil else {
+            c.respond(CmanIPC.Response.refused("another configuration is being distributed"), status: .busy)
+            return
+        }
+        switch daemon.feed(.request(.proposeConfig(version: config.configVersion, bytes: loaded.bytes))) {
+        case .refused(let why): c.respond(CmanIPC.Response.refused(why), status: .busy)
+        default: daemon.pendingReload = (c, config.configVersion)
+        }
+    }
+}
