@@ -95,6 +95,8 @@ let package = Package(
         .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
                           path: "Tests/Support/ipc-peer", swiftSettings: strict),
 
+        .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem"],
+                          path: "Tests/Support/cman-peer", swiftSettings: strict),
         .target(name: "TestSupportKit", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 path: "Tests/Support/TestSupportKit", swiftSettings: strict),
 
@@ -106,8 +108,12 @@ let package = Package(
                                    .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
-        .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate"], swiftSettings: strict),
+        .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
+                    swiftSettings: strict),
+        .testTarget(name: "QuorumDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "quorumd", "cman_tool", "cman-peer"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]

@@ -117,7 +117,7 @@ extension Quorum {
                                        configVersion: 0, dirty: false, qdiskVotes: 0, heard: false, leftIncarnation: nil, seenAll: false)
             }
             for id in list where nodes[id]!.state == .dead {
-                nodes[id]!.state = .member
+                nodes[id]!.state = .joining
                 nodes[id]!.heard = false
             }
             if let p = proposal, !p.voters.isSubset(of: newMembers) {
@@ -188,13 +188,19 @@ extension Quorum {
                 return
             }
             guard var r = nodes[from], members.contains(from) else { return }
-            if !r.heard, let left = r.leftIncarnation {
-                // It was a member, left, and is back: with the same incarnation it never restarted.
-                if left == info.incarnation && info.dirty && dirty {
-                    r.state = .disallowed
-                    out.effects.append(.notice("node \(info.name) rejoined without restarting while both sides hold state: Disallowed"))
-                } else {
-                    r.leftIncarnation = nil
+            // A quorumd that starts after the others missed their announcements: hearing it for the first time,
+            // announce again so it learns about us too.
+            let firstHeard = !r.heard && from != nodeID
+            if r.state == .joining {
+                r.state = .member
+                if let left = r.leftIncarnation {
+                    // It was a member, left, and is back: with the same incarnation it never restarted.
+                    if left == info.incarnation && info.dirty && dirty {
+                        r.state = .disallowed
+                        out.effects.append(.notice("node \(info.name) rejoined without restarting while both sides hold state: Disallowed"))
+                    } else {
+                        r.leftIncarnation = nil
+                    }
                 }
             }
             r.heard = true
@@ -207,9 +213,9 @@ extension Quorum {
             r.dirty = info.dirty
             r.qdiskVotes = info.qdiskVotes
             r.seenAll = info.seenAll
-            if r.state == .disallowed && !(r.leftIncarnation == info.incarnation) { r.state = .member }
             nodes[from] = r
             if info.seenAll { seenAll = true }
+            if firstHeard { announce(&out) }
             if r.state == .member && info.expectedVotes > expectedVotes && from != nodeID {
                 expectedVotes = info.expectedVotes
             }

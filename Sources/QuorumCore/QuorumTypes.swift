@@ -2,11 +2,14 @@
 import ClusterTypes
 
 extension Quorum {
-    /// A node's state as `cman_tool nodes` shows it: M, X or d.
+    /// A node's state as `cman_tool nodes` shows it: M, X or d (and J for the moment between a node appearing in
+    /// the membership and its first message, during which it does not count).
     public enum NodeState: String, Hashable, Sendable {
         case member = "M"
         case dead = "X"
         case disallowed = "d"
+        /// In the totem membership, not yet heard from (cman's rule: a node counts once its message arrives).
+        case joining = "J"
     }
 
     /// What this node knows about one node.

@@ -220,7 +220,12 @@ public final class QuorumDaemon {
         loop.schedule(after: interval) { [weak self] in self?.watchdog(interval) }
     }
 
+    var stopping = false
+
     func stop(reason: String, code: DaemonExitCode) {
+        // The first reason counts: leaving makes totemd go away too, which is not a second failure.
+        guard !stopping else { return }
+        stopping = true
         logger.notice("quorumd stopping (\(reason))")
         notifier.stopping()
         exitCode = code

@@ -330,8 +330,14 @@ struct Debug: ParsableCommand {
     func run() throws { try attempt { try cman(node, admin: true).debug(level != 0) } }
 }
 
+/// `cman_tool version -r` takes an optional number, which the parser cannot express: a bare -r becomes --reload.
+var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "version", let i = arguments.firstIndex(of: "-r"), i + 1 >= arguments.count || UInt64(arguments[i + 1]) == nil {
+    arguments[i] = "--reload"
+}
+
 do {
-    var command = try CmanTool.parseAsRoot()
+    var command = try CmanTool.parseAsRoot(arguments)
     try command.run()
 } catch let e as ToolError {
     ToolOutput.error("cman_tool: \(e.message)")

@@ -18,7 +18,12 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var processes: [Int: ChildProcess] = [:]
 
     /// Writes a cluster.conf for `nodes` nodes (udpu on 127.0.0.x) with the given `<totem>` attributes.
-    public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "", multicast: Bool = false) throws {
+    /// Each node has its own copy of cluster.conf (as real nodes do), for config distribution tests.
+    public let perNodeConfig: Bool
+
+    public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "", multicast: Bool = false,
+                perNodeConfig: Bool = false, extra: String = "") throws {
+        self.perNodeConfig = perNodeConfig
         nodeCount = nodes
         directory = try makeTemporaryDirectory("localcluster")
         port = UInt16.random(in: 20_000...50_000) & ~1
@@ -27,42 +32,69 @@ public final class LocalCluster: @unchecked Sendable {
         conf += "  <cman transport=\"\(multicast ? "udp" : "udpu")\" port=\"\(port)\" \(extraCman)/>\n  <totem \(totem)/>\n"
         conf += "  <logging to_syslog=\"no\" to_logfile=\"yes\" debug=\"on\"/>\n  <clusternodes>\n"
         for k in 1...nodes { conf += "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n" }
-        conf += "  </clusternodes>\n</cluster>\n"
+        conf += "  </clusternodes>\n\(extra)</cluster>\n"
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
+        if perNodeConfig {
+            for k in 1...nodes {
+                try FileManager.default.createDirectory(atPath: "\(directory)/node\(k)", withIntermediateDirectories: true)
+                try conf.write(toFile: configPath(k), atomically: true, encoding: .utf8)
+            }
+        }
     }
 
     deinit {
-        for p in processes.values { p.signal(SIGKILL) }
-        for p in processes.values { _ = try? p.wait(timeout: .seconds(5)) } // already killed; only reaping
+        let all = Array(processes.values) + upper.values.flatMap { $0.values }
+        for p in all { p.signal(SIGKILL) }
+        for p in all { _ = try? p.wait(timeout: .seconds(5)) } // already killed; only reaping
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     public var configPath: String { directory + "/cluster.conf" }
 
+    /// The cluster.conf node `k` uses.
+    public func configPath(_ k: Int) -> String { perNodeConfig ? "\(directory)/node\(k)/cluster.conf" : configPath }
+
     public func instance(_ k: Int) -> NodeInstance {
-        NodeInstance(name: "\(tag)n\(k)", configPath: configPath, runDirectory: "\(directory)/node\(k)/run",
+        NodeInstance(name: "\(tag)n\(k)", configPath: configPath(k), runDirectory: "\(directory)/node\(k)/run",
                      stateDirectory: "\(directory)/node\(k)/state", logDirectory: "\(directory)/node\(k)/log")
     }
 
     public func environment(_ k: Int) -> [String: String] {
         let i = instance(k)
-        return ["CLUSTER_INSTANCE": i.name, "CLUSTER_CONF": configPath, "CLUSTER_RUN_DIR": i.runDirectory,
+        return ["CLUSTER_INSTANCE": i.name, "CLUSTER_CONF": configPath(k), "CLUSTER_RUN_DIR": i.runDirectory,
                 "CLUSTER_STATE_DIR": i.stateDirectory, "CLUSTER_LOG_DIR": i.logDirectory, "CLUSTER_NODE_NAME": "127.0.0.\(k)"]
     }
 
-    /// Starts `daemon` on node `k`.
+    /// Extra daemons per node (quorumd…), started after totemd.
+    public private(set) var upper: [Int: [String: ChildProcess]] = [:]
+    public var upperDaemons: [String] = []
+
+    /// Starts `daemon` on node `k` (totemd, then the daemons in `upperDaemons`).
     public func start(_ k: Int, _ daemon: String = "totemd", arguments: [String] = []) throws {
-        processes[k] = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k))
+        if daemon == "totemd" {
+            processes[k] = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k))
+            for d in upperDaemons { try start(k, d) }
+        } else {
+            upper[k, default: [:]][daemon] = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k))
+        }
     }
 
     public func startAll() throws {
         for k in 1...nodeCount { try start(k) }
     }
 
+    /// SIGKILL of every daemon of node `k`.
     public func kill(_ k: Int) {
-        processes[k]?.signal(SIGKILL)
-        _ = try? processes[k]?.wait(timeout: .seconds(5)) // reaping a killed process
+        let all = [processes[k]].compactMap { $0 } + (upper[k]?.values.map { $0 } ?? [])
+        for p in all { p.signal(SIGKILL) }
+        for p in all { _ = try? p.wait(timeout: .seconds(5)) } // reaping killed processes
         processes[k] = nil
+        upper[k] = nil
+    }
+
+    /// Runs a tool against node `k` and returns its status and output.
+    public func tool(_ k: Int, _ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try ChildProcess.run(TestBinaries.path(name), arguments, environment: environment(k), timeout: .seconds(60))
     }
 
     /// SIGTERM (a clean leave) and wait for the exit status.
@@ -102,11 +134,36 @@ public final class LocalCluster: @unchecked Sendable {
     /// The tail of every node's log, for failure messages.
     public func logs(lines: Int = 15) -> String {
         (1...nodeCount).map { k in
-            let path = "\(directory)/node\(k)/log/totemd.log"
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" // no log yet
-            let tail = text.split(separator: "\n").suffix(lines).joined(separator: "\n")
-            let err = processes[k]?.stderr ?? ""
-            return "--- node\(k)\n\(tail)\n\(err)"
+            (["totemd"] + upperDaemons).map { d in
+                let path = "\(directory)/node\(k)/log/\(d).log"
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" // no log yet
+                let tail = text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+                let err = (d == "totemd" ? processes[k] : upper[k]?[d])?.stderr ?? ""
+                return "--- node\(k) \(d)\n\(tail)\n\(err)"
+            }.joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+}
+
+extension LocalCluster {
+    /// quorumd's status on node `k`, or nil if it does not answer.
+    public func cmanStatus(_ k: Int) -> CmanIPC.Status? {
+        guard let c = try? CmanClient(instance: instance(k)) else { return nil } // not up yet
+        return try? c.status() // gone mid-call: not answering
+    }
+
+    /// Waits until `predicate` holds for quorumd's status on every node in `nodes`.
+    @discardableResult
+    public func waitForQuorum(_ nodes: [Int], timeout: Duration = .seconds(30),
+                              _ predicate: (CmanIPC.Status) -> Bool) throws -> [CmanIPC.Status] {
+        let deadline = ContinuousClock.now + timeout
+        var last: [String] = []
+        while ContinuousClock.now < deadline {
+            let s = nodes.map { cmanStatus($0) }
+            if s.allSatisfy({ $0.map(predicate) ?? false }) { return s.map { $0! } }
+            last = zip(nodes, s).map { k, st in "node\(k): " + (st.map { "\($0.nodes) nodes \($0.totalVotes)/\($0.expectedVotes) quorate=\($0.quorate)" } ?? "down") }
+            usleep(30_000)
+        }
+        throw ChildProcessError("condition not reached within \(timeout): \(last); logs: \(logs())")
     }
 }

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterClient
+import ClusterIPCProtocol
+import Foundation
+import Testing
+import TestSupportKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real totemd and quorumd processes on loopback, driven with cman_tool.
+@Suite("quorumd on loopback", .serialized)
+struct QuorumDaemonTests {
+    func cluster(_ nodes: Int, extraCman: String = "", perNodeConfig: Bool = false, extra: String = "") throws -> LocalCluster {
+        let c = try LocalCluster(nodes: nodes, extraCman: extraCman, perNodeConfig: perNodeConfig, extra: extra)
+        c.upperDaemons = ["quorumd"]
+        try c.startAll()
+        try c.waitForQuorum(Array(1...nodes)) { $0.quorate && $0.nodes == UInt32(nodes) }
+        return c
+    }
+
+    @Test("3 nodes quorate; SIGKILL two and the survivor is inquorate; restart them and it is quorate again")
+    func quorumLostAndRegained() throws {
+        let c = try cluster(3)
+        let status = try c.tool(1, "cman_tool", ["status"])
+        #expect(status.stdout.contains("Quorum: 2\n") && status.stdout.contains("Total votes: 3") && status.stdout.contains("Nodes: 3"), "\(status)")
+        c.kill(2)
+        c.kill(3)
+        try c.waitForQuorum([1]) { !$0.quorate && $0.nodes == 1 }
+        let blocked = try c.tool(1, "cman_tool", ["status"])
+        #expect(blocked.stdout.contains("Quorum: 2 Activity blocked"), "\(blocked.stdout)")
+        let nodes = try c.tool(1, "cman_tool", ["nodes"])
+        #expect(nodes.stdout.contains("Node  Sts   Inc   Joined               Name"))
+        #expect(nodes.stdout.split(separator: "\n").filter { $0.contains("   X  ") }.count == 2, "\(nodes.stdout)")
+        try c.start(2)
+        try c.start(3)
+        try c.waitForQuorum([1, 2, 3]) { $0.quorate && $0.nodes == 3 }
+    }
+
+    @Test("two_node: either node alone stays quorate")
+    func twoNode() throws {
+        let c = try cluster(2, extraCman: "two_node=\"1\" expected_votes=\"1\"")
+        c.kill(2)
+        try c.waitForQuorum([1]) { $0.quorate && $0.nodes == 1 && $0.flags.contains("2node") }
+    }
+
+    @Test("leave is refused, naming the client, while a registered client says no; allowed once it says yes")
+    func stagedShutdown() throws {
+        let c = try cluster(3)
+        let no = try ChildProcess(TestBinaries.path("cman-peer"), ["stubbornd", "no"], environment: c.environment(3))
+        try no.waitForOutput("registered")
+        let refused = try c.tool(3, "cman_tool", ["leave"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("stubbornd") && refused.stderr.contains("said no"), "\(refused.stderr)")
+        #expect(c.cmanStatus(3)?.member == true)
+        no.signal(SIGKILL)
+        _ = try no.wait()
+        let yes = try ChildProcess(TestBinaries.path("cman-peer"), ["willingd", "yes"], environment: c.environment(3))
+        try yes.waitForOutput("registered")
+        let ok = try c.tool(3, "cman_tool", ["leave", "remove"])
+        #expect(ok.status == 0, "\(ok)")
+        try c.waitForQuorum([1, 2]) { $0.nodes == 2 && $0.quorate && $0.expectedVotes == 2 }
+        #expect(try c.upper[3]?["quorumd"]?.wait(timeout: .seconds(10)) == 0)
+        #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("a client that does not answer makes leave fail after shutdown_timeout; leave force does not ask")
+    func silentClient() throws {
+        let c = try cluster(2, extraCman: "shutdown_timeout=\"500\"")
+        let silent = try ChildProcess(TestBinaries.path("cman-peer"), ["quietd", "silent"], environment: c.environment(2))
+        try silent.waitForOutput("registered")
+        let refused = try c.tool(2, "cman_tool", ["leave"])
+        #expect(refused.status != 0 && refused.stderr.contains("quietd") && refused.stderr.contains("did not answer"), "\(refused.stderr)")
+        let forced = try c.tool(2, "cman_tool", ["leave", "force"])
+        #expect(forced.status == 0, "\(forced)")
+        try c.waitForQuorum([1]) { $0.nodes == 1 }
+    }
+
+    @Test("version -r: the local cluster.conf becomes the running config on every node; an invalid one is refused everywhere")
+    func configVersion() throws {
+        let c = try cluster(3, perNodeConfig: true)
+        var text = try String(contentsOfFile: c.configPath(1), encoding: .utf8)
+        text = text.replacingOccurrences(of: "config_version=\"1\"", with: "config_version=\"2\"")
+        text = text.replacingOccurrences(of: "<totem token=\"3000\"/>", with: "<totem token=\"3000\" window_size=\"40\"/>")
+        try text.write(toFile: c.configPath(1), atomically: true, encoding: .utf8)
+        let r = try c.tool(1, "cman_tool", ["version", "-r", "2"])
+        #expect(r.status == 0 && r.stdout.contains("config 2"), "\(r)")
+        try c.waitForQuorum([1, 2, 3]) { $0.configVersion == 2 }
+        for k in 2...3 {
+            #expect(try String(contentsOfFile: c.configPath(k), encoding: .utf8).contains("window_size=\"40\""))
+        }
+        // Version 3 without node 3: node 3 refuses to run a config that does not list it.
+        let without3 = text.replacingOccurrences(of: "config_version=\"2\"", with: "config_version=\"3\"")
+            .replacingOccurrences(of: "    <clusternode name=\"127.0.0.3\" nodeid=\"3\"/>\n", with: "")
+        try without3.write(toFile: c.configPath(1), atomically: true, encoding: .utf8)
+        let refused = try c.tool(1, "cman_tool", ["version", "-r"])
+        #expect(refused.status != 0 && refused.stderr.contains("node 127.0.0.3") && refused.stderr.contains("does not list this node"), "\(refused) \(c.logs())")
+        #expect(c.cmanStatus(2)?.configVersion == 2)
+        #expect(!(try String(contentsOfFile: c.configPath(2), encoding: .utf8)).contains("config_version=\"3\""))
+        // A broken local file is refused before anything is sent.
+        try "<cluster name=\"testcluster\" config_version=\"4\"><clusternodes/></cluster>".write(toFile: c.configPath(1), atomically: true, encoding: .utf8)
+        let broken = try c.tool(1, "cman_tool", ["version", "-r"])
+        #expect(broken.status != 0 && broken.stderr.contains("is not valid"), "\(broken)")
+    }
+
+    @Test("expected -e, votes -v, kill -n, and --json listings")
+    func administration() throws {
+        let c = try cluster(3)
+        #expect(try c.tool(1, "cman_tool", ["expected", "-e", "5"]).status == 0)
+        try c.waitForQuorum([1, 2, 3]) { $0.expectedVotes == 5 && $0.quorum == 3 }
+        let tooLow = try c.tool(1, "cman_tool", ["expected", "-e", "1"])
+        #expect(tooLow.status != 0 && tooLow.stderr.contains("below the 3 votes present"))
+        #expect(try c.tool(2, "cman_tool", ["votes", "-v", "2"]).status == 0)
+        try c.waitForQuorum([1, 2, 3]) { $0.totalVotes == 4 }
+        let json = try c.tool(3, "cman_tool", ["nodes", "--json"])
+        let nodes = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(nodes?.count == 3 && nodes?.first?["status"] as? String == "M")
+        #expect(try c.tool(1, "cman_tool", ["kill", "-n", "127.0.0.3"]).status == 0)
+        #expect(try c.upper[3]?["quorumd"]?.wait(timeout: .seconds(10)) == 0)
+        try c.waitForQuorum([1, 2]) { $0.nodes == 2 }
+        let st = try c.tool(1, "cman_tool", ["status", "--json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(st.stdout.utf8)) as? [String: Any]
+        #expect(obj?["nodes"] as? Int == 2)
+    }
+
+    @Test("cman_tool without quorumd says so and exits 69")
+    func notRunning() throws {
+        let c = try LocalCluster(nodes: 1)
+        let r = try c.tool(1, "cman_tool", ["status"])
+        #expect(r.status == 69 && r.stderr.contains("not running"), "\(r)")
+    }
+}
