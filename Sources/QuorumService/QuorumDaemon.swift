@@ -41,6 +41,7 @@ public final class QuorumDaemon {
     var pendingReload: (connection: IPCConnection, version: UInt64)?
     /// A `cman_tool leave` waiting for the leave message to come back.
     var pendingLeave: IPCConnection?
+    var qdisk: QuorumDiskRunner?
 
     public init(instance: NodeInstance, config: ClusterConfiguration, configBytes: [UInt8], nodeName requested: String?, logger: Logger) throws(StartupError) {
         self.instance = instance
@@ -66,6 +67,9 @@ public final class QuorumDaemon {
         clock_gettime(CLOCK_REALTIME, &ts)
         core = Quorum.StateMachine(nodeID: NodeID(me.nodeID), settings: Quorum.Settings(config: config),
                                    configVersion: config.configVersion, joinTime: UInt64(ts.tv_sec))
+        if let q = config.quorumDisk {
+            qdisk = try QuorumDiskRunner(config: q, nodeID: NodeID(me.nodeID), nodeCount: config.nodes.count, logger: logger)
+        }
     }
 
     /// Runs until told to stop; returns the exit code.
@@ -83,6 +87,14 @@ public final class QuorumDaemon {
         loop.onSignal(SIGTERM) { [unowned self] in self.stop(reason: "SIGTERM", code: .ok) }
         loop.onSignal(SIGINT) { [unowned self] in self.stop(reason: "SIGINT", code: .ok) }
         if let interval = notifier.watchdogInterval { watchdog(interval) }
+        if let q = qdisk {
+            q.members = { [unowned self] in self.core.members }
+            q.onDecision = { [unowned self] d in self.quorumDiskDecided(d) }
+            do { try q.start(loop: loop) } catch {
+                logger.critical("\(error.description)")
+                return error.exitCode
+            }
+        }
         notifier.status("waiting for totemd")
         logger.info("quorumd starting: node \(nodeName) (id \(core.nodeID)), cluster \(config.name), config version \(config.configVersion)")
         connectTotem(attempt: 0)
@@ -239,6 +251,23 @@ public final class QuorumDaemon {
             try admin.leave()
         } catch {
             logger.warning("could not ask totemd to leave: \(error)")
+        }
+    }
+
+    private func quorumDiskDecided(_ d: QuorumDisk.Decision) {
+        guard totem != nil else { return }
+        if d.evicted {
+            logger.critical("the quorum disk master evicted this node")
+            leaveTotem()
+            stop(reason: "evicted by the quorum disk master", code: .failure)
+            return
+        }
+        feed(.qdisk(votes: d.votes))
+        if core.isQuorate {
+            for n in d.evict where core.members.contains(n) {
+                logger.notice("quorum disk: node \(n) is dead by disk; telling it to leave")
+                feed(.request(.kill(n)))
+            }
         }
     }
 

@@ -130,3 +130,26 @@ struct QuorumDaemonTests {
         #expect(r.status == 69 && r.stderr.contains("not running"), "\(r)")
     }
 }
+
+@Suite("quorumd with a quorum disk", .serialized)
+struct QuorumDiskDaemonTests {
+    @Test("two nodes and a qdisk: the device's vote keeps the survivor quorate; an unfit survivor loses it")
+    func twoNodesWithQdisk() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/ok", contents: nil)
+        let quorumd = "<quorumd device=\"\(dir)/qdisk\" interval=\"1\" tko=\"3\" votes=\"1\" master_wins=\"1\">"
+            + "<heuristic program=\"test -e \(dir)/ok\" score=\"1\" interval=\"1\" tko=\"2\"/></quorumd>\n"
+        let c = try LocalCluster(nodes: 2, extraCman: "expected_votes=\"3\"", extra: quorumd)
+        c.upperDaemons = ["quorumd"]
+        try c.startAll()
+        try c.waitForQuorum([1, 2]) { $0.quorate && $0.nodes == 2 && $0.totalVotes == 3 }
+        c.kill(2)
+        try c.waitForQuorum([1]) { $0.quorate && $0.nodes == 1 && $0.totalVotes == 2 && $0.qdiskVotes == 1 }
+        let st = try c.tool(1, "cman_tool", ["status"])
+        #expect(st.stdout.contains("Quorum device votes: 1"), "\(st.stdout)")
+        // The heuristic starts failing: no longer fit, the node loses the device's vote and with it quorum.
+        try FileManager.default.removeItem(atPath: dir + "/ok")
+        try c.waitForQuorum([1], timeout: .seconds(20)) { !$0.quorate && $0.qdiskVotes == 0 }
+    }
+}
