@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterTypes
 import ClusterWire
+import QuorumCore
 import TotemCore
 
 /// Runs N nodes' real Totem cores on a simulated network and clock from one seed: a fault phase (loss,
@@ -48,6 +49,8 @@ public final class Simulation {
     final class SimNode {
         let index: Int
         var machine: Totem.StateMachine?
+        /// With `stackSettings`: the node's quorum core, fed by its totem core.
+        var quorum: Quorum.StateMachine?
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
         var scheduled: MonotonicInstant?
@@ -62,8 +65,17 @@ public final class Simulation {
         var isUp: Bool { machine != nil && machine?.state != .left }
     }
 
-    public init(options: SimulationOptions) {
+    /// When set, every node also runs a quorum core on top of totem (a stack simulation), and the run checks that
+    /// no two quorate nodes have disjoint memberships.
+    public let stackSettings: Quorum.Settings?
+    /// Quorum violations seen (kept separate from the totem checks).
+    public private(set) var quorumViolations: [String] = []
+    /// Every Disallowed sighting: (viewer, node).
+    public private(set) var disallowedSeen: [(viewer: Int, node: Int)] = []
+
+    public init(options: SimulationOptions, stack: Quorum.Settings? = nil) {
         self.options = options
+        self.stackSettings = stack
         let root = SeededRandom(seed: options.seed)
         netRandom = root.fork(label: "network")
         faultRandom = root.fork(label: "faults")
@@ -100,8 +112,18 @@ public final class Simulation {
         let healedAt = now
         let bound = livenessBound
         var convergedAt: MonotonicInstant?
-        while now < healedAt + bound {
+        var restartedLeavers = 0
+        while now < healedAt + bound + .milliseconds(Int64(restartedLeavers) * 2_000) {
             runUntil(now + .milliseconds(50))
+            if stackSettings != nil {
+                // Disallowed nodes are told to leave; like systemd or an administrator, restart them.
+                for n in nodes where n.machine?.state == .left || (n.machine != nil && n.quorum == nil) {
+                    checker.record(n.index, .restarted)
+                    note("restart n\(n.index + 1) after it left")
+                    start(n)
+                    restartedLeavers += 1
+                }
+            }
             if isWhole() {
                 convergedAt = now
                 break
@@ -125,7 +147,7 @@ public final class Simulation {
             for n in nodes where n.isUp { alive[n.index] = n.incarnation }
             checker.checkDelivered(alive: alive, finalMembers: nodes.filter(\.isUp).map(\.index), stableSince: stableSince)
         }
-        return Report(violations: checker.violations, converged: convergedAt != nil,
+        return Report(violations: checker.violations + quorumViolations, converged: convergedAt != nil,
                       convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats)
     }
 
@@ -190,6 +212,9 @@ public final class Simulation {
     private func start(_ n: SimNode) {
         n.machine = Totem.StateMachine(nodeID: n.id, clusterID: 7, settings: options.totemSettings,
                                        persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
+        if let s = stackSettings {
+            n.quorum = Quorum.StateMachine(nodeID: n.id, settings: s, configVersion: 1, joinTime: UInt64(n.incarnation))
+        }
         n.incarnation += 1
         handle(n, .start)
     }
@@ -213,7 +238,11 @@ public final class Simulation {
         for d in out.datagrams { transmit(from: n, d) }
         for u in out.upcalls {
             switch u {
-            case .configurationChange(let c): checker.record(n.index, .configuration(c))
+            case .configurationChange(let c):
+                checker.record(n.index, .configuration(c))
+                quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
+            case .message(let d) where d.channel == Quorum.channel:
+                quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d):
                 guard let id = Workload.decode(d.payload) else {
                     checker.fail("n\(n.index + 1): delivered a payload that is not a workload message (\(d.payload.count) bytes)")
@@ -236,6 +265,87 @@ public final class Simulation {
         n.generation += 1
         n.scheduled = at
         queue.push(.deadline(node: n.index, generation: n.generation), at: at)
+    }
+
+    // MARK: - Stack (quorum on totem)
+
+    private func quorumEvent(_ n: SimNode, _ event: Quorum.Event) {
+        guard var q = n.quorum, n.machine != nil else { return }
+        let out = q.handle(event, at: localTime(n))
+        n.quorum = q
+        var pending: [[UInt8]] = []
+        for e in out.effects {
+            switch e {
+            case .multicast(let bytes): pending.append(bytes)
+            case .leaveCluster:
+                n.quorum = nil
+                handle(n, .leave)
+                checker.record(n.index, .crashed)
+                return
+            case .validateConfig(_, let version, _):
+                quorumEvent(n, .configValidated(version: version, refusal: nil))
+            default: break
+            }
+        }
+        if case .configuration(.regular, _, let members) = event, members.contains(n.id), !q.dirty {
+            // Every node holds state from its first configuration on, so rejoins without a restart are Disallowed.
+            quorumEvent(n, .setDirty)
+        }
+        for bytes in pending {
+            guard var m = n.machine else { return }
+            let out = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+            n.machine = m
+            carryOut(n, out)
+        }
+        checkQuorum()
+    }
+
+    /// No two quorate nodes may have disjoint memberships (a split brain); record Disallowed sightings.
+    private func checkQuorum() {
+        let quorate = nodes.compactMap { n -> (Int, Set<NodeID>)? in
+            guard let q = n.quorum, n.machine != nil, q.isQuorate else { return nil }
+            return (n.index, Set(q.members.filter { q.nodes[$0]?.state == .member }))
+        }
+        for (i, a) in quorate.enumerated() {
+            for b in quorate[(i + 1)...] where a.1.isDisjoint(with: b.1) {
+                if quorumViolations.count < 10 {
+                    quorumViolations.append("split brain at \(now): n\(a.0 + 1) quorate with \(a.1.sorted()) and n\(b.0 + 1) with \(b.1.sorted())")
+                }
+            }
+        }
+        for n in nodes {
+            guard let q = n.quorum else { continue }
+            for id in q.summary.disallowed {
+                let pair = (viewer: n.index, node: Int(id.rawValue) - 1)
+                if !disallowedSeen.contains(where: { $0 == pair }) { disallowedSeen.append(pair) }
+            }
+        }
+    }
+
+    /// Runs until `end` without faults (for scripted stack scenarios).
+    public func advance(_ d: Duration) { runUntil(now + d) }
+
+    /// Scripted fault: split the nodes into groups (indices), or heal with one group.
+    public func setPartition(_ groups: [[Int]]) {
+        blocked = []
+        for a in nodes.indices {
+            for b in nodes.indices where a != b {
+                let ga = groups.firstIndex { $0.contains(a) }, gb = groups.firstIndex { $0.contains(b) }
+                if ga != gb { blocked.insert(Link(from: a, to: b)) }
+            }
+        }
+    }
+
+    /// Stops random faults and workload, for scripted scenarios.
+    public func quiet() {
+        healed = true
+        workloadOn = false
+    }
+
+    /// Each node's quorum view: quorate, and its members.
+    public func quorumView(_ i: Int) -> (quorate: Bool, members: [NodeID], up: Bool)? {
+        guard let q = nodes[i].quorum else { return nil }
+        return (q.isQuorate, q.members, nodes[i].machine != nil)
     }
 
     // MARK: - Network
@@ -357,7 +467,7 @@ public final class Simulation {
             let id = MessageID(origin: n.index, counter: n.nextCounter)
             let payload = Workload.encode(id, size: size)
             guard var m = n.machine else { continue }
-            let out = m.handle(.submit(channel: 1, payload: payload, guarantee: safe ? .safe : .agreed), at: localTime(n))
+            let out = m.handle(.submit(channel: 100, payload: payload, guarantee: safe ? .safe : .agreed), at: localTime(n))
             n.machine = m
             if out.submitted == .accepted {
                 n.nextCounter += 1
