@@ -3,6 +3,7 @@ import CSystemd
 import ClusterConfigModel
 import ClusterSystem
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,7 +57,15 @@ public enum ClusterLogging {
     /// Installs the handler for this process. Call once, from the executable, before logging.
     public static func bootstrap(_ settings: Settings) {
         let sink = LogSink(settings)
+        current.withLock { $0 = sink }
         LoggingSystem.bootstrap { label in ClusterLogHandler(label: label, sink: sink) }
+    }
+
+    private static let current = Mutex<LogSink?>(nil)
+
+    /// Turns debug logging on or off at run time (`cman_tool debug`): every target logs from debug up while on.
+    public static func setDebug(_ on: Bool) {
+        current.withLock { $0?.debugOverride.store(on, ordering: .relaxed) }
     }
 
     /// A plain stderr set-up for tools.
@@ -75,6 +84,8 @@ final class LogSink: Sendable {
     let settings: ClusterLogging.Settings
     let fileFD: Int32
     let minimumLevel: Logger.Level
+    /// Set at run time to log everything from debug up.
+    let debugOverride = Atomic<Bool>(false)
 
     init(_ settings: ClusterLogging.Settings) {
         self.settings = settings
@@ -99,13 +110,14 @@ final class LogSink: Sendable {
     }
 
     func emit(level: Logger.Level, label: String, message: String) {
-        if settings.toStderr && level >= settings.stderrLevel {
+        let debug = debugOverride.load(ordering: .relaxed)
+        if settings.toStderr && level >= (debug ? .debug : settings.stderrLevel) {
             write(line: formatted(level: level, label: label, message: message, timestamp: settings.timestamps), to: 2)
         }
-        if fileFD >= 0 && level >= settings.logfileLevel {
+        if fileFD >= 0 && level >= (debug ? .debug : settings.logfileLevel) {
             write(line: formatted(level: level, label: label, message: message, timestamp: true), to: fileFD)
         }
-        if let facility = settings.syslogFacility, level >= settings.syslogLevel {
+        if let facility = settings.syslogFacility, level >= (debug ? .debug : settings.syslogLevel) {
             csd_syslog(facility | Self.syslogPriority(level), "[\(Self.subsystem(label))] \(message)")
         }
     }
@@ -165,12 +177,18 @@ public struct ClusterLogHandler: LogHandler {
     let label: String
     let sink: LogSink
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    private var configuredLevel: Logger.Level
 
     init(label: String, sink: LogSink) {
         self.label = label
         self.sink = sink
-        self.logLevel = sink.minimumLevel
+        self.configuredLevel = sink.minimumLevel
+    }
+
+    /// The configured level, or debug while debugging is switched on at run time.
+    public var logLevel: Logger.Level {
+        get { sink.debugOverride.load(ordering: .relaxed) ? .debug : configuredLevel }
+        set { configuredLevel = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterDaemonSupport
 import ClusterIPC
 import ClusterIPCProtocol
 import ClusterTypes
@@ -57,6 +58,7 @@ final class CmanClientService: IPCServiceHandler {
         case .reloadConfig(let version): reload(c, version: version)
         case .debug(let on):
             daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
+            ClusterLogging.setDebug(on)
             c.respond(CmanIPC.Response.done)
         }
     }

@@ -65,5 +65,11 @@ struct LoggingTests {
         let text = String(decoding: try FileIO.read(dir + "/testd.log"), as: UTF8.self)
         #expect(text.contains("testd [TOTEM] notice: ring formed node.id=3"))
         #expect(!text.contains("hidden"))
+        // cman_tool debug switches debug on at run time.
+        sink.debugOverride.store(true, ordering: .relaxed)
+        #expect(logger.logLevel == .debug)
+        logger.debug("now visible")
+        let after = String(decoding: try FileIO.read(dir + "/testd.log"), as: UTF8.self)
+        #expect(after.contains("debug: now visible"))
     }
 }

@@ -151,6 +151,33 @@ struct TotemDaemonTests {
         #expect(seen[0].count == 20 && seen[0] == seen[1])
     }
 
+    @Test("another cluster on the same port (other name, or other id without encryption) is ignored and counted, never merged")
+    func otherCluster() throws {
+        for (variant, cman, totem) in [("name", "", ""), ("id", "cluster_id=\"4242\"", "<totem secauth=\"off\"/>")] {
+            // Node 1 of our cluster runs; the intruder takes node 2's address, so only the cluster check stops it.
+            let cluster = try LocalCluster(nodes: 2, totem: variant == "name" ? "token=\"3000\"" : "token=\"3000\" secauth=\"off\"")
+            try cluster.start(1)
+            try cluster.waitForRing([1])
+            let dir = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let name = variant == "name" ? "intruders" : "testcluster"
+            let conf = "<cluster name=\"\(name)\" config_version=\"1\"><cman transport=\"udpu\" port=\"\(cluster.port)\" \(cman)/>\(totem)"
+                + "<logging to_syslog=\"no\" to_logfile=\"no\"/><clusternodes><clusternode name=\"127.0.0.1\" nodeid=\"1\"/>"
+                + "<clusternode name=\"127.0.0.2\" nodeid=\"2\"/></clusternodes></cluster>"
+            try conf.write(toFile: dir + "/cluster.conf", atomically: true, encoding: .utf8)
+            let other = try ChildProcess(TestBinaries.path("totemd"), [], environment: [
+                "CLUSTER_CONF": dir + "/cluster.conf", "CLUSTER_INSTANCE": uniqueName("other"), "CLUSTER_STATE_DIR": dir + "/state",
+                "CLUSTER_NODE_NAME": "127.0.0.2"])
+            usleep(1_500_000)
+            let s = try #require(cluster.status(1))
+            #expect(s.members == [NodeID(1)], "\(variant): \(s.members)")
+            let counter = variant == "name" ? "packets_unauthentic" : "other_cluster"
+            #expect((s.counters.first { $0.name == counter }?.value ?? 0) > 0, "\(variant): \(s.counters) \(other.stderr)")
+            other.signal(SIGKILL)
+            _ = try other.wait()
+        }
+    }
+
     @Test("an invalid cluster.conf stops totemd with exit code 78 and the reason")
     func invalidConfig() throws {
         let dir = try makeTemporaryDirectory()
