@@ -5,7 +5,7 @@ extension Quorum {
     /// One node's quorum state machine. Feed it `Event`s with `handle(_:at:)`; carry out the effects in order.
     public struct StateMachine: Sendable {
         public let nodeID: NodeID
-        public let settings: Settings
+        public private(set) var settings: Settings
         public private(set) var nodes: [NodeID: NodeRecord] = [:]
         public private(set) var members: [NodeID] = []
         /// The current regular configuration's ring sequence (cman's "Cluster Generation").
@@ -85,6 +85,8 @@ extension Quorum {
                 if let p = proposal, p.version == version {
                     out.effects.append(.multicast(Message.configVote(node: nodeID, version: version, refusal: refusal ?? "").encode()))
                 }
+            case .reconfigure(let new):
+                reconfigure(new, out: &out)
             case .deadlineReached:
                 if let d = lastManStandingDeadline, d <= now {
                     lastManStandingDeadline = nil
@@ -96,6 +98,30 @@ extension Quorum {
                 out.effects.append(.stateChanged)
             }
             return out
+        }
+
+        // MARK: - Configuration
+
+        /// Applies a new configuration: nodes it adds get records, configured votes apply to nodes not yet heard,
+        /// and a changed expected_votes (or vote total) becomes the cluster's expected votes.
+        private mutating func reconfigure(_ new: Settings, out: inout Output) {
+            let old = settings
+            settings = new
+            for n in new.nodes {
+                if nodes[n.id] == nil {
+                    nodes[n.id] = NodeRecord(id: n.id, name: n.name, votes: n.votes, expectedVotes: new.expectedVotes, state: .dead,
+                                             incarnation: 0, joinTime: 0, configVersion: 0, dirty: false, qdiskVotes: 0, heard: false,
+                                             leftIncarnation: nil, seenAll: false)
+                } else if !nodes[n.id]!.heard {
+                    nodes[n.id]!.votes = n.votes
+                    nodes[n.id]!.name = n.name
+                }
+            }
+            if new.expectedVotes != old.expectedVotes {
+                expectedVotes = new.expectedVotes
+                for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = expectedVotes }
+                out.effects.append(.notice("expected votes are \(expectedVotes) under the new configuration"))
+            }
         }
 
         // MARK: - Membership

@@ -73,6 +73,8 @@ extension Quorum {
         case qdisk(votes: UInt32)
         /// The shell's verdict on a proposed configuration: nil if valid.
         case configValidated(version: UInt64, refusal: String?)
+        /// A new cluster.conf is running: new nodes, votes, expected votes and modes.
+        case reconfigure(Settings)
         case deadlineReached
     }
 

@@ -297,6 +297,8 @@ public final class QuorumDaemon {
         if let c = ConfigLoader.load(bytes: bytes, file: instance.configPath).valid {
             config = c
             configBytes = bytes
+            for n in c.nodes { addresses[NodeID(n.nodeID)] = SocketAddress.resolve(n.name, port: c.cman.port)?.ip ?? n.name }
+            feed(.reconfigure(Quorum.Settings(config: c)))
         }
         logger.notice("configuration version \(version) is now running")
         clients.notifyAll(.configUpdate)

@@ -191,6 +191,15 @@ struct QuorumRulesTests {
         #expect(bus.request(1, .proposeConfig(version: 1, bytes: [0])) != .accepted)
     }
 
+    @Test("a new configuration adds nodes and changes expected votes")
+    func reconfigure() {
+        var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])
+        bus.partition([[1, 2, 3]])
+        for n in 1...3 { bus.send(n, .reconfigure(settings(4, expected: 4))) }
+        #expect(bus.summary(1)?.expectedVotes == 4 && bus.summary(1)?.quorum == 3)
+        #expect(bus.cores[1]?.nodes[NodeID(4)]?.state == .dead)
+    }
+
     @Test("a node joining with an older config is brought up to date by the newest node")
     func staleConfigJoin() {
         var bus = QuorumBus(settings: settings(2), nodes: [1, 2])
