@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
                           path: "Tests/Support/ipc-peer", swiftSettings: strict),
 
-        .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem"],
+        .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "Tests/Support/cman-peer", swiftSettings: strict),
         .target(name: "TestSupportKit", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 path: "Tests/Support/TestSupportKit", swiftSettings: strict),

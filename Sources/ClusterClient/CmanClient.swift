@@ -76,13 +76,44 @@ public final class CmanClient {
 
     public func debug(_ on: Bool) throws(CmanError) { _ = try call(.debug(on: on)) }
 
+    /// Listens on `port` (cman_start_recv_data): messages for it arrive through `nextEvent`.
+    public func bind(port: UInt8) throws(CmanError) { _ = try call(.bindPort(port)) }
+
+    public func unbind(port: UInt8) throws(CmanError) { _ = try call(.unbindPort(port)) }
+
+    /// Sends `bytes` to `node`'s listeners on `port` (node 0: every node's).
+    public func send(port: UInt8, to node: NodeID, bytes: [UInt8]) throws(CmanError) {
+        _ = try call(.sendData(port: port, node: node, bytes: bytes))
+    }
+
+    /// Whether `node` (0: this node) has a client listening on `port` (cman_is_listening).
+    public func isListening(node: NodeID, port: UInt8) throws(CmanError) -> Bool {
+        guard case .quorate(let yes) = try call(.isListening(node: node, port: port)) else { throw .ipc(.protocolError("unexpected reply")) }
+        return yes
+    }
+
+    /// Waits at barrier `name` until `nodes` nodes (0: every member) arrive; fails if the membership changes first.
+    public func barrier(_ name: String, nodes: UInt32, timeoutMilliseconds: Int32 = 60_000) throws(CmanError) {
+        _ = try call(.barrierWait(name: name, nodes: nodes), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The next event of any kind (notifications and port messages), if one arrives within the timeout.
+    public func nextEvent(timeoutMilliseconds: Int32) throws(CmanError) -> CmanIPC.Event? {
+        do {
+            guard let raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
+            return try? CmanIPC.Event.decode(messageID: raw.messageID, body: raw.body) // an unknown event kind is skipped
+        } catch {
+            throw .ipc(error)
+        }
+    }
+
     public var eventFD: Int32? { ipc.eventFD }
 
     /// The next notification, if one arrives within the timeout.
     public func nextNotification(timeoutMilliseconds: Int32) throws(CmanError) -> CmanIPC.Reason? {
         do {
             guard let raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
-            guard case .notification(let reason) = try? CmanIPC.Event.decode(messageID: raw.messageID, body: raw.body) else { // unknown event: skip
+            guard case .notification(let reason) = try? CmanIPC.Event.decode(messageID: raw.messageID, body: raw.body) else { // other events: skip
                 return nil
             }
             return reason

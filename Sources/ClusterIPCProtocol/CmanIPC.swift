@@ -87,6 +87,8 @@ public enum CmanIPC {
         case stateChange = 1
         case tryShutdown = 2
         case configUpdate = 3
+        case portOpened = 4
+        case portClosed = 5
     }
 
     public enum Request: IPCMessage, Hashable {
@@ -99,6 +101,14 @@ public enum CmanIPC {
         case replyShutdown(allow: Bool)
         /// This client's daemon holds state (cman_set_dirty).
         case setDirty
+        /// Listen on a port (cman_start_recv_data); port messages arrive as `.data` events.
+        case bindPort(UInt8)
+        case unbindPort(UInt8)
+        /// Send a port message to a node (0: every node listening on the port).
+        case sendData(port: UInt8, node: NodeID, bytes: [UInt8])
+        case isListening(node: NodeID, port: UInt8)
+        /// Wait at a named barrier until `nodes` nodes (0: every member) have arrived; answered when it opens.
+        case barrierWait(name: String, nodes: UInt32)
         // Admin service only:
         case setExpected(UInt32)
         case setVotes(node: NodeID, votes: UInt32)
@@ -116,6 +126,11 @@ public enum CmanIPC {
             case .register: 4
             case .replyShutdown: 5
             case .setDirty: 6
+            case .bindPort: 7
+            case .unbindPort: 8
+            case .sendData: 9
+            case .isListening: 16
+            case .barrierWait: 17
             case .setExpected: 10
             case .setVotes: 11
             case .kill: 12
@@ -126,7 +141,7 @@ public enum CmanIPC {
         }
 
         /// Requests only the admin service accepts.
-        public var isAdmin: Bool { messageID >= 10 }
+        public var isAdmin: Bool { (10...15).contains(messageID) }
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
@@ -139,6 +154,10 @@ public enum CmanIPC {
             case .leave(let remove, let force): w.write(remove); w.write(force)
             case .reloadConfig(let v): w.write(v)
             case .debug(let on): w.write(on)
+            case .bindPort(let p), .unbindPort(let p): w.write(p)
+            case .sendData(let port, let node, let bytes): w.write(port); w.write(node.rawValue); w.writeBlob(bytes)
+            case .isListening(let node, let port): w.write(node.rawValue); w.write(port)
+            case .barrierWait(let name, let nodes): w.write(name); w.write(nodes)
             }
         }
 
@@ -156,6 +175,11 @@ public enum CmanIPC {
             case 13: self = .leave(remove: try r.readBool("remove"), force: try r.readBool("force"))
             case 14: self = .reloadConfig(version: try r.readUInt64("version"))
             case 15: self = .debug(on: try r.readBool("on"))
+            case 7: self = .bindPort(try r.readUInt8("port"))
+            case 8: self = .unbindPort(try r.readUInt8("port"))
+            case 9: self = .sendData(port: try r.readUInt8("port"), node: NodeID(try r.readUInt32("node")), bytes: try r.readBlob("data", limit: 64 << 10))
+            case 16: self = .isListening(node: NodeID(try r.readUInt32("node")), port: try r.readUInt8("port"))
+            case 17: self = .barrierWait(name: try r.readString("barrier", limit: 256), nodes: try r.readUInt32("nodes"))
             default: throw .invalid(field: "request", reason: "unknown id \(id)")
             }
         }
@@ -231,20 +255,32 @@ public enum CmanIPC {
 
     public enum Event: IPCMessage, Hashable {
         case notification(Reason)
+        /// A port message.
+        case data(from: NodeID, port: UInt8, bytes: [UInt8])
 
-        public var messageID: Int32 { 20 }
+        public var messageID: Int32 {
+            switch self {
+            case .notification: 20
+            case .data: 21
+            }
+        }
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
             case .notification(let reason): w.write(reason.rawValue)
+            case .data(let from, let port, let bytes): w.write(from.rawValue); w.write(port); w.writeBlob(bytes)
             }
         }
 
         public init(messageID id: Int32, body r: inout ByteReader) throws(WireError) {
-            guard id == 20, let reason = Reason(rawValue: try r.readUInt8("reason")) else {
-                throw .invalid(field: "event", reason: "unknown id \(id)")
+            switch id {
+            case 20:
+                guard let reason = Reason(rawValue: try r.readUInt8("reason")) else { throw .invalid(field: "reason", reason: "unknown") }
+                self = .notification(reason)
+            case 21:
+                self = .data(from: NodeID(try r.readUInt32("from")), port: try r.readUInt8("port"), bytes: try r.readBlob("data", limit: 64 << 10))
+            default: throw .invalid(field: "event", reason: "unknown id \(id)")
             }
-            self = .notification(reason)
         }
     }
 }

@@ -21,9 +21,12 @@ extension Quorum {
         public var qdiskVotes: UInt32
         /// The members it has already seen together (wait_for_all).
         public var seenAll: Bool
+        /// Ports its local clients are listening on (cman_start_recv_data).
+        public var ports: [UInt8] = []
 
         public init(nodeID: NodeID, clusterName: String, name: String, votes: UInt32, expectedVotes: UInt32, configVersion: UInt64,
-                    incarnation: UInt64, joinTime: UInt64, dirty: Bool, qdiskVotes: UInt32, seenAll: Bool) {
+                    incarnation: UInt64, joinTime: UInt64, dirty: Bool, qdiskVotes: UInt32, seenAll: Bool, ports: [UInt8] = []) {
+            self.ports = ports
             self.nodeID = nodeID
             self.clusterName = clusterName
             self.name = name
@@ -54,12 +57,18 @@ extension Quorum {
         case configPropose(origin: NodeID, version: UInt64, bytes: [UInt8])
         /// A member's verdict on a proposal: empty reason means valid.
         case configVote(node: NodeID, version: UInt64, refusal: String)
+        /// Port messaging (cman_send_data): to one node, or to all (node 0).
+        case data(port: UInt8, to: NodeID, bytes: [UInt8])
+        /// A node arrived at a barrier that needs `expected` nodes (0: every member).
+        case barrierWait(name: String, expected: UInt32)
     }
 
     /// The totem channel quorumd uses.
     public static let channel: UInt16 = 1
     /// Largest cluster.conf distributed through totem.
     public static let configBytesMax = 512 << 10
+    /// Largest port message (cman_send_data).
+    public static let dataBytesMax = 64 << 10
 }
 
 extension Quorum.Message {
@@ -71,7 +80,7 @@ extension Quorum.Message {
             w.write(UInt8(1))
             w.write(i.nodeID.rawValue); w.write(i.clusterName); w.write(i.name); w.write(i.votes); w.write(i.expectedVotes)
             w.write(i.configVersion); w.write(i.incarnation); w.write(i.joinTime); w.write(i.dirty)
-            w.write(i.qdiskVotes); w.write(i.seenAll)
+            w.write(i.qdiskVotes); w.write(i.seenAll); w.writeBlob(i.ports)
         case .setExpected(let n):
             w.write(UInt8(2)); w.write(n)
         case .setVotes(let node, let votes):
@@ -84,6 +93,10 @@ extension Quorum.Message {
             w.write(UInt8(6)); w.write(origin.rawValue); w.write(version); w.writeBlob(bytes)
         case .configVote(let node, let version, let refusal):
             w.write(UInt8(7)); w.write(node.rawValue); w.write(version); w.write(refusal)
+        case .data(let port, let to, let bytes):
+            w.write(UInt8(8)); w.write(port); w.write(to.rawValue); w.writeBlob(bytes)
+        case .barrierWait(let name, let expected):
+            w.write(UInt8(9)); w.write(name); w.write(expected)
         }
         return w.bytes
     }
@@ -99,7 +112,8 @@ extension Quorum.Message {
                 name: try r.readString("name", limit: 256), votes: try r.readUInt32("votes"),
                 expectedVotes: try r.readUInt32("expected"), configVersion: try r.readUInt64("config version"),
                 incarnation: try r.readUInt64("incarnation"), joinTime: try r.readUInt64("join time"), dirty: try r.readBool("dirty"),
-                qdiskVotes: try r.readUInt32("qdisk votes"), seenAll: try r.readBool("seen all")))
+                qdiskVotes: try r.readUInt32("qdisk votes"), seenAll: try r.readBool("seen all"),
+                ports: try r.readBlob("ports", limit: 256)))
         case 2: m = .setExpected(try r.readUInt32("expected"))
         case 3: m = .setVotes(node: NodeID(try r.readUInt32("node")), votes: try r.readUInt32("votes"))
         case 4: m = .kill(node: NodeID(try r.readUInt32("node")), reason: try r.readString("reason", limit: 1024))
@@ -109,6 +123,8 @@ extension Quorum.Message {
                                bytes: try r.readBlob("config", limit: Quorum.configBytesMax))
         case 7: m = .configVote(node: NodeID(try r.readUInt32("node")), version: try r.readUInt64("version"),
                                 refusal: try r.readString("refusal", limit: 64 << 10))
+        case 8: m = .data(port: try r.readUInt8("port"), to: NodeID(try r.readUInt32("to")), bytes: try r.readBlob("data", limit: Quorum.dataBytesMax))
+        case 9: m = .barrierWait(name: try r.readString("barrier", limit: 256), expected: try r.readUInt32("expected"))
         default: throw .invalid(field: "type", reason: "unknown quorum message")
         }
         try r.expectEnd()

@@ -23,6 +23,10 @@ extension Quorum {
         var lastManStandingDeadline: MonotonicInstant?
         var proposal: Proposal?
         var leaving = false
+        public private(set) var localPorts: Set<UInt8> = []
+        /// Barriers with arrivals: who arrived, and how many are expected (0: every member).
+        var barriers: [String: (arrived: Set<NodeID>, expected: UInt32)] = [:]
+        var localBarriers: Set<String> = []
 
         struct Proposal: Sendable {
             var origin: NodeID
@@ -87,6 +91,11 @@ extension Quorum {
                 }
             case .reconfigure(let new):
                 reconfigure(new, out: &out)
+            case .localPorts(let ports):
+                if ports != localPorts {
+                    localPorts = ports
+                    announce(&out)
+                }
             case .deadlineReached:
                 if let d = lastManStandingDeadline, d <= now {
                     lastManStandingDeadline = nil
@@ -149,6 +158,13 @@ extension Quorum {
             if let p = proposal, !p.voters.isSubset(of: newMembers) {
                 abortProposal("the membership changed during distribution", out: &out)
             }
+            for name in barriers.keys.sorted() where !barriers[name]!.arrived.isSubset(of: newMembers) || barriers[name]!.expected == 0 {
+                // A node that arrived left: the barrier cannot complete as asked.
+                if localBarriers.remove(name) != nil {
+                    out.effects.append(.barrierFailed(name, reason: "the membership changed while waiting"))
+                }
+                barriers[name] = nil
+            }
             members = list
             if !newMembers.contains(nodeID) { return }
             nodes[nodeID]!.incarnation = incarnation ?? seq
@@ -163,7 +179,8 @@ extension Quorum {
             guard !leaving else { return }
             let info = NodeInfo(nodeID: nodeID, clusterName: settings.clusterName, name: me.name, votes: me.votes,
                                 expectedVotes: expectedVotes, configVersion: configVersion, incarnation: incarnation ?? 0,
-                                joinTime: joinTime, dirty: dirty, qdiskVotes: localQdiskVotes, seenAll: seenAll)
+                                joinTime: joinTime, dirty: dirty, qdiskVotes: localQdiskVotes, seenAll: seenAll,
+                                ports: localPorts.sorted())
             out.effects.append(.multicast(Message.nodeInfo(info).encode()))
         }
 
@@ -200,6 +217,15 @@ extension Quorum {
             case .configPropose(let origin, let version, let bytes):
                 proposal = Proposal(origin: origin, version: version, bytes: bytes, voters: Set(members), refusals: [], accepted: [])
                 out.effects.append(.validateConfig(origin: origin, version: version, bytes: bytes))
+            case .data(let port, let to, let bytes):
+                if (to.rawValue == 0 || to == nodeID) && localPorts.contains(port) {
+                    out.effects.append(.portData(from: from, port: port, bytes: bytes))
+                }
+            case .barrierWait(let name, let expected):
+                var b = barriers[name] ?? ([], expected)
+                b.arrived.insert(from)
+                barriers[name] = b
+                checkBarrier(name, out: &out)
             case .configVote(let node, let version, let refusal):
                 guard var p = proposal, p.version == version, p.voters.contains(node) else { return }
                 if refusal.isEmpty { p.accepted.insert(node) } else { p.refusals.append("node \(nodes[node]?.name ?? node.description): \(refusal)") }
@@ -239,6 +265,11 @@ extension Quorum {
             r.dirty = info.dirty
             r.qdiskVotes = info.qdiskVotes
             r.seenAll = info.seenAll
+            let newPorts = Set(info.ports)
+            if newPorts != r.ports {
+                out.effects.append(.portsChanged(opened: !newPorts.isSubset(of: r.ports)))
+                r.ports = newPorts
+            }
             nodes[from] = r
             if info.seenAll { seenAll = true }
             if firstHeard { announce(&out) }
@@ -325,6 +356,15 @@ extension Quorum {
                 out.effects.append(.notice("telling node \(n.name) to leave"))
             case .leave(let remove):
                 out.effects.append(.multicast(Message.leaving(node: nodeID, remove: remove).encode()))
+            case .sendData(let port, let to, let bytes):
+                guard bytes.count <= Quorum.dataBytesMax else { return .refused("port messages are at most \(Quorum.dataBytesMax) bytes") }
+                guard to.rawValue == 0 || members.contains(to) else { return .refused("node \(to) is not a member") }
+                out.effects.append(.multicast(Message.data(port: port, to: to, bytes: bytes).encode()))
+            case .barrierWait(let name, let expected):
+                guard !name.isEmpty, name.utf8.count <= 256 else { return .refused("barrier names are 1-256 bytes") }
+                guard !localBarriers.contains(name) else { return .refused("already waiting at barrier \(name)") }
+                localBarriers.insert(name)
+                out.effects.append(.multicast(Message.barrierWait(name: name, expected: expected).encode()))
             case .proposeConfig(let version, let bytes):
                 guard proposal == nil else { return .refused("another configuration is being distributed") }
                 guard version > configVersion || (version == configVersion && members.contains { nodes[$0]!.configVersion < version }) else {
@@ -334,6 +374,16 @@ extension Quorum {
                 out.effects.append(.multicast(Message.configPropose(origin: nodeID, version: version, bytes: bytes).encode()))
             }
             return .accepted
+        }
+
+        // MARK: - Barriers
+
+        private mutating func checkBarrier(_ name: String, out: inout Output) {
+            guard let b = barriers[name] else { return }
+            let needed = b.expected == 0 ? activeMembers.count : Int(b.expected)
+            guard b.arrived.count >= needed else { return }
+            barriers[name] = nil
+            if localBarriers.remove(name) != nil { out.effects.append(.barrierReleased(name)) }
         }
 
         // MARK: - Config versions

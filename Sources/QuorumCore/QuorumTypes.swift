@@ -27,6 +27,8 @@ extension Quorum {
         public var qdiskVotes: UInt32
         /// Heard from since it last (re)joined.
         public var heard: Bool
+        /// Ports its clients listen on.
+        public var ports: Set<UInt8> = []
         /// The incarnation it had when this node saw it leave; set while it is away.
         var leftIncarnation: UInt64?
         var seenAll: Bool
@@ -45,6 +47,12 @@ extension Quorum {
 
     public enum ConfigurationKind: Sendable { case transitional, regular }
 
+    /// Whether `node` has a client listening on `port` (cman_is_listening).
+    public static func isListening(_ nodes: [NodeID: NodeRecord], node: NodeID, port: UInt8) -> Bool {
+        guard let r = nodes[node], r.state == .member else { return false }
+        return r.ports.contains(port)
+    }
+
     /// Administrative requests, answered at once with `RequestResult`; their effect arrives through totem.
     public enum Request: Hashable, Sendable {
         case setExpected(UInt32)
@@ -53,6 +61,10 @@ extension Quorum {
         case leave(remove: Bool)
         /// Propose `bytes` (already validated here) as config `version`; the outcome comes as `.configDistributed`.
         case proposeConfig(version: UInt64, bytes: [UInt8])
+        /// Send a port message to a node (0: every node listening).
+        case sendData(port: UInt8, to: NodeID, bytes: [UInt8])
+        /// Arrive at a barrier; `.barrierReleased` / `.barrierFailed` follow.
+        case barrierWait(name: String, expected: UInt32)
     }
 
     public enum RequestResult: Hashable, Sendable {
@@ -75,6 +87,8 @@ extension Quorum {
         case configValidated(version: UInt64, refusal: String?)
         /// A new cluster.conf is running: new nodes, votes, expected votes and modes.
         case reconfigure(Settings)
+        /// The ports this node's clients listen on changed.
+        case localPorts(Set<UInt8>)
         case deadlineReached
     }
 
@@ -97,6 +111,14 @@ extension Quorum {
         case proposeCurrentConfig
         /// A line for the log at notice level.
         case notice(String)
+        /// A port message for the local clients listening on `port`.
+        case portData(from: NodeID, port: UInt8, bytes: [UInt8])
+        /// Some node started or stopped listening on a port (PORTOPENED / PORTCLOSED).
+        case portsChanged(opened: Bool)
+        /// Every expected node reached the barrier.
+        case barrierReleased(String)
+        /// The barrier cannot complete (a node it waited for left).
+        case barrierFailed(String, reason: String)
     }
 
     public struct Output: Sendable {

@@ -11,6 +11,9 @@ final class CmanClientService: IPCServiceHandler {
     unowned let daemon: QuorumDaemon
     private var registered: [UInt64: (connection: IPCConnection, name: String)] = [:]
     private var shutdown: Shutdown?
+    private var ports: [UInt64: Set<UInt8>] = [:]
+    private var portConnections: [UInt64: IPCConnection] = [:]
+    private var barrierWaiters: [String: [IPCConnection]] = [:]
 
     /// A `cman_tool leave` collecting answers from registered clients.
     private struct Shutdown {
@@ -56,6 +59,26 @@ final class CmanClientService: IPCServiceHandler {
         case .kill(let node): respond(c, daemon.feed(.request(.kill(node))))
         case .leave(let remove, let force): leave(c, remove: remove, force: force)
         case .reloadConfig(let version): reload(c, version: version)
+        case .bindPort(let port):
+            ports[c.id, default: []].insert(port)
+            portConnections[c.id] = c
+            updatePorts()
+            c.respond(CmanIPC.Response.done)
+        case .unbindPort(let port):
+            ports[c.id]?.remove(port)
+            updatePorts()
+            c.respond(CmanIPC.Response.done)
+        case .sendData(let port, let node, let bytes):
+            respond(c, daemon.feed(.request(.sendData(port: port, to: node, bytes: bytes))))
+        case .isListening(let node, let port):
+            let target = node.rawValue == 0 ? daemon.core.nodeID : node
+            c.respond(CmanIPC.Response.quorate(Quorum.isListening(daemon.core.nodes, node: target, port: port)))
+        case .barrierWait(let name, let nodes):
+            if case .refused(let why) = daemon.feed(.request(.barrierWait(name: name, expected: nodes))) {
+                c.respond(CmanIPC.Response.refused(why), status: .busy)
+            } else {
+                barrierWaiters[name, default: []].append(c)
+            }
         case .debug(let on):
             daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
             ClusterLogging.setDebug(on)
@@ -72,10 +95,28 @@ final class CmanClientService: IPCServiceHandler {
 
     func disconnected(_ c: IPCConnection) {
         registered[c.id] = nil
+        if ports.removeValue(forKey: c.id) != nil { updatePorts() }
+        portConnections[c.id] = nil
         if var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) {
             s.refused.append("\(name) went away without answering")
             shutdown = s
             finishShutdownIfAnswered()
+        }
+    }
+
+    private func updatePorts() {
+        daemon.feed(.localPorts(ports.values.reduce(into: Set<UInt8>()) { $0.formUnion($1) }))
+    }
+
+    /// Hands a port message to the local clients listening on its port.
+    func deliver(from: NodeID, port: UInt8, bytes: [UInt8]) {
+        let event = CmanIPC.Event.data(from: from, port: port, bytes: bytes)
+        for (id, p) in ports.sorted(by: { $0.key < $1.key }) where p.contains(port) { portConnections[id]?.sendEvent(event) }
+    }
+
+    func barrierDone(_ name: String, failure: String?) {
+        for c in barrierWaiters.removeValue(forKey: name) ?? [] {
+            c.respond(failure.map { CmanIPC.Response.refused("barrier \(name): \($0)") } ?? .done, status: failure == nil ? .ok : .busy)
         }
     }
 

@@ -182,6 +182,14 @@ public final class QuorumDaemon {
             feed(.request(.proposeConfig(version: core.configVersion, bytes: configBytes)))
         case .notice(let text):
             logger.notice("\(text)")
+        case .portData(let from, let port, let bytes):
+            clients.deliver(from: from, port: port, bytes: bytes)
+        case .portsChanged(let opened):
+            clients.notifyAll(opened ? .portOpened : .portClosed)
+        case .barrierReleased(let name):
+            clients.barrierDone(name, failure: nil)
+        case .barrierFailed(let name, let reason):
+            clients.barrierDone(name, failure: reason)
         }
     }
 
@@ -321,7 +329,8 @@ public final class QuorumDaemon {
             version: Self.version, configVersion: core.configVersion, clusterName: config.name, clusterID: config.effectiveClusterID,
             member: member, generation: core.generation, membershipState: member ? "Cluster-Member" : "Joining",
             nodes: UInt32(s.memberCount), expectedVotes: s.expectedVotes, totalVotes: s.totalVotes, nodeVotes: core.me.votes,
-            quorum: s.quorum, quorate: s.quorate, activeSubsystems: UInt32(clients.subsystemCount), flags: flags, portsBound: [],
+            quorum: s.quorum, quorate: s.quorate, activeSubsystems: UInt32(clients.subsystemCount), flags: flags,
+            portsBound: core.localPorts.sorted(),
             nodeName: nodeName, nodeID: core.nodeID, multicastAddresses: mcast, nodeAddresses: [addresses[core.nodeID] ?? "?"],
             disallowed: s.disallowed.map { core.nodes[$0]?.name ?? $0.description }, qdiskVotes: s.qdiskVotes)
     }

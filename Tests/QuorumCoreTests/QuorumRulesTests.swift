@@ -191,6 +191,33 @@ struct QuorumRulesTests {
         #expect(bus.request(1, .proposeConfig(version: 1, bytes: [0])) != .accepted)
     }
 
+    @Test("port messages reach only listeners; islistening follows the announcements")
+    func ports() {
+        var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])
+        bus.partition([[1, 2, 3]])
+        bus.send(2, .localPorts([42]))
+        #expect(Quorum.isListening(bus.cores[1]!.nodes, node: NodeID(2), port: 42))
+        #expect(!Quorum.isListening(bus.cores[1]!.nodes, node: NodeID(3), port: 42))
+        bus.request(1, .sendData(port: 42, to: NodeID(0), bytes: [7]))
+        #expect(bus.effects[2]?.contains(.portData(from: NodeID(1), port: 42, bytes: [7])) == true)
+        #expect(bus.effects[3]?.contains { if case .portData = $0 { true } else { false } } != true)
+    }
+
+    @Test("a barrier opens when the expected nodes arrive, and fails if one leaves first")
+    func barriers() {
+        var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])
+        bus.partition([[1, 2, 3]])
+        bus.request(1, .barrierWait(name: "b", expected: 2))
+        #expect(bus.effects[1]?.contains(.barrierReleased("b")) != true)
+        bus.request(3, .barrierWait(name: "b", expected: 2))
+        #expect(bus.effects[1]?.contains(.barrierReleased("b")) == true)
+        #expect(bus.effects[3]?.contains(.barrierReleased("b")) == true)
+        bus.request(1, .barrierWait(name: "all", expected: 0))
+        bus.request(2, .barrierWait(name: "all", expected: 0))
+        bus.partition([[1, 2]])
+        #expect(bus.effects[1]?.contains(.barrierFailed("all", reason: "the membership changed while waiting")) == true)
+    }
+
     @Test("a new configuration adds nodes and changes expected votes")
     func reconfigure() {
         var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])

@@ -123,6 +123,38 @@ struct QuorumDaemonTests {
         #expect(obj?["nodes"] as? Int == 2)
     }
 
+    @Test("port messaging with islistening, and a barrier across three nodes")
+    func portsAndBarriers() throws {
+        let c = try cluster(3)
+        let peer = TestBinaries.path("cman-peer")
+        let listener = try ChildProcess(peer, ["listen", "42"], environment: c.environment(2))
+        try listener.waitForOutput("listening")
+        let deadline = ContinuousClock.now + .seconds(10)
+        var listening = ""
+        while ContinuousClock.now < deadline {
+            listening = try ChildProcess.run(peer, ["islistening", "2", "42"], environment: c.environment(1)).stdout
+            if listening.contains("yes") { break }
+            usleep(50_000)
+        }
+        #expect(listening.contains("yes"))
+        #expect(try ChildProcess.run(peer, ["islistening", "3", "42"], environment: c.environment(1)).stdout.contains("no"))
+        #expect(try ChildProcess.run(peer, ["send", "42", "2", "hello"], environment: c.environment(3)).stdout.contains("sent"))
+        #expect(try ChildProcess.run(peer, ["send", "42", "0", "everyone"], environment: c.environment(1)).stdout.contains("sent"))
+        try listener.waitForOutput("data 3 hello")
+        try listener.waitForOutput("data 1 everyone")
+        let status = try c.tool(2, "cman_tool", ["status"])
+        #expect(status.stdout.contains("Ports Bound: 42"), "\(status.stdout)")
+        // A barrier for three nodes opens only when the third arrives.
+        let first = try ChildProcess(peer, ["barrier", "sync1", "3"], environment: c.environment(1))
+        let second = try ChildProcess(peer, ["barrier", "sync1", "3"], environment: c.environment(2))
+        usleep(300_000)
+        #expect(first.process.isRunning && second.process.isRunning)
+        let third = try ChildProcess.run(peer, ["barrier", "sync1", "3"], environment: c.environment(3))
+        #expect(third.stdout.contains("released"), "\(third)")
+        #expect(try first.wait(timeout: .seconds(10)) == 0 && first.stdout.contains("released"))
+        #expect(try second.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("cman_tool without quorumd says so and exits 69")
     func notRunning() throws {
         let c = try LocalCluster(nodes: 1)
