@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
 
         .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore"], swiftSettings: optimized),
+        .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
 
         // MARK: Effect modules
         .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
@@ -107,7 +108,7 @@ let package = Package(
                     dependencies: ["ClusterDaemonSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "TestSupportKit",
                                    .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
-        .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd"], swiftSettings: strict),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterTypes
 import ClusterWire
+import GroupCore
 import QuorumCore
 import TotemCore
 
@@ -51,6 +52,11 @@ public final class Simulation {
         var machine: Totem.StateMachine?
         /// With `stackSettings`: the node's quorum core, fed by its totem core.
         var quorum: Quorum.StateMachine?
+        /// With `groups`: the node's group core and its local processes (handle -> pid, groups joined).
+        var groups: ProcessGroup.StateMachine?
+        var processes: [UInt64: (pid: UInt32, joined: Set<String>)] = [:]
+        var nextHandle: UInt64 = 1
+
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
         var scheduled: MonotonicInstant?
@@ -73,9 +79,18 @@ public final class Simulation {
     /// Every Disallowed sighting: (viewer, node).
     public private(set) var disallowedSeen: [(viewer: Int, node: Int)] = []
 
-    public init(options: SimulationOptions, stack: Quorum.Settings? = nil) {
+    /// When true, every node also runs a group core with simulated local processes joining, multicasting, leaving
+    /// and dying, and the run checks closed-process-group semantics.
+    public let groupStack: Bool
+    public private(set) var groupChecker = GroupChecker()
+    private var groupRandom: SeededRandom
+    private var groupMessageCounter: UInt32 = 0
+
+    public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false) {
         self.options = options
         self.stackSettings = stack
+        self.groupStack = groups
+        groupRandom = SeededRandom(seed: options.seed).fork(label: "groups")
         let root = SeededRandom(seed: options.seed)
         netRandom = root.fork(label: "network")
         faultRandom = root.fork(label: "faults")
@@ -147,7 +162,10 @@ public final class Simulation {
             for n in nodes where n.isUp { alive[n.index] = n.incarnation }
             checker.checkDelivered(alive: alive, finalMembers: nodes.filter(\.isUp).map(\.index), stableSince: stableSince)
         }
-        return Report(violations: checker.violations + quorumViolations, converged: convergedAt != nil,
+        if groupStack {
+            groupChecker.check()
+        }
+        return Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
                       convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats)
     }
 
@@ -188,6 +206,7 @@ public final class Simulation {
             handle(nodes[to], .peerUnreachable(nodes[about].id))
         case .workloadTick:
             workload()
+            if groupStack && workloadOn { groupWorkload() }
             queue.push(.workloadTick, at: now + .milliseconds(10))
         case .faultTick:
             if !healed { injectFaults() }
@@ -215,6 +234,10 @@ public final class Simulation {
         if let s = stackSettings {
             n.quorum = Quorum.StateMachine(nodeID: n.id, settings: s, configVersion: 1, joinTime: UInt64(n.incarnation))
         }
+        if groupStack {
+            n.groups = ProcessGroup.StateMachine(nodeID: n.id)
+            n.processes = [:]
+        }
         n.incarnation += 1
         handle(n, .start)
     }
@@ -241,6 +264,10 @@ public final class Simulation {
             case .configurationChange(let c):
                 checker.record(n.index, .configuration(c))
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
+                groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
+                                             ringRepresentative: c.ringID.representative, members: c.members))
+            case .message(let d) where d.channel == ProcessGroup.channel:
+                groupEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d):
@@ -265,6 +292,70 @@ public final class Simulation {
         n.generation += 1
         n.scheduled = at
         queue.push(.deadline(node: n.index, generation: n.generation), at: at)
+    }
+
+    // MARK: - Stack (groups on totem)
+
+    private func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) {
+        guard var g = n.groups, n.machine != nil else { return }
+        let out = g.handle(event)
+        n.groups = g
+        var pending: [[UInt8]] = []
+        for e in out.effects {
+            switch e {
+            case .multicast(let bytes): pending.append(bytes)
+            case .event(let h, let ev):
+                guard let proc = n.processes[h] else { continue }
+                let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
+                let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
+                switch ev {
+                case .configurationChange(let c):
+                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, ordinal: c.viewNumber, members: c.members)
+                    groupChecker.record(p, address: address, .view(id, c.members, joined: c.joined.map(\.0)))
+                case .delivery(let group, let sender, let payload):
+                    groupChecker.record(p, address: address, .delivery(group: group, sender: sender, id: payload))
+                case .totemConfiguration:
+                    break
+                }
+            }
+        }
+        for bytes in pending {
+            guard var m = n.machine else { return }
+            let out = m.handle(.submit(channel: ProcessGroup.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+            n.machine = m
+            carryOut(n, out)
+        }
+    }
+
+    /// Simulated processes: join, multicast, leave, or die.
+    private func groupWorkload() {
+        let names = ["alpha", "beta", "gamma"]
+        for n in nodes where n.isUp && n.groups != nil {
+            guard groupRandom.chance(0.3) else { continue }
+            let roll = groupRandom.next() % 100
+            if n.processes.count < 3 && roll < 25 {
+                let h = n.nextHandle
+                n.nextHandle += 1
+                n.processes[h] = (UInt32(1000 + h), [])
+                let group = names[Int(groupRandom.next() % 3)]
+                n.processes[h]!.joined.insert(group)
+                groupEvent(n, .join(handle: h, pid: UInt32(1000 + h), group: group))
+            } else if let (h, proc) = n.processes.sorted(by: { $0.key < $1.key }).randomElement(using: &groupRandom) {
+                if roll < 80, let group = proc.joined.sorted().randomElement(using: &groupRandom) {
+                    groupMessageCounter += 1
+                    var w = ByteWriter()
+                    w.write(UInt32(n.index))
+                    w.write(groupMessageCounter)
+                    groupEvent(n, .mcast(handle: h, group: group, payload: w.bytes))
+                } else if roll < 90, let group = proc.joined.sorted().randomElement(using: &groupRandom) {
+                    n.processes[h]!.joined.remove(group)
+                    groupEvent(n, .leave(handle: h, group: group))
+                } else {
+                    n.processes[h] = nil
+                    groupEvent(n, .processGone(handle: h))
+                }
+            }
+        }
     }
 
     // MARK: - Stack (quorum on totem)

@@ -48,3 +48,14 @@ struct StackSimulationTests {
         #expect(sim.quorumView(0)?.quorate == true)
     }
 }
+
+@Suite("Stack simulation: process groups on totem")
+struct GroupSimulationTests {
+    @Test("virtual synchrony of process groups under loss, partitions, merges and crashes of nodes and processes",
+          arguments: Array(UInt64(7_000)..<7_150))
+    func virtualSynchrony(seed: UInt64) {
+        let options = SimulationOptions(seed: seed, nodes: 2...8)
+        let report = Simulation(options: options, groups: true).run()
+        #expect(report.ok, "seed \(seed): \(options)\n\(report.violations.joined(separator: "\n"))")
+    }
+}

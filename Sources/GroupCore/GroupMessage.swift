@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+
+extension ProcessGroup {
+    /// groupd-to-groupd messages, multicast over totem in agreed order.
+    public enum Message: Hashable, Sendable {
+        case join(group: String, pid: UInt32)
+        case leave(group: String, pid: UInt32, reason: Reason)
+        case mcast(group: String, pid: UInt32, payload: [UInt8])
+        /// After a configuration change: this node's processes and their groups, for the ring `ringSequence`.
+        case syncList(ringSequence: UInt64, entries: [SyncEntry])
+    }
+
+    public struct SyncEntry: Hashable, Sendable {
+        public var group: String
+        public var pid: UInt32
+    }
+}
+
+extension ProcessGroup.Message {
+    public func encode() -> [UInt8] {
+        var w = ByteWriter(capacity: 64)
+        w.write(UInt8(1))
+        switch self {
+        case .join(let g, let pid):
+            w.write(UInt8(1)); w.write(g); w.write(pid)
+        case .leave(let g, let pid, let reason):
+            w.write(UInt8(2)); w.write(g); w.write(pid); w.write(reason.rawValue)
+        case .mcast(let g, let pid, let payload):
+            w.write(UInt8(3)); w.write(g); w.write(pid); w.writeBlob(payload)
+        case .syncList(let seq, let entries):
+            w.write(UInt8(4)); w.write(seq); w.write(UInt32(entries.count))
+            for e in entries { w.write(e.group); w.write(e.pid) }
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(WireError) -> ProcessGroup.Message {
+        var r = ByteReader(bytes)
+        guard try r.readUInt8("version") == 1 else { throw .invalid(field: "version", reason: "unsupported") }
+        let limit = ProcessGroup.nameBytesMax
+        let m: ProcessGroup.Message
+        switch try r.readUInt8("type") {
+        case 1: m = .join(group: try r.readString("group", limit: limit), pid: try r.readUInt32("pid"))
+        case 2:
+            let g = try r.readString("group", limit: limit), pid = try r.readUInt32("pid")
+            guard let reason = ProcessGroup.Reason(rawValue: try r.readUInt8("reason")) else { throw .invalid(field: "reason", reason: "unknown") }
+            m = .leave(group: g, pid: pid, reason: reason)
+        case 3:
+            m = .mcast(group: try r.readString("group", limit: limit), pid: try r.readUInt32("pid"),
+                       payload: try r.readBlob("payload", limit: ProcessGroup.payloadBytesMax))
+        case 4:
+            let seq = try r.readUInt64("ring")
+            let n = try r.readCount("entries", limit: 65_536, minimumElementBytes: 8)
+            var entries: [ProcessGroup.SyncEntry] = []
+            for _ in 0..<n { entries.append(ProcessGroup.SyncEntry(group: try r.readString("group", limit: limit), pid: try r.readUInt32("pid"))) }
+            m = .syncList(ringSequence: seq, entries: entries)
+        default: throw .invalid(field: "type", reason: "unknown group message")
+        }
+        try r.expectEnd()
+        return m
+    }
+}
