@@ -45,6 +45,7 @@ public final class Simulation {
         case unreachable(to: Int, about: Int)
         case workloadTick
         case faultTick
+        case startGroups(node: Int, incarnation: Int)
     }
 
     final class SimNode {
@@ -55,6 +56,9 @@ public final class Simulation {
         /// With `groups`: the node's group core and its local processes (handle -> pid, groups joined).
         var groups: ProcessGroup.StateMachine?
         var processes: [UInt64: (pid: UInt32, joined: Set<String>)] = [:]
+        var groupsPending = false
+        /// The latest totem configuration (for a group core that connects mid-ring).
+        var lastRegular: Totem.ConfigurationChange?
         var nextHandle: UInt64 = 1
 
         var persisted: UInt64 = 0
@@ -211,6 +215,15 @@ public final class Simulation {
         case .faultTick:
             if !healed { injectFaults() }
             queue.push(.faultTick, at: now + .milliseconds(100))
+        case .startGroups(let node, let incarnation):
+            let n = nodes[node]
+            guard n.incarnation == incarnation, n.groupsPending, n.machine != nil else { return }
+            n.groupsPending = false
+            n.groups = ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(n.incarnation))
+            // Like groupd opening its channel: it learns the current configuration, if there is one.
+            if let c = n.lastRegular, n.machine?.state == .operational {
+                groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
+            }
         }
     }
 
@@ -235,8 +248,17 @@ public final class Simulation {
             n.quorum = Quorum.StateMachine(nodeID: n.id, settings: s, configVersion: 1, joinTime: UInt64(n.incarnation))
         }
         if groupStack {
-            n.groups = ProcessGroup.StateMachine(nodeID: n.id)
             n.processes = [:]
+            n.lastRegular = nil
+            n.groups = nil
+            n.groupsPending = true
+            // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring.
+            if groupRandom.chance(0.5) {
+                n.groups = ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(n.incarnation))
+                n.groupsPending = false
+            } else {
+                queue.push(.startGroups(node: n.index, incarnation: n.incarnation), at: now + .milliseconds(Int64(groupRandom.next() % 1500)))
+            }
         }
         n.incarnation += 1
         handle(n, .start)
@@ -263,6 +285,7 @@ public final class Simulation {
             switch u {
             case .configurationChange(let c):
                 checker.record(n.index, .configuration(c))
+                if c.kind == .regular { n.lastRegular = c }
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
                 groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
                                              ringRepresentative: c.ringID.representative, members: c.members))

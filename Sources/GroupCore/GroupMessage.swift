@@ -8,8 +8,12 @@ extension ProcessGroup {
         case join(group: String, pid: UInt32)
         case leave(group: String, pid: UInt32, reason: Reason)
         case mcast(group: String, pid: UInt32, payload: [UInt8])
-        /// After a configuration change: this node's processes and their groups, for the ring `ringSequence`.
-        case syncList(ringSequence: UInt64, entries: [SyncEntry])
+        /// This node's processes and their groups, for a sync round: the one after a configuration change
+        /// (requester 0) or the one a sync request opened (requester and its incarnation).
+        case syncList(ringSequence: UInt64, requester: NodeID, round: UInt32, entries: [SyncEntry])
+        /// A groupd that started while the ring was already running asks everyone to send their lists again;
+        /// `round` (the requester's incarnation) tells its round apart from earlier ones.
+        case syncRequest(ringSequence: UInt64, round: UInt32)
     }
 
     public struct SyncEntry: Hashable, Sendable {
@@ -29,9 +33,11 @@ extension ProcessGroup.Message {
             w.write(UInt8(2)); w.write(g); w.write(pid); w.write(reason.rawValue)
         case .mcast(let g, let pid, let payload):
             w.write(UInt8(3)); w.write(g); w.write(pid); w.writeBlob(payload)
-        case .syncList(let seq, let entries):
-            w.write(UInt8(4)); w.write(seq); w.write(UInt32(entries.count))
+        case .syncList(let seq, let requester, let round, let entries):
+            w.write(UInt8(4)); w.write(seq); w.write(requester.rawValue); w.write(round); w.write(UInt32(entries.count))
             for e in entries { w.write(e.group); w.write(e.pid) }
+        case .syncRequest(let seq, let round):
+            w.write(UInt8(5)); w.write(seq); w.write(round)
         }
         return w.bytes
     }
@@ -52,10 +58,14 @@ extension ProcessGroup.Message {
                        payload: try r.readBlob("payload", limit: ProcessGroup.payloadBytesMax))
         case 4:
             let seq = try r.readUInt64("ring")
+            let requester = NodeID(try r.readUInt32("requester"))
+            let round = try r.readUInt32("round")
             let n = try r.readCount("entries", limit: 65_536, minimumElementBytes: 8)
             var entries: [ProcessGroup.SyncEntry] = []
             for _ in 0..<n { entries.append(ProcessGroup.SyncEntry(group: try r.readString("group", limit: limit), pid: try r.readUInt32("pid"))) }
-            m = .syncList(ringSequence: seq, entries: entries)
+            m = .syncList(ringSequence: seq, requester: requester, round: round, entries: entries)
+        case 5:
+            m = .syncRequest(ringSequence: try r.readUInt64("ring"), round: try r.readUInt32("round"))
         default: throw .invalid(field: "type", reason: "unknown group message")
         }
         try r.expectEnd()

@@ -62,6 +62,10 @@ extension ProcessGroup {
         var held: [(NodeID, Message)] = []
         /// Views installed per group in the current ring.
         var viewCounter: [String: Int] = [:]
+        /// This groupd joined a running ring and knows nobody's processes yet.
+        var newcomer = false
+        /// Tells this process's sync requests apart from an earlier groupd's on the same node.
+        let incarnation: UInt32
 
         struct LocalProcess {
             var pid: UInt32
@@ -72,12 +76,18 @@ extension ProcessGroup {
 
         struct Sync {
             var ringSequence: UInt64
+            var requester: NodeID
+            var round: UInt32
             var waiting: Set<NodeID>
             var lists: [NodeID: [SyncEntry]]
             var transitional: Set<NodeID>
         }
 
-        public init(nodeID: NodeID) { self.nodeID = nodeID }
+        /// `incarnation` distinguishes this groupd process from earlier ones on the node (the shell passes its pid).
+        public init(nodeID: NodeID, incarnation: UInt32 = 0) {
+            self.nodeID = nodeID
+            self.incarnation = incarnation
+        }
 
         /// True while the groupds exchange their lists after a configuration change.
         public var isSyncing: Bool { sync != nil }
@@ -92,7 +102,9 @@ extension ProcessGroup {
                 guard let m = try? Message.decode(bytes) else { break } // garbage from a member: dropped
                 if sync != nil, case .syncList = m {
                     deliver(m, from: from, out: &out)
-                } else if sync != nil {
+                } else if case .syncRequest = m {
+                    deliver(m, from: from, out: &out)
+                } else if sync != nil || newcomer {
                     held.append((from, m))
                 } else {
                     deliver(m, from: from, out: &out)
@@ -166,12 +178,20 @@ extension ProcessGroup {
                 // Delivered only to members of the view it arrives in, and only from a member.
                 guard groups[g]?.contains(a) == true else { return }
                 for h in inView[g] ?? [] { out.effects.append(.event(h, .delivery(group: g, sender: a, payload: payload))) }
-            case .syncList(let seq, let entries):
-                guard var s = sync, s.ringSequence == seq, s.waiting.contains(from) else { return }
+            case .syncList(let seq, let requester, let round, let entries):
+                guard var s = sync, s.ringSequence == seq, s.requester == requester, s.round == round, s.waiting.contains(from) else { return }
                 s.lists[from] = entries
                 s.waiting.remove(from)
                 sync = s
                 if s.waiting.isEmpty { finishSync(out: &out) }
+            case .syncRequest(let seq, let round):
+                guard seq == ringSequence else { return }
+                // Everybody sends its list again for this round; a newcomer takes every list, the others only
+                // what is new. A round opened earlier is superseded (a newcomer may not have seen it).
+                let stayed: Set<NodeID> = newcomer ? [] : Set(nodes)
+                sync = Sync(ringSequence: seq, requester: from, round: round, waiting: Set(nodes), lists: [:], transitional: stayed)
+                newcomer = false
+                sendList(out: &out)
             }
         }
 
@@ -196,6 +216,18 @@ extension ProcessGroup {
                 transitional = Set(list)
                 return
             }
+            if nodes.isEmpty && transitional == nil && list.count > 1 {
+                // Started while the ring was running: the others synchronised without us. Ask them again.
+                nodes = list
+                ringSequence = seq
+                ringRepresentative = rep
+                newcomer = true
+                out.effects.append(.multicast(Message.syncRequest(ringSequence: seq, round: incarnation).encode()))
+                for h in handles.keys.sorted() where handles[h]!.totem {
+                    out.effects.append(.event(h, .totemConfiguration(ringSequence: seq, ringRepresentative: rep, members: list)))
+                }
+                return
+            }
             // A sync still open from the previous ring ends here: what it held is applied in that ring's view.
             if sync != nil {
                 sync = nil
@@ -207,6 +239,7 @@ extension ProcessGroup {
             ringSequence = seq
             viewCounter = [:]
             ringRepresentative = rep
+            newcomer = false
             // Processes whose node did not come along (or came back from elsewhere) leave: node down.
             for g in groups.keys.sorted() {
                 let gone = groups[g]!.filter { !stayed.contains($0.node) || !list.contains($0.node) }
@@ -219,11 +252,16 @@ extension ProcessGroup {
                 out.effects.append(.event(h, .totemConfiguration(ringSequence: seq, ringRepresentative: rep, members: list)))
             }
             guard list.contains(nodeID) else { return }
-            sync = Sync(ringSequence: seq, waiting: Set(list), lists: [:], transitional: stayed)
+            sync = Sync(ringSequence: seq, requester: NodeID(0), round: 0, waiting: Set(list), lists: [:], transitional: stayed)
+            sendList(out: &out)
+        }
+
+        private func sendList(out: inout Output) {
+            guard let s = sync else { return }
             let mine = groups.keys.sorted().flatMap { g in
                 groups[g]!.filter { $0.node == nodeID }.map { SyncEntry(group: g, pid: $0.pid) }
             }
-            out.effects.append(.multicast(Message.syncList(ringSequence: seq, entries: mine).encode()))
+            out.effects.append(.multicast(Message.syncList(ringSequence: s.ringSequence, requester: s.requester, round: s.round, entries: mine).encode()))
         }
 
         /// Every member's list arrived: processes of nodes that were not with us join with reason node up; then the
@@ -231,6 +269,18 @@ extension ProcessGroup {
         private mutating func finishSync(out: inout Output) {
             guard let s = sync else { return }
             sync = nil
+            // Processes of nodes that stayed but are missing from their own node's list are gone (their groupd
+            // restarted without them): process down.
+            for node in s.lists.keys.sorted() where s.transitional.contains(node) && node != nodeID {
+                let listed = Set(s.lists[node]!.map { "\($0.group)\u{0}\($0.pid)" })
+                for g in groups.keys.sorted() {
+                    let gone = groups[g]!.filter { $0.node == node && !listed.contains("\(g)\u{0}\($0.pid)") }
+                    guard !gone.isEmpty else { continue }
+                    groups[g]!.removeAll { gone.contains($0) }
+                    notify(g, joined: [], left: gone.map { ($0, .processDown) }, out: &out)
+                    if groups[g]!.isEmpty { groups[g] = nil }
+                }
+            }
             var added: [String: [Address]] = [:]
             for node in s.lists.keys.sorted() where !s.transitional.contains(node) {
                 for e in s.lists[node]! {

@@ -27,11 +27,10 @@ public final class QuorumDaemon {
     let notifier = SystemdNotifier()
     var core: Quorum.StateMachine
     let nodeName: String
-    var totem: TotemClient!
+    var totem: TotemChannel!
     var clientServer: IPCServer!
     var adminServer: IPCServer!
     var clients: CmanClientService!
-    var outbox: [[UInt8]] = []
     var deadlineTimer: EventLoop.Timer?
     var scheduledDeadline: MonotonicInstant?
     var exitCode = DaemonExitCode.ok
@@ -105,39 +104,26 @@ public final class QuorumDaemon {
         return exitCode
     }
 
-    /// Connects to totemd, retrying for a while (it may still be forming its first ring).
+    /// Connects to totemd on the quorum channel (retrying while it starts).
     private func connectTotem(attempt: Int) {
-        do {
-            let t = try TotemClient(instance: instance)
-            let (_, conf) = try t.open(channels: [Quorum.channel])
-            totem = t
-            guard let fd = t.eventFD else { throw IPCError.peerGone(service: t.service) }
-            loop.watch(fd: fd, events: [.readable, .error, .hangup]) { [unowned self] _ in self.totemReadable() }
+        let channel = TotemChannel(instance: instance, channel: Quorum.channel, loop: loop)
+        channel.onConnected = { [unowned self] _, conf in
             logger.info("connected to totemd")
             if let conf { feedConfiguration(conf) }
-        } catch {
-            if attempt < 300 {
-                loop.schedule(after: .milliseconds(100)) { [unowned self] in self.connectTotem(attempt: attempt + 1) }
-            } else {
-                logger.critical("cannot connect to totemd: \(error)")
-                stop(reason: "totemd unavailable", code: .unavailable)
+        }
+        channel.onEvent = { [unowned self] e in
+            switch e {
+            case .configuration(let c): feedConfiguration(c)
+            case .delivery(let ch, let sender, _, let payload):
+                if ch == Quorum.channel { feed(.delivered(from: sender, bytes: payload)) }
             }
         }
-    }
-
-    private func totemReadable() {
-        do {
-            while let e = try totem.nextEvent(timeoutMilliseconds: 0) {
-                switch e {
-                case .configuration(let c): feedConfiguration(c)
-                case .delivery(let channel, let sender, _, let payload):
-                    if channel == Quorum.channel { feed(.delivered(from: sender, bytes: payload)) }
-                }
-            }
-        } catch {
+        channel.onFailure = { [unowned self] error in
             logger.critical("lost totemd: \(error)")
-            stop(reason: "totemd went away", code: .failure)
+            stop(reason: "totemd unavailable", code: stopping ? exitCode : .failure)
         }
+        totem = channel
+        channel.connect()
     }
 
     private func feedConfiguration(_ c: TotemIPC.Configuration) {
@@ -157,8 +143,7 @@ public final class QuorumDaemon {
     private func carryOut(_ effect: Quorum.Effect) {
         switch effect {
         case .multicast(let bytes):
-            outbox.append(bytes)
-            flushOutbox()
+            totem.multicast(bytes)
         case .stateChanged:
             stateChanged()
         case .leaveCluster(let reason):
@@ -190,23 +175,6 @@ public final class QuorumDaemon {
             clients.barrierDone(name, failure: nil)
         case .barrierFailed(let name, let reason):
             clients.barrierDone(name, failure: reason)
-        }
-    }
-
-    private func flushOutbox() {
-        while let first = outbox.first {
-            do {
-                try totem.multicast(channel: Quorum.channel, payload: first)
-                outbox.removeFirst()
-            } catch {
-                if error == .tryAgain {
-                    loop.schedule(after: .milliseconds(5)) { [weak self] in self?.flushOutbox() }
-                } else {
-                    logger.critical("cannot multicast through totemd: \(error)")
-                    stop(reason: "totemd went away", code: .failure)
-                }
-                return
-            }
         }
     }
 
@@ -263,7 +231,7 @@ public final class QuorumDaemon {
     }
 
     private func quorumDiskDecided(_ d: QuorumDisk.Decision) {
-        guard totem != nil else { return }
+        guard totem != nil, !core.members.isEmpty else { return }
         if d.evicted {
             logger.critical("the quorum disk master evicted this node")
             leaveTotem()

@@ -187,10 +187,23 @@ struct Nodes: ParsableCommand {
 }
 
 struct Services: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the cluster's services (groups); groupd provides them.")
+    static let configuration = CommandConfiguration(abstract: "List the cluster's services: every process group with its type, level, id, state and nodes (from groupd).")
     @OptionGroup var node: NodeOptions
+    @Flag(name: .long, help: "Print JSON.") var json = false
     func run() throws {
-        throw ToolError("no service groups to show: groupd is not part of this build yet", exit: .unavailable)
+        let groups: [ServiceListing]
+        do {
+            groups = try GroupClient(instance: try node.resolve()).groups().map(ServiceListing.init)
+        } catch let e as GroupError {
+            throw ToolError(e.code == .notRunning ? "cannot list services: groupd is not running on this node" : e.message,
+                            exit: e.code == .notRunning ? .unavailable : .failure)
+        }
+        if json {
+            struct Out: Encodable { let type: String; let level: Int; let name: String; let id: String; let state: String; let members: [UInt32] }
+            try ToolOutput.json(groups.map { Out(type: $0.type, level: $0.level, name: $0.name, id: String($0.id, radix: 16), state: $0.state, members: $0.nodes) })
+        } else {
+            print(ServiceListing.text(groups), terminator: "")
+        }
     }
 }
 

@@ -46,7 +46,10 @@ public final class ChildProcess: @unchecked Sendable {
     private var errBuffer: [UInt8] = []
     public let commandLine: String
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    private var inPipe: Pipe?
+
+    /// Starts `executable`. With `stdin`, the child reads what `write(_:)` sends; otherwise it reads /dev/null.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -55,7 +58,13 @@ public final class ChildProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = outPipe
         process.standardError = errPipe
-        process.standardInput = FileHandle.nullDevice
+        if stdin {
+            let p = Pipe()
+            inPipe = p
+            process.standardInput = p
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         commandLine = ([executable] + arguments).joined(separator: " ")
         try process.run()
         for fd in [outPipe.fileHandleForReading.fileDescriptor, errPipe.fileHandleForReading.fileDescriptor] {
@@ -128,6 +137,14 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// Writes `text` to the child's stdin.
+    public func write(_ text: String) {
+        inPipe?.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// The stdout lines so far.
+    public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
 
     /// Runs a command to completion and returns (status, stdout, stderr).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],

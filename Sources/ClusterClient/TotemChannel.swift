@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
+import ClusterIPCProtocol
+import ClusterSystem
+import ClusterTypes
+
+/// A daemon's connection to its node's totemd on one channel, driven from the daemon's `EventLoop`: connects (and
+/// retries while totemd starts), hands every configuration change and delivery to `onEvent`, and multicasts in order,
+/// holding messages while totemd pushes back.
+public final class TotemChannel {
+    public let instance: NodeInstance
+    public let channel: UInt16
+    private let loop: EventLoop
+    private var client: TotemClient?
+    private var outbox: [[UInt8]] = []
+    private var outboxHead = 0
+    private var retryScheduled = false
+    /// Configuration changes and deliveries, in totem's order.
+    public var onEvent: (TotemIPC.Event) -> Void = { _ in }
+    /// Called once connected, with this node's id and the current configuration if there is one.
+    public var onConnected: (NodeID, TotemIPC.Configuration?) -> Void = { _, _ in }
+    /// Called when totemd cannot be reached or goes away.
+    public var onFailure: (IPCError) -> Void = { _ in }
+
+    /// How long to keep retrying the first connection.
+    public static let connectAttemptsMax = 300
+
+    public init(instance: NodeInstance, channel: UInt16, loop: EventLoop) {
+        self.instance = instance
+        self.channel = channel
+        self.loop = loop
+    }
+
+    /// Starts connecting (retrying every 100 ms while totemd is not up yet).
+    public func connect() { attempt(0) }
+
+    /// Messages waiting for totemd to accept them.
+    public var backlog: Int { outbox.count - outboxHead }
+
+    private func attempt(_ n: Int) {
+        do throws(IPCError) {
+            let c = try TotemClient(instance: instance)
+            let (node, conf) = try c.open(channels: [channel])
+            client = c
+            guard let fd = c.eventFD else { throw IPCError.peerGone(service: c.service) }
+            loop.watch(fd: fd, events: [.readable, .error, .hangup]) { [unowned self] _ in self.readable() }
+            onConnected(node, conf)
+        } catch {
+            if n < Self.connectAttemptsMax {
+                loop.schedule(after: .milliseconds(100)) { [weak self] in self?.attempt(n + 1) }
+            } else {
+                onFailure(error)
+            }
+        }
+    }
+
+    private func readable() {
+        guard let c = client else { return }
+        do {
+            while let e = try c.nextEvent(timeoutMilliseconds: 0) { onEvent(e) }
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Multicasts `payload` after everything queued before it.
+    public func multicast(_ payload: [UInt8]) {
+        outbox.append(payload)
+        flush()
+    }
+
+    private func flush() {
+        guard let c = client else { return }
+        while outboxHead < outbox.count {
+            do {
+                try c.multicast(channel: channel, payload: outbox[outboxHead])
+                outbox[outboxHead] = []
+                outboxHead += 1
+            } catch {
+                if error == .tryAgain {
+                    if !retryScheduled {
+                        retryScheduled = true
+                        loop.schedule(after: .milliseconds(2)) { [weak self] in
+                            self?.retryScheduled = false
+                            self?.flush()
+                        }
+                    }
+                } else {
+                    fail(error)
+                }
+                return
+            }
+        }
+        outbox.removeAll(keepingCapacity: true)
+        outboxHead = 0
+    }
+
+    private func fail(_ error: IPCError) {
+        if let fd = client?.eventFD { loop.unwatch(fd: fd) }
+        client = nil
+        onFailure(error)
+    }
+
+    public func close() { client?.close() }
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterClient
+import ClusterIPCProtocol
+import ClusterTypes
+import Foundation
+import Testing
+import TestSupportKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real totemd and groupd processes on loopback, with testcpg clients.
+@Suite("groupd on loopback", .serialized)
+struct GroupDaemonTests {
+    func cluster(_ n: Int) throws -> LocalCluster {
+        let c = try LocalCluster(nodes: n)
+        c.upperDaemons = ["groupd"]
+        try c.startAll()
+        try c.waitForRing(Array(1...n))
+        // groupd answers once it is part of the ring.
+        for k in 1...n {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                if let g = try? GroupClient(instance: c.instance(k)), (try? g.localNodeID()) != nil { break } // still starting
+                usleep(20_000)
+            }
+        }
+        return c
+    }
+
+    func testcpg(_ c: LocalCluster, _ k: Int, group: String = "demo") throws -> ChildProcess {
+        let p = try ChildProcess(TestBinaries.path("testcpg"), [group], environment: c.environment(k), stdin: true)
+        try p.waitForOutput("joined \(group)")
+        return p
+    }
+
+    /// Waits until `p` has printed a line containing `text`.
+    func expectLine(_ p: ChildProcess, _ text: String, timeout: Duration = .seconds(20), _ c: LocalCluster? = nil) throws {
+        do { try p.waitForOutput(text, timeout: timeout) } catch {
+            throw ChildProcessError("\(error)\n\(c?.logs(lines: 12) ?? "")")
+        }
+    }
+
+    @Test("testcpg on 3 nodes: identical views and messages on every node; a killed client leaves with process down")
+    func threeNodes() throws {
+        let c = try cluster(3)
+        let clients = try (1...3).map { try testcpg(c, $0) }
+        let pids = clients.map(\.pid)
+        for p in clients { try expectLine(p, "members [1:\(pids[0]) 2:\(pids[1]) 3:\(pids[2])]") }
+        for (i, p) in clients.enumerated() {
+            for m in 0..<5 { p.write("message \(i + 1).\(m)\n") }
+        }
+        for p in clients { try expectLine(p, "message 3.4") }
+        for p in clients { while p.lines.filter({ $0.hasPrefix("DELIVER") }).count < 15 { usleep(10_000) } }
+        let delivered = clients.map { $0.lines.filter { $0.hasPrefix("DELIVER") } }
+        #expect(delivered[0].count == 15)
+        #expect(delivered[0] == delivered[1] && delivered[1] == delivered[2])
+        // Services listing shows the group on every node.
+        let services = try c.tool(2, "cman_tool", ["services"])
+        #expect(services.stdout.contains("demo") && services.stdout.contains("[1 2 3]"), "\(services)")
+        let cpg = try c.tool(1, "cpgtool", ["--json"])
+        #expect(cpg.stdout.contains("\"name\" : \"demo\""), "\(cpg.stdout)")
+        // SIGKILL of one client: the others see it leave with reason process down.
+        clients[2].signal(SIGKILL)
+        _ = try clients[2].wait()
+        for p in clients[0..<2] { try expectLine(p, "left [3:\(pids[2])(process down)]") }
+        // A view change and a message after it are seen identically by the survivors.
+        clients[0].write("after\n")
+        for p in clients[0..<2] { try expectLine(p, ": after") }
+        let tail = clients[0..<2].map { Array($0.lines.filter { $0.hasPrefix("CONFCHG") || $0.hasPrefix("DELIVER") }.suffix(2)) }
+        #expect(tail[0] == tail[1])
+    }
+
+    @Test("a killed node's processes leave with node down; restarted, its clients rejoin")
+    func nodeDownAndRejoin() throws {
+        let c = try cluster(3)
+        let a = try testcpg(c, 1, group: "g2")
+        let b = try testcpg(c, 2, group: "g2")
+        try expectLine(a, "members [1:\(a.pid) 2:\(b.pid)]", c)
+        c.kill(2)
+        try expectLine(a, "left [2:\(b.pid)(node down)]")
+        _ = try? b.wait(timeout: .seconds(5)) // its groupd is gone; testcpg exits
+        try c.start(2)
+        try c.waitForRing([1, 2, 3])
+        var again: ChildProcess?
+        let deadline = ContinuousClock.now + .seconds(20)
+        while again == nil && ContinuousClock.now < deadline {
+            again = try? testcpg(c, 2, group: "g2") // groupd on node 2 may still be starting
+            if again == nil { usleep(100_000) }
+        }
+        let b2 = try #require(again)
+        try expectLine(a, "joined [2:\(b2.pid)(join)]")
+        try expectLine(b2, "members [1:\(a.pid) 2:\(b2.pid)]")
+        a.write("welcome back\n")
+        try expectLine(b2, "welcome back")
+    }
+
+    @Test("the client library: join, members, multicast, events as an AsyncSequence, typed errors")
+    func clientLibrary() async throws {
+        let c = try cluster(2)
+        let one = try GroupClient(instance: c.instance(1))
+        let two = try GroupClient(instance: c.instance(2))
+        try one.join("lib")
+        #expect(throws: GroupError.self) { try one.join("lib") }
+        try two.join("lib")
+        var seen = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while seen < 2 && ContinuousClock.now < deadline {
+            seen = (try? one.members(of: "lib").count) ?? 0 // membership settles as the joins are ordered
+            usleep(10_000)
+        }
+        #expect(seen == 2)
+        #expect(try one.localNodeID() == NodeID(1))
+        try two.multicast("lib", Array("over the ring".utf8))
+        var got: String?
+        for try await e in one.events {
+            if case .delivery(_, _, let payload) = e {
+                got = String(decoding: payload, as: UTF8.self)
+                break
+            }
+        }
+        #expect(got == "over the ring")
+        do {
+            try one.multicast("not-joined", [1])
+            // One-way: no error comes back, and nothing is delivered.
+        }
+        let missing = try LocalCluster(nodes: 1)
+        #expect(throws: GroupError.self) { try GroupClient(instance: missing.instance(1)) }
+    }
+}
