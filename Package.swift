@@ -105,8 +105,11 @@ let package = Package(
 
         .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
                           path: "tools/totem-sim", swiftSettings: strict),
-        .executableTarget(name: "totembench", dependencies: ["ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "BenchSupport", dependencies: ["ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                path: "tools/BenchSupport", swiftSettings: strict),
+        .executableTarget(name: "totembench", dependencies: ["BenchSupport", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "tools/totembench", swiftSettings: strict),
+        .executableTarget(name: "cpgbench", dependencies: ["BenchSupport"], path: "tools/cpgbench", swiftSettings: strict),
         .executableTarget(name: "ipcbench", dependencies: ["ClusterIPC", "ClusterIPCProtocol"], path: "tools/ipcbench", swiftSettings: strict),
 
         // MARK: Test support
@@ -128,7 +131,7 @@ let package = Package(
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
-        .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd"], swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "QuorumDaemonTests",

@@ -33,6 +33,8 @@ public final class IPCServer {
     private var connections: [UInt64: IPCConnection] = [:]
     private var nextID: UInt64 = 1
     private var flushScheduled = false
+    /// Whether flow control is on (see `setFlowControl`).
+    public private(set) var flowControlled = false
     /// Receives one line per client problem (slow reader, oversized event).
     public var log: (String) -> Void = { _ in }
     /// A client whose queued events do not move for this long is disconnected.
@@ -81,8 +83,9 @@ public final class IPCServer {
     public var openConnections: [IPCConnection] { connections.values.sorted { $0.id < $1.id } }
 
     /// Turns flow control of one-way messages on (clients' `send` fails with "try again", so they retry) or off.
-    /// Requests that expect a reply are not blocked.
+    /// While it is on libqb reads no requests at all, so calls that expect a reply wait until it is off again.
     public func setFlowControl(blocked: Bool) {
+        flowControlled = blocked
         guard let s = service else { return }
         qb_ipcs_request_rate_limit(s, blocked ? QB_IPCS_RATE_OFF_2 : QB_IPCS_RATE_NORMAL)
     }
@@ -121,6 +124,9 @@ public final class IPCServer {
         nextID += 1
         connections[connection.id] = connection
         qb_ipcs_context_set(c, Unmanaged.passRetained(connection).toOpaque())
+        // libqb flow-controls only the connections open when the limit was set: a client that connects while it is
+        // on would not be told to back off.
+        if flowControlled, let s = service { qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_OFF_2) }
         handler?.connected(connection)
     }
 

@@ -71,6 +71,8 @@ extension ProcessGroup {
             var pid: UInt32
             /// Groups joined or being joined.
             var groups: Set<String> = []
+            /// Groups this process asked to leave, until that leave is delivered.
+            var leaving: Set<String> = []
             var totem = false
         }
 
@@ -112,7 +114,8 @@ extension ProcessGroup {
             case .join(let h, let pid, let group):
                 out.result = join(h, pid: pid, group: group, out: &out)
             case .leave(let h, let group):
-                guard let p = handles[h], p.groups.contains(group) else { out.result = .notMember; break }
+                guard let p = handles[h], p.groups.contains(group), !p.leaving.contains(group) else { out.result = .notMember; break }
+                handles[h]!.leaving.insert(group)
                 out.effects.append(.multicast(Message.leave(group: group, pid: p.pid, reason: .leave).encode()))
                 out.result = .ok
             case .mcast(let h, let group, let payload):
@@ -127,8 +130,9 @@ extension ProcessGroup {
                 }
             case .processGone(let h):
                 guard let p = handles.removeValue(forKey: h) else { break }
-                for g in p.groups.sorted() {
-                    inView[g]?.removeAll { $0 == h }
+                // A leave already asked for is on its way; a second one could take out a later process with this pid.
+                for g in p.groups.sorted() { inView[g]?.removeAll { $0 == h } }
+                for g in p.groups.subtracting(p.leaving).sorted() {
                     out.effects.append(.multicast(Message.leave(group: g, pid: p.pid, reason: .processDown).encode()))
                 }
             }
@@ -168,9 +172,12 @@ extension ProcessGroup {
                 groups[g]!.removeAll { $0 == a }
                 // The leaving process also sees the view that lists it as left.
                 notify(g, joined: [], left: [(a, reason)], out: &out)
-                if from == nodeID, let h = localHandle(pid: pid, group: g) {
+                // Only the handle that asked to leave goes. A handle that is gone already left the view when it went; a
+                // newer connection of the same pid that joined since must not be taken out by its predecessor's leave.
+                if from == nodeID, let h = handles.keys.sorted().first(where: { handles[$0]!.pid == pid && handles[$0]!.leaving.contains(g) }) {
                     inView[g]?.removeAll { $0 == h }
-                    handles[h]?.groups.remove(g)
+                    handles[h]!.groups.remove(g)
+                    handles[h]!.leaving.remove(g)
                 }
                 if groups[g]!.isEmpty { groups[g] = nil }
             case .mcast(let g, let pid, let payload):
@@ -196,7 +203,7 @@ extension ProcessGroup {
         }
 
         private func localHandle(pid: UInt32, group: String) -> Handle? {
-            handles.keys.sorted().first { handles[$0]!.pid == pid && handles[$0]!.groups.contains(group) }
+            handles.keys.sorted().first { handles[$0]!.pid == pid && handles[$0]!.groups.contains(group) && !handles[$0]!.leaving.contains(group) }
         }
 
         /// A view change of `group`, to every local process in its view.

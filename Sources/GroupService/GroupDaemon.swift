@@ -27,6 +27,9 @@ public final class GroupDaemon: IPCServiceHandler {
     var ready = false
     /// Multicasts waiting because totemd pushes back; IPC flow control holds clients meanwhile.
     var blocked = false
+    private var flowCheckScheduled = false
+    /// Messages waiting for totemd before clients are told to back off.
+    static let totemBacklogMax = 256
 
     public init(instance: NodeInstance, logger: Logger) {
         self.instance = instance
@@ -120,15 +123,20 @@ public final class GroupDaemon: IPCServiceHandler {
 
     private func address(_ a: ProcessGroup.Address) -> GroupIPC.Address { GroupIPC.Address(node: a.node, pid: a.pid) }
 
-    /// Clients' one-way multicasts are throttled while totemd pushes back.
+    /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every event; while blocked,
+    /// one timer at a time checks again.
     private func updateFlowControl() {
-        let shouldBlock = (totem?.backlog ?? 0) > 256
+        let shouldBlock = (totem?.backlog ?? 0) > Self.totemBacklogMax
         if shouldBlock != blocked {
             blocked = shouldBlock
             server.setFlowControl(blocked: shouldBlock)
-            if shouldBlock { loop.schedule(after: .milliseconds(5)) { [weak self] in self?.updateFlowControl() } }
-        } else if blocked {
-            loop.schedule(after: .milliseconds(5)) { [weak self] in self?.updateFlowControl() }
+        }
+        if blocked && !flowCheckScheduled {
+            flowCheckScheduled = true
+            loop.schedule(after: .milliseconds(5)) { [weak self] in
+                self?.flowCheckScheduled = false
+                self?.updateFlowControl()
+            }
         }
     }
 

@@ -146,6 +146,12 @@ extension Totem {
             guard state != .left else { return .notRunning }
             guard payload.count <= Settings.messageBytesMax else { return .tooLarge }
             guard sendQueue.count < settings.sendQueueCountMax, sendQueue.bytes + payload.count <= settings.sendQueueBytesMax else {
+                // Refused even when the queue is not "full" (this payload would overflow the byte limit): pressure
+                // must still be announced, or the release below would never come and the submitter waits forever.
+                if !backPressured {
+                    backPressured = true
+                    out.backPressure = true
+                }
                 return .tryAgain
             }
             let wasIdle = sendQueue.isEmpty

@@ -107,4 +107,16 @@ struct MultiProcessIPCTests {
         server.signal(SIGTERM)
         _ = try server.wait()
     }
+
+    @Test("a client that connects while flow control is on is told to back off too")
+    func flowControlForNewConnections() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name, extra: ["--flow-control-ms", "400"])
+        let result = try client(name, ["oneway", "50"])
+        #expect(result.stdout.contains("oneways=50"), "\(result)")
+        let refused = result.stdout.split(separator: "=").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        #expect(refused > 0, "the first sends went through while the server had flow control on: \(result)")
+        server.signal(SIGTERM)
+        _ = try server.wait()
+    }
 }

@@ -14,6 +14,7 @@ struct SystemdUnitTests {
     func present() {
         #expect(Self.units.contains("totemd.service"))
         #expect(Self.units.contains("quorumd.service"))
+        #expect(Self.units.contains("groupd.service"))
     }
 
     @Test("each unit is Type=notify with a watchdog, and the backtracer off so the watchdog can kill", arguments: units)

@@ -11,6 +11,9 @@ struct Lockstep {
     var upcalls: [[Totem.Upcall]]
     var persisted: [[UInt64]]
     var sent: [[Totem.Message]]
+    /// Back-pressure announcements and submit results, per node, in order.
+    var pressure: [[Bool]]
+    var submitted: [[Totem.SubmitResult]]
     /// Return false to drop a datagram (from, to, message).
     var filter: (Int, Int, Totem.Message) -> Bool = { _, _, _ in true }
     /// Nodes whose process is gone but whose host answers: senders get `.peerUnreachable`.
@@ -24,6 +27,8 @@ struct Lockstep {
         upcalls = Array(repeating: [], count: count)
         self.persisted = Array(repeating: [], count: count)
         sent = Array(repeating: [], count: count)
+        pressure = Array(repeating: [], count: count)
+        submitted = Array(repeating: [], count: count)
     }
 
     mutating func startAll() {
@@ -40,6 +45,8 @@ struct Lockstep {
     mutating func apply(_ i: Int, _ out: Totem.Output) {
         if let p = out.ringSequenceToPersist { persisted[i].append(p) }
         upcalls[i] += out.upcalls
+        if let b = out.backPressure { pressure[i].append(b) }
+        if let r = out.submitted { submitted[i].append(r) }
         for d in out.datagrams {
             guard let packet = try? Totem.Packet.decode(d.bytes) else { continue } // the core's own output always decodes
             sent[i].append(packet.message)

@@ -171,4 +171,21 @@ struct TotemPaperTests {
         #expect(results.last == .tryAgain)
         #expect(pressure == true)
     }
+
+    @Test("a payload refused by the byte limit of a not-full queue still announces pressure, then its release")
+    func backPressureByBytes() {
+        var settings = Totem.Settings(token: .milliseconds(400))
+        settings.sendQueueBytesMax = 1000
+        var net = Lockstep(count: 2, settings: settings)
+        net.startAll()
+        net.run(for: .seconds(3))
+        #expect(net.isOneRing([0, 1]))
+        // 300-byte payloads: three fit (900 bytes); the fourth would overflow 1000 while the queue is not "full".
+        for _ in 0..<4 { net.handle(0, .submit(channel: 1, payload: [UInt8](repeating: 7, count: 300), guarantee: .agreed)) }
+        #expect(net.submitted[0] == [.accepted, .accepted, .accepted, .tryAgain])
+        #expect(net.pressure[0] == [true])
+        net.run(for: .seconds(1))
+        #expect(net.pressure[0] == [true, false], "the queue drained but the release was never announced")
+        #expect(net.deliveries(1).count == 3)
+    }
 }

@@ -2,14 +2,17 @@
 // Test support: a small libqb IPC server and client used by the multi-process IPC tests, the sd_notify test and
 // ipcbench. Not installed.
 //
-//   ipc-peer server NAME [--admin] [--stall-ms MS]  serve until SIGTERM; prints "ready" once listening
+//   ipc-peer server NAME [--admin] [--stall-ms MS] [--flow-control-ms MS]
+//                                                serve until SIGTERM; prints "ready" once listening; with
+//                                                --flow-control-ms, flow control is on for the first MS ms
 //   ipc-peer client NAME echo SIZE COUNT         COUNT echo round trips of SIZE bytes, checked
 //   ipc-peer client NAME delayed MS              a request the server answers after MS milliseconds
 //   ipc-peer client NAME events COUNT            ask for COUNT events and check they arrive in order
 //   ipc-peer client NAME ignore COUNT            ask for COUNT events and never read them
 //   ipc-peer client NAME stats                   print "connections=N disconnects=M"
 //   ipc-peer client NAME big SIZE                send SIZE bytes (to provoke "message too large")
-//   ipc-peer client NAME oneway COUNT            COUNT one-way messages, then a stats call
+//   ipc-peer client NAME oneway COUNT            COUNT one-way messages, then a stats call; prints how many
+//                                                sends were refused with "try again"
 //   options: --as-uid UID (drop privileges first)
 import ClusterDaemonSupport
 import ClusterIPC
@@ -90,6 +93,10 @@ case "server":
     }
     service.server = server
     do { try server.start() } catch { fail("\(error)") }
+    if let i = args.firstIndex(of: "--flow-control-ms"), i + 1 < args.count, let ms = Int64(args[i + 1]) {
+        server.setFlowControl(blocked: true)
+        loop.schedule(after: .milliseconds(ms)) { server.setFlowControl(blocked: false) }
+    }
     let notifier = SystemdNotifier()
     if let interval = notifier.watchdogInterval {
         func ping() {
@@ -179,11 +186,13 @@ case "client":
     case "oneway":
         let count = Int(args[3]) ?? 1
         var sent = 0
+        var refused = 0
         while sent < count {
             do {
                 try client.send(messageID: Op.oneway.rawValue, body: [1, 2, 3])
                 sent += 1
             } catch IPCError.tryAgain {
+                refused += 1
                 usleep(100)
             } catch {
                 fail("\(error)")
@@ -192,7 +201,7 @@ case "client":
         let reply = call(.stats, [])
         var r = ByteReader(reply.body)
         _ = try? r.readUInt32(); _ = try? r.readUInt32() // connections, disconnects: not needed here
-        print("oneways=\((try? r.readUInt32()) ?? 0)")
+        print("oneways=\((try? r.readUInt32()) ?? 0) refused=\(refused)")
     default:
         fail("unknown operation \(args[2])")
     }
