@@ -127,4 +127,88 @@ struct GroupDaemonTests {
         let missing = try LocalCluster(nodes: 1)
         #expect(throws: GroupError.self) { try GroupClient(instance: missing.instance(1)) }
     }
+
+    @Test("a flood of odd-sized messages is flow-controlled, never dropped, and arrives in order; a client that reconnects under the same pid keeps its membership")
+    func floodAndReconnect() throws {
+        let c = try cluster(2)
+        let receiver = try GroupClient(instance: c.instance(2))
+        let sender = try GroupClient(instance: c.instance(1))
+        try receiver.join("flood")
+        try sender.join("flood")
+        try waitForMembers(sender, "flood", count: 2)
+        // 16,411 bytes: not a divisor of any queue limit, so queues fill part-way (this once stalled totemd for good).
+        let count = 1_000
+        let size = 16_411
+        let senderThread = Thread {
+            var payload = [UInt8](repeating: 0x5A, count: size)
+            var i = 0
+            let giveUp = ContinuousClock.now + .seconds(120)
+            while i < count && ContinuousClock.now < giveUp {
+                while (try? sender.nextEvent(timeoutMilliseconds: 0)) != nil {} // our own copies: read them, as clients must
+                withUnsafeBytes(of: UInt32(i).bigEndian) { for k in 0..<4 { payload[k] = $0[k] } }
+                do {
+                    try sender.multicast("flood", payload)
+                    i += 1
+                } catch {
+                    usleep(200) // try again: the ring is saturated
+                }
+            }
+        }
+        senderThread.start()
+        var next = 0
+        let deadline = ContinuousClock.now + .seconds(120)
+        while next < count && ContinuousClock.now < deadline {
+            guard case .delivery(_, _, let p)? = try receiver.nextEvent(timeoutMilliseconds: 100) else { continue }
+            let seq = Int(p.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            #expect(seq == next && p.count == size, "message \(seq) of \(p.count) bytes arrived, expected \(next)")
+            if seq != next { break }
+            next += 1
+        }
+        #expect(next == count, "\(next) of \(count) messages arrived\n\(c.logs(lines: 10))")
+
+        // The receiver's process closes its handle and joins again at once, under the same pid.
+        receiver.close()
+        let again = try GroupClient(instance: c.instance(2))
+        try joinRetrying(again, "flood")
+        // Its own join comes first; after that the sender's next message must reach it.
+        var joined = false
+        let viewBy = ContinuousClock.now + .seconds(10)
+        while !joined && ContinuousClock.now < viewBy {
+            if case .configurationChange(_, let members, let j, _, _, _)? = try again.nextEvent(timeoutMilliseconds: 100) {
+                joined = members.count == 2 && j.contains { $0.address.node == NodeID(2) }
+            }
+        }
+        #expect(joined, "the reconnected client never saw its own join\n\(c.logs(lines: 10))")
+        try sender.multicast("flood", Array("still here".utf8))
+        var got: String?
+        let end = ContinuousClock.now + .seconds(10)
+        while got == nil && ContinuousClock.now < end {
+            if case .delivery(_, _, let p)? = try again.nextEvent(timeoutMilliseconds: 100) { got = String(decoding: p, as: UTF8.self) }
+        }
+        #expect(got == "still here", "the reconnected client lost its membership\n\(c.logs(lines: 10))")
+    }
+
+    /// Joins, retrying while groupd has not yet seen this process's previous connection close ("already a member").
+    func joinRetrying(_ client: GroupClient, _ group: String) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do throws(GroupError) {
+                try client.join(group)
+                return
+            } catch {
+                if error.code != .exists || ContinuousClock.now >= deadline { throw error }
+                usleep(10_000)
+            }
+        }
+    }
+
+    /// Waits until `client` sees `count` members in `group`.
+    func waitForMembers(_ client: GroupClient, _ group: String, count: Int) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try? client.members(of: group).count) != count { // membership settles as the joins are ordered
+            guard ContinuousClock.now < deadline else { throw ChildProcessError("\(group) never had \(count) members") }
+            usleep(10_000)
+        }
+    }
 }
+
