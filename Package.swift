@@ -129,6 +129,7 @@ let package = Package(
                                    .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd"], swiftSettings: strict),

@@ -13,7 +13,7 @@ import TotemTransport
 import Glibc
 #endif
 
-/// totemd: the thin shell around `Totem.StateMachine`. It owns the UDP transport, the IPC services, the ring
+/// totemd: the thin shell around `Totem.StateMachine`. It owns the rings' UDP transports, the IPC services, the ring
 /// sequence file and the one event loop, feeds the core its events and carries out each `Output` in the documented
 /// order: persist, send, deliver, report.
 public final class TotemDaemon {
@@ -25,7 +25,8 @@ public final class TotemDaemon {
     let notifier = SystemdNotifier()
     let store: RingSequenceStore
     var core: Totem.StateMachine
-    let transport: UDPTransport
+    let transport: RedundantRings
+    var ringCheckTimer: EventLoop.Timer?
     var clients: TotemClientService!
     var clientServer: IPCServer!
     var adminServer: IPCServer!
@@ -69,18 +70,41 @@ public final class TotemDaemon {
         } else {
             keyMaterial = Array(config.name.utf8)
         }
-        let mode: UDPTransport.Mode
-        switch config.cman.transport {
-        case .udpu:
-            mode = .udpu
-        case .udp:
-            guard let group = SocketAddress(ipv4: config.effectiveMulticastAddress, port: config.cman.port), group.isMulticast else {
-                throw StartupError("multicast address \(config.effectiveMulticastAddress) is not an IPv4 multicast address", .configInvalid)
-            }
-            mode = .multicast(group)
+        let crypto = PacketCrypto(keyMaterial: keyMaterial, clusterID: config.effectiveClusterID, nodeID: myID)
+        // cman's rule: altnames mean active redundant rings unless <totem rrp_mode> says otherwise.
+        let rrp: RedundantRings.Mode?
+        switch config.totem.rrpMode {
+        case .none?: rrp = nil
+        case .passive?: rrp = .passive
+        case .active?, nil: rrp = .active
         }
-        transport = UDPTransport(nodeID: myID, local: identity.address, peers: identity.peers, mode: mode,
-                                 crypto: PacketCrypto(keyMaterial: keyMaterial, clusterID: config.effectiveClusterID, nodeID: myID))
+        var rings = identity.rings
+        if rrp == nil && rings.count > 1 {
+            logger.warning("<altname> entries ignored: <totem rrp_mode=\"none\"/> runs ring 0 only")
+            rings = Array(rings.prefix(1))
+        }
+        var transports: [UDPTransport] = []
+        var usedGroups: [SocketAddress: Int] = [:]
+        for (number, ring) in rings.enumerated() {
+            let mode: UDPTransport.Mode
+            switch config.cman.transport {
+            case .udpu:
+                mode = .udpu
+            case .udp:
+                let address = number == 0 ? config.effectiveMulticastAddress : (ring.multicastAddress ?? config.effectiveMulticastAddress)
+                guard let group = SocketAddress(ipv4: address, port: ring.local.port), group.isMulticast else {
+                    throw StartupError("ring \(number): multicast address \(address) is not an IPv4 multicast address", .configInvalid)
+                }
+                if let other = usedGroups[group] {
+                    throw StartupError("rings \(other) and \(number) would share multicast group \(group); give the <altname> its own mcast= or port=", .configInvalid)
+                }
+                usedGroups[group] = number
+                mode = .multicast(group)
+            }
+            transports.append(UDPTransport(nodeID: myID, local: ring.local, peers: ring.peers, mode: mode, crypto: crypto))
+        }
+        transport = RedundantRings(rings: transports, mode: rrp ?? .active, crypto: crypto,
+                                   window: max(settings.token * 2, .seconds(1)), clock: { EventLoop.now() })
     }
 
     /// Runs until SIGTERM, SIGINT or an admin `leave`; returns the exit code.
@@ -102,17 +126,18 @@ public final class TotemDaemon {
             }
         }
         transport.onDatagram = { [unowned self] bytes in self.feed(.datagram(bytes)) }
+        if transport.rings.count > 1 { checkRings() }
         transport.onUnreachable = { [unowned self] node in
             self.logger.debug("node \(node)'s totem port is closed (ICMP port unreachable)")
             self.feed(.peerUnreachable(node))
         }
-        for fd in transport.descriptors {
-            loop.watch(fd: fd, events: [.readable, .error]) { [unowned self] _ in self.transport.readable(fd) }
+        for (fd, ring) in transport.descriptors {
+            loop.watch(fd: fd, events: [.readable, .error]) { _ in ring.readable(fd) }
         }
         loop.onSignal(SIGTERM) { [unowned self] in self.shutdown(reason: "SIGTERM") }
         loop.onSignal(SIGINT) { [unowned self] in self.shutdown(reason: "SIGINT") }
         if let interval = notifier.watchdogInterval { startWatchdog(interval) }
-        logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.local), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")
+        logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.rings.map { "\($0.local)" }.joined(separator: " and ")), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")
         notifier.status("forming a ring")
         feed(.start)
         loop.run()
@@ -123,10 +148,24 @@ public final class TotemDaemon {
     }
 
     var transportDescription: String {
-        switch transport.mode {
+        let kind = switch transport.rings[0].mode {
         case .udpu: "udpu"
         case .multicast(let group): "multicast \(group.ip)"
         }
+        return transport.rings.count > 1 ? "\(kind), \(transport.rings.count) rings (rrp_mode \(transport.mode.rawValue))" : kind
+    }
+
+    /// Judges the rings every quarter second and logs faults and recoveries, as corosync's RRP did.
+    private func checkRings() {
+        for change in transport.evaluate() {
+            switch change {
+            case .faulty(let ring, let peers):
+                logger.error("Marking ringid \(ring) interface \(transport.rings[ring].local.ip) FAULTY: nothing from node(s) \(peers.map(\.description).joined(separator: " ")) on it while other rings hear them")
+            case .recovered(let ring):
+                logger.notice("ring \(ring) (\(transport.rings[ring].local.ip)) recovered: every node is heard on it again")
+            }
+        }
+        ringCheckTimer = loop.schedule(after: .milliseconds(250)) { [weak self] in self?.checkRings() }
     }
 
     // MARK: - Driving the core
@@ -241,11 +280,24 @@ public final class TotemDaemon {
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
             ("queued_messages", core.queuedMessages),
         ].map { ($0.0, UInt64($0.1)) }
-        let ringStatus = core.state == .operational ? "ring 0 active with no faults" : "ring 0 \(core.state.rawValue)"
+        let now = EventLoop.now()
+        let rings = transport.rings.enumerated().map { number, ring in
+            let faults = transport.health.faults[number]
+            let text: String
+            if !faults.isEmpty {
+                let detail = faults.sorted().map { peer in
+                    "node \(peer)" + (transport.health.silence(of: peer, on: number, at: now).map { " silent \(String(format: "%.1f", $0.secondsDouble)) s" } ?? " never heard")
+                }
+                text = "ring \(number) FAULTY: \(detail.joined(separator: ", "))"
+            } else {
+                text = core.state == .operational ? "ring \(number) active with no faults" : "ring \(number) \(core.state.rawValue)"
+            }
+            return TotemIPC.RingStatus(number: UInt32(number), address: ring.local.ip, status: text)
+        }
         return TotemIPC.Status(nodeID: core.nodeID, clusterName: config.name, state: core.state.rawValue,
                                ringRepresentative: core.ringID.representative, ringSequence: core.ringID.sequence,
                                members: core.members, transport: transportDescription,
-                               rings: [TotemIPC.RingStatus(number: 0, address: transport.local.ip, status: ringStatus)],
+                               rings: rings,
                                counters: counters)
     }
 }

@@ -5,9 +5,10 @@ import ClusterTypes
 import Glibc
 #endif
 
-/// Totem's network: one UDP socket bound to this node's address, sending to the multicast group or to every peer
-/// (udpu), sealing and opening packets with `PacketCrypto`, and reading ICMP port-unreachable reports through
-/// IP_RECVERR so the protocol learns at once when a peer's process is gone.
+/// One totem ring's network: a UDP socket bound to this node's address on that ring, sending sealed packets to the
+/// multicast group or to every peer (udpu), opening what arrives with `PacketCrypto`, and reading ICMP
+/// port-unreachable reports through IP_RECVERR so the protocol learns at once when a peer's process is gone.
+/// `RedundantRings` runs one per ring.
 public final class UDPTransport {
     public enum Destination: Sendable {
         case all
@@ -37,12 +38,12 @@ public final class UDPTransport {
     private var peers: [NodeID: SocketAddress]
     private var peerList: [(NodeID, sockaddr_in)]
     private var byAddress: [UInt32: NodeID]
-    private var crypto: PacketCrypto
+    private let crypto: PacketCrypto
     private(set) var fd: Int32 = -1
     private var mcastFD: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: 65_536)
-    /// Called with each authentic datagram's plaintext.
-    public var onDatagram: ([UInt8]) -> Void = { _ in }
+    /// Called with each authentic datagram's sender and plaintext.
+    public var onDatagram: (NodeID, [UInt8]) -> Void = { _, _ in }
     /// Called when the kernel reports a peer's port closed.
     public var onUnreachable: (NodeID) -> Void = { _ in }
 
@@ -119,9 +120,8 @@ public final class UDPTransport {
 
     // MARK: - Sending
 
-    /// Seals and sends `bytes`. Failures are counted, not thrown: the protocol copes with loss.
-    public func send(_ bytes: [UInt8], to destination: Destination) {
-        let packet = crypto.seal(bytes)
+    /// Sends a sealed packet. Failures are counted, not thrown: the protocol copes with loss.
+    public func send(packet: [UInt8], to destination: Destination) {
         switch (destination, mode) {
         case (.all, .multicast(let group)):
             sendTo(packet, group.sockaddr)
@@ -181,7 +181,7 @@ public final class UDPTransport {
                 }
                 return
             }
-            guard byAddress[from.sin_addr.s_addr] != nil else {
+            guard let sender = byAddress[from.sin_addr.s_addr] else {
                 counters.unknownSource += 1
                 continue
             }
@@ -190,7 +190,7 @@ public final class UDPTransport {
                 continue
             }
             counters.received += 1
-            onDatagram(plain)
+            onDatagram(sender, plain)
         }
     }
 

@@ -198,4 +198,62 @@ struct TotemDaemonTests {
         #expect(r.status == 69)
         #expect(r.stderr.contains("node \"nosuchnode\" is not in cluster.conf (nodes: 127.0.0.1, 127.0.0.2)"), "\(r.stderr)")
     }
+
+    /// Each node's ring lines from `cman_tool ring`.
+    func ringLines(_ cluster: LocalCluster, _ k: Int) throws -> [String] {
+        let out = try cluster.tool(k, "cman_tool", ["ring"])
+        return out.stdout.split(separator: "\n").map(String.init).filter { $0.contains("ring ") && ($0.contains("active") || $0.contains("FAULTY")) }
+    }
+
+    @Test("redundant rings (altname), active and passive: both rings carry the ring and report no faults",
+          arguments: ["", "rrp_mode=\"passive\""])
+    func redundantRings(mode: String) throws {
+        let cluster = try LocalCluster(nodes: 3, totem: "token=\"1000\" \(mode)", redundantRing: true)
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2, 3])
+        let seen = try exchange(cluster, nodes: [1, 2, 3], perNode: 30)
+        #expect(seen[0].count == 90 && seen[1] == seen[0] && seen[2] == seen[0], "\(cluster.logs())")
+        usleep(2_500_000) // longer than the fault window, with traffic on the ring
+        for k in 1...3 {
+            let lines = try ringLines(cluster, k)
+            #expect(lines.count == 2 && lines.allSatisfy { $0.contains("active with no faults") }, "node \(k): \(lines)")
+        }
+        let status = try #require(cluster.status(1))
+        #expect(status.rings.map(\.address) == ["127.0.0.1", "127.0.1.1"])
+    }
+
+    @Test("a node cut off on ring 0 stays in the cluster over ring 1; ring 0 is reported FAULTY; no false node death",
+          arguments: ["", "rrp_mode=\"passive\""])
+    func brokenRingZero(mode: String) throws {
+        let cluster = try LocalCluster(nodes: 3, totem: "token=\"1000\" \(mode)", perNodeConfig: true, redundantRing: true)
+        // Node 3 believes ring 0 uses another port: nothing passes between it and the others on ring 0 (and their
+        // ring-0 packets to it bounce with ICMP port unreachable), while ring 1 works.
+        let path = cluster.configPath(3)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: "port=\"\(cluster.port)\"", with: "port=\"\(cluster.port + 1)\"")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        // Ring 1's port comes from each node's own <cman port>: give ring 1 an explicit port so it matches everywhere.
+        for k in 1...3 {
+            let p = cluster.configPath(k)
+            let t = try String(contentsOfFile: p, encoding: .utf8)
+            try t.replacingOccurrences(of: "\"/></clusternode>", with: "\" port=\"\(cluster.port + 10)\"/></clusternode>")
+                .write(toFile: p, atomically: true, encoding: .utf8)
+        }
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2, 3])
+        let seen = try exchange(cluster, nodes: [1, 2, 3], perNode: 20)
+        #expect(seen[0].count == 60 && seen[1] == seen[0] && seen[2] == seen[0], "\(cluster.logs())")
+        usleep(2_500_000)
+        let three = try ringLines(cluster, 3)
+        #expect(three.count == 2 && three[0].contains("ring 0 FAULTY") && three[1].contains("active with no faults"), "\(three)")
+        let one = try ringLines(cluster, 1)
+        #expect(one.first?.contains("ring 0 FAULTY: node 3") == true, "\(one)")
+        // Still one ring of three: the ICMP reports on ring 0 did not get node 3 thrown out.
+        let before = try #require(cluster.status(1))
+        usleep(1_500_000)
+        let after = try #require(cluster.status(1))
+        #expect(after.members == [NodeID(1), NodeID(2), NodeID(3)] && after.ringSequence == before.ringSequence, "\(cluster.logs())")
+        #expect(cluster.logs().contains("FAULTY"))
+    }
 }
+

@@ -29,14 +29,19 @@ public final class BenchCluster: @unchecked Sendable {  // shared read-only with
     public var processes: [Int: Process] = [:]
     var groupProcesses: [Int: Process] = [:]
 
-    public init(n: Int, token: Int, groups: Bool = false) throws {
+    /// `rings` > 1 adds redundant rings (`<altname>` on 127.0.R.k), in `rrpMode` (active or passive).
+    public init(n: Int, token: Int, groups: Bool = false, rings: Int = 1, rrpMode: String = "active") throws {
         self.n = n
         self.groups = groups
         dir = NSTemporaryDirectory() + "totembench-\(getpid())-\(n)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var conf = "<cluster name=\"bench\" config_version=\"1\"><cman transport=\"udpu\" port=\"\(port)\"/>"
-        conf += "<totem token=\"\(token)\" token_coefficient=\"0\" netmtu=\"65000\"/><logging to_syslog=\"no\" to_logfile=\"no\" to_stderr=\"yes\"\(ProcessInfo.processInfo.environment["BENCH_DEBUG"] == nil ? "" : " debug=\"on\"")/><clusternodes>"
-        for k in 1...n { conf += "<clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>" }
+        conf += "<totem token=\"\(token)\" token_coefficient=\"0\" netmtu=\"65000\" rrp_mode=\"\(rings > 1 ? rrpMode : "none")\"/><logging to_syslog=\"no\" to_logfile=\"no\" to_stderr=\"yes\"\(ProcessInfo.processInfo.environment["BENCH_DEBUG"] == nil ? "" : " debug=\"on\"")/><clusternodes>"
+        for k in 1...n {
+            conf += "<clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\">"
+            for r in 1..<max(rings, 1) { conf += "<altname name=\"127.0.\(r).\(k)\"/>" }
+            conf += "</clusternode>"
+        }
         conf += "</clusternodes></cluster>"
         try conf.write(toFile: dir + "/cluster.conf", atomically: true, encoding: .utf8)
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // totembench: figures for totemd on a local cluster (a benchmark, not a test).
 //
-//   totembench [--nodes 3,5] [--sizes 64,1024,16384] [--seconds 3] [--token 1000] [--json]
+//   totembench [--nodes 3,5] [--sizes 64,1024,16384] [--seconds 3] [--token 1000] [--rings 1] [--rrp-mode active] [--json]
 //
 // For each cluster size it starts that many totemd processes on 127.0.0.1..N (with the binaries next to this one),
 // and prints: time from start to the first full ring; messages/s and MB/s delivered at node 1 with one sender and
@@ -24,6 +24,8 @@ var sizes = [64, 1024, 16_384]
 var seconds = 3.0
 var token = 1000
 var json = false
+var rings = 1
+var rrpMode = "active"
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -32,9 +34,11 @@ while !args.isEmpty {
     case "--sizes": sizes = args.removeFirst().split(separator: ",").compactMap { Int($0) }
     case "--seconds": seconds = Double(args.removeFirst()) ?? seconds
     case "--token": token = Int(args.removeFirst()) ?? token
+    case "--rings": rings = Int(args.removeFirst()) ?? rings
+    case "--rrp-mode": rrpMode = args.removeFirst()
     case "--json": json = true
     default:
-        FileHandle.standardError.write(Data("usage: totembench [--nodes 3,5] [--sizes 64,1024,16384] [--seconds S] [--token MS] [--json]\n".utf8))
+        FileHandle.standardError.write(Data("usage: totembench [--nodes 3,5] [--sizes 64,1024,16384] [--seconds S] [--token MS] [--rings N] [--rrp-mode active|passive] [--json]\n".utf8))
         exit(64)
     }
 }
@@ -51,7 +55,7 @@ struct Report: Encodable {
 
 var reports: [Report] = []
 for n in nodeCounts {
-    let cluster = try BenchCluster(n: n, token: token)
+    let cluster = try BenchCluster(n: n, token: token, rings: rings, rrpMode: rrpMode)
     defer { cluster.stop() }
     let t0 = now()
     for k in 1...n { try cluster.start(k) }
@@ -98,7 +102,7 @@ if json {
     try printJSON(reports)
     exit(0)
 }
-print(benchHeader("totembench", token: token, seconds: seconds))
+print(benchHeader("totembench", token: token, seconds: seconds) + (rings > 1 ? ", \(rings) rings (\(rrpMode))" : ""))
 for r in reports {
     print("")
     print("== \(r.nodes) nodes: first full ring \(f(r.startupMilliseconds)) ms after start; RSS per totemd \(r.rssKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", "))")

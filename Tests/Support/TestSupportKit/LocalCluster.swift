@@ -21,8 +21,9 @@ public final class LocalCluster: @unchecked Sendable {
     /// Each node has its own copy of cluster.conf (as real nodes do), for config distribution tests.
     public let perNodeConfig: Bool
 
+    /// `redundantRing`: every node also gets `<altname name="127.0.1.K"/>` (ring 1).
     public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "", multicast: Bool = false,
-                perNodeConfig: Bool = false, extra: String = "") throws {
+                perNodeConfig: Bool = false, redundantRing: Bool = false, extra: String = "") throws {
         self.perNodeConfig = perNodeConfig
         nodeCount = nodes
         directory = try makeTemporaryDirectory("localcluster")
@@ -31,7 +32,11 @@ public final class LocalCluster: @unchecked Sendable {
         var conf = "<?xml version=\"1.0\"?>\n<cluster name=\"testcluster\" config_version=\"1\">\n"
         conf += "  <cman transport=\"\(multicast ? "udp" : "udpu")\" port=\"\(port)\" \(extraCman)/>\n  <totem \(totem)/>\n"
         conf += "  <logging to_syslog=\"no\" to_logfile=\"yes\" debug=\"on\"/>\n  <clusternodes>\n"
-        for k in 1...nodes { conf += "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n" }
+        for k in 1...nodes {
+            conf += redundantRing
+                ? "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"><altname name=\"127.0.1.\(k)\"/></clusternode>\n"
+                : "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n"
+        }
         conf += "  </clusternodes>\n\(extra)</cluster>\n"
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
         if perNodeConfig {

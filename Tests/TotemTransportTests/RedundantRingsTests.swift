@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterSystem
+import ClusterTypes
+import Foundation
+import Testing
+import TotemTransport
+
+/// Two nodes' rings on loopback (ring 0 on 127.0.0.x, ring 1 on 127.0.1.x) in one process.
+private final class Pair {
+    let port = UInt16.random(in: 20_000...50_000)
+    var nodes: [RedundantRings] = []
+    var received: [[[UInt8]]] = [[], []]
+    var unreachable: [[NodeID]] = [[], []]
+    var now = MonotonicInstant(nanoseconds: 1_000_000_000)
+
+    init(mode: RedundantRings.Mode) throws {
+        for k in 1...2 {
+            let crypto = PacketCrypto(keyMaterial: Array("pair".utf8), clusterID: 9, nodeID: NodeID(UInt32(k)))
+            let rings = (0..<2).map { r in
+                let peers = Dictionary(uniqueKeysWithValues: (1...2).map { n in
+                    (NodeID(UInt32(n)), SocketAddress(ipv4: "127.0.\(r).\(n)", port: port)!)
+                })
+                return UDPTransport(nodeID: NodeID(UInt32(k)), local: peers[NodeID(UInt32(k))]!, peers: peers, mode: .udpu, crypto: crypto)
+            }
+            let node = RedundantRings(rings: rings, mode: mode, crypto: crypto, window: .seconds(1), clock: { [unowned self] in now })
+            node.onDatagram = { [unowned self] in received[k - 1].append($0) }
+            node.onUnreachable = { [unowned self] in unreachable[k - 1].append($0) }
+            try node.open()
+            nodes.append(node)
+        }
+    }
+
+    /// Reads whatever has arrived on every socket, a few times over 50 ms.
+    func pump() {
+        for _ in 0..<10 {
+            usleep(5_000)
+            for n in nodes { for (fd, ring) in n.descriptors { ring.readable(fd) } }
+        }
+    }
+}
+
+@Suite("redundant rings on loopback", .serialized)
+struct RedundantRingsTests {
+    @Test("active: every packet goes on both rings; the receiver hears the peer on both")
+    func active() throws {
+        let p = try Pair(mode: .active)
+        for i in 0..<5 { p.nodes[0].send([UInt8(i)], to: .all) }
+        p.pump()
+        #expect(p.received[1].count == 10)
+        #expect(p.nodes[1].rings.map(\.counters.received) == [5, 5])
+        p.now = p.now + .milliseconds(1_500)
+        #expect(p.nodes[1].evaluate() == [])
+    }
+
+    @Test("passive: packets alternate between healthy rings; nothing is duplicated")
+    func passive() throws {
+        let p = try Pair(mode: .passive)
+        for i in 0..<6 { p.nodes[0].send([UInt8(i)], to: .node(NodeID(2))) }
+        p.pump()
+        // Arrival order across rings is not kept (totem's sequence numbers restore it).
+        #expect(p.received[1].sorted { $0[0] < $1[0] } == (0..<6).map { [UInt8($0)] })
+        #expect(p.nodes[1].rings.map(\.counters.received) == [3, 3])
+    }
+
+    @Test("a closed port on one ring is a ring fault, not a dead peer; on every ring it is a dead peer")
+    func unreachable() throws {
+        let p = try Pair(mode: .active)
+        p.nodes[1].rings[0].close()
+        for i in 0..<4 { p.nodes[0].send([UInt8(i)], to: .all) }
+        p.pump()
+        #expect(p.unreachable[0].isEmpty, "ring 1 still reaches node 2")
+        #expect(p.received[1].count == 4, "everything arrived over ring 1")
+        p.nodes[1].rings[1].close()
+        for i in 0..<4 { p.nodes[0].send([UInt8(i)], to: .all) }
+        p.pump()
+        #expect(p.unreachable[0].contains(NodeID(2)))
+    }
+
+    @Test("passive mode sends around a faulty ring, probing it now and then")
+    func passiveAvoidsFaultyRing() throws {
+        let p = try Pair(mode: .passive)
+        // Node 1 hears node 2 on ring 0 only, for longer than the window: ring 1 is faulty.
+        p.nodes[1].rings[1].close()
+        p.nodes[1].send([0], to: .node(NodeID(1)))
+        p.nodes[1].send([1], to: .node(NodeID(1))) // the second goes to ring 1, closed at the sender: lost
+        p.pump()
+        p.now = p.now + .milliseconds(1_500)
+        p.nodes[1].send([2], to: .node(NodeID(1)))
+        p.pump()
+        #expect(p.nodes[0].evaluate().contains(.faulty(ring: 1, peers: [NodeID(2)])))
+        let before = p.nodes[0].rings.map(\.counters.sent)
+        for i in 0..<10 { p.nodes[0].send([UInt8(i)], to: .node(NodeID(2))) }
+        let after = p.nodes[0].rings.map(\.counters.sent)
+        #expect(after[0] - before[0] == 10, "every packet on the healthy ring")
+        #expect(after[1] - before[1] == 1, "one probe on the faulty ring within the probe interval")
+    }
+}
