@@ -118,6 +118,8 @@ let package = Package(
 
         .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "Tests/Support/cman-peer", swiftSettings: strict),
+        .target(name: "SimulationTestSupport", dependencies: ["ClusterSimulator"],
+                path: "Tests/Support/SimulationTestSupport", swiftSettings: strict),
         .target(name: "TestSupportKit", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 path: "Tests/Support/TestSupportKit", swiftSettings: strict),
 
@@ -127,7 +129,10 @@ let package = Package(
         .testTarget(name: "ClusterDaemonSupportTests",
                     dependencies: ["ClusterDaemonSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "TestSupportKit",
                                    .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
+        .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
+                    swiftSettings: strict),
+        .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
+                    swiftSettings: strict),
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),

@@ -19,12 +19,16 @@ public enum Observation: Hashable, Sendable {
 }
 
 /// The global checks of a simulated run (STYLE.md §4): agreed order, no duplicates or gaps, self-delivery,
-/// extended virtual synchrony, configuration sanity and ring ids that only grow.
+/// extended virtual synchrony (regular and transitional parts separately, in order), safe delivery from the
+/// simulator's global view, one member list per ring id, configuration sanity and ring ids that only grow.
+///
+/// Every check counts what it compared (`Coverage`), so a run that compared nothing can be told from one that passed.
 public struct InvariantChecker: Sendable {
     public private(set) var observations: [[Observation]]
     /// Messages accepted for sending: origin incarnation and submission instant.
     var submitted: [MessageID: (incarnation: Int, at: MonotonicInstant)] = [:]
     public private(set) var violations: [String] = []
+    public internal(set) var coverage = Coverage()
 
     init(nodeCount: Int) { observations = Array(repeating: [], count: nodeCount) }
 
@@ -46,7 +50,8 @@ public struct InvariantChecker: Sendable {
             checkNode(node)
         }
         checkAgreedOrder()
-        checkVirtualSynchrony()
+        checkExtendedVirtualSynchrony()
+        checkOneMemberListPerRing()
     }
 
     /// Per node: no duplicates, FIFO per sender, gaps only after a transitional configuration without the sender,
@@ -88,6 +93,7 @@ public struct InvariantChecker: Sendable {
                     if let lr = lastRing, !(lr < c.ringID) { fail("n\(node + 1): ring id \(c.ringID) after \(lr) does not grow") }
                     lastRing = c.ringID
                     lastRegular = c
+                    coverage[.ringsInstalled] += 1
                     for id in c.joined { gapAllowed.insert(Int(id.rawValue) - 1) }
                     for sender in gapAllowed where !c.members.contains(NodeID(UInt32(sender + 1))) || c.joined.contains(NodeID(UInt32(sender + 1))) {
                         lastFrom[sender] = nil
@@ -95,6 +101,7 @@ public struct InvariantChecker: Sendable {
                     gapAllowed = gapAllowed.filter { !c.members.contains(NodeID(UInt32($0 + 1))) }
                 }
             case .message(let id):
+                coverage[.messagesDelivered] += 1
                 if !seen.insert(id).inserted { fail("n\(node + 1): delivered \(id) twice") }
                 if let prev = lastFrom[id.origin] {
                     if id.counter <= prev { fail("n\(node + 1): \(id) delivered after n\(id.origin + 1)#\(prev) (FIFO)") }
@@ -126,6 +133,7 @@ public struct InvariantChecker: Sendable {
         for a in orders.indices {
             for b in orders.indices where b > a {
                 let common = orders[a].filter { positions[b][$0] != nil }
+                coverage[.orderedPairsCompared] += common.count
                 var last = -1
                 for m in common {
                     let p = positions[b][m]!
@@ -139,40 +147,110 @@ public struct InvariantChecker: Sendable {
         }
     }
 
-    /// Nodes that move together from regular configuration C to C' deliver the same messages in C (and in C's
-    /// transitional configuration).
-    private mutating func checkVirtualSynchrony() {
-        struct Segment: Hashable { var from: Totem.RingID; var to: Totem.RingID }
-        var sets: [Segment: (node: Int, messages: Set<MessageID>)] = [:]
+    /// One step of a node's history: from regular configuration `from`, through the transitional configuration of
+    /// ring `to`, into regular configuration `to`.
+    struct Step: Hashable {
+        var from: Totem.RingID
+        var to: Totem.RingID
+    }
+
+    /// What a node delivered during one step: in the old regular configuration, and in the transitional one.
+    struct StepRecord {
+        var node: Int
+        var transitionalMembers: [NodeID]
+        var regular: [MessageID]
+        var transitional: [MessageID]
+    }
+
+    /// Extended virtual synchrony: nodes that go through the same regular → transitional → regular sequence
+    /// deliver the same messages in the same order in the regular configuration, and the same messages in the
+    /// same order in the transitional one, and agree on the transitional membership.
+    private mutating func checkExtendedVirtualSynchrony() {
+        var first: [Step: StepRecord] = [:]
         for node in observations.indices {
-            var current: Totem.RingID?
-            var messages = Set<MessageID>()
+            var regular: Totem.ConfigurationChange?
+            var transitional: Totem.ConfigurationChange?
+            var inRegular: [MessageID] = []
+            var inTransitional: [MessageID] = []
             for o in observations[node] {
                 switch o {
                 case .crashed, .restarted:
-                    current = nil
-                    messages = []
+                    regular = nil
+                    transitional = nil
+                    inRegular = []
+                    inTransitional = []
                 case .message(let m):
-                    messages.insert(m)
-                case .configuration(let c) where c.kind == .regular:
-                    if let from = current {
-                        let seg = Segment(from: from, to: c.ringID)
-                        if let other = sets[seg] {
-                            if other.messages != messages {
-                                let onlyA = messages.subtracting(other.messages).sorted().prefix(3)
-                                let onlyB = other.messages.subtracting(messages).sorted().prefix(3)
-                                fail("virtual synchrony: n\(node + 1) and n\(other.node + 1) moved from ring \(from) to \(c.ringID) with different messages (only n\(node + 1): \(Array(onlyA)), only n\(other.node + 1): \(Array(onlyB)))")
-                            }
+                    if transitional != nil {
+                        inTransitional.append(m)
+                        coverage[.transitionalDeliveries] += 1
+                    } else {
+                        inRegular.append(m)
+                    }
+                case .configuration(let c) where c.kind == .transitional:
+                    transitional = c
+                case .configuration(let c):
+                    if let r = regular, let t = transitional {
+                        let step = Step(from: r.ringID, to: c.ringID)
+                        let mine = StepRecord(node: node, transitionalMembers: t.members, regular: inRegular, transitional: inTransitional)
+                        if let other = first[step] {
+                            coverage[.configurationStepsCompared] += 1
+                            compare(step, mine, other)
                         } else {
-                            sets[seg] = (node, messages)
+                            first[step] = mine
                         }
                     }
-                    current = c.ringID
-                    messages = []
-                case .configuration:
-                    break
+                    regular = c
+                    transitional = nil
+                    inRegular = []
+                    inTransitional = []
                 }
             }
+        }
+    }
+
+    private mutating func compare(_ step: Step, _ a: StepRecord, _ b: StepRecord) {
+        let who = "n\(a.node + 1) and n\(b.node + 1) (ring \(step.from) → \(step.to))"
+        if a.transitionalMembers != b.transitionalMembers {
+            fail("EVS: \(who) installed different transitional configurations: \(a.transitionalMembers) vs \(b.transitionalMembers)")
+        }
+        if a.regular != b.regular {
+            fail("EVS: \(who) delivered different messages in the regular configuration: \(Self.difference(a.regular, b.regular))")
+        }
+        if a.transitional != b.transitional {
+            fail("EVS: \(who) delivered different messages in the transitional configuration: \(Self.difference(a.transitional, b.transitional))")
+        }
+    }
+
+    static func difference(_ a: [MessageID], _ b: [MessageID]) -> String {
+        let sa = Set(a), sb = Set(b)
+        if sa == sb { return "the same \(a.count) messages in another order" }
+        return "only the first: \(Array(sa.subtracting(sb).sorted().prefix(3))), only the second: \(Array(sb.subtracting(sa).sorted().prefix(3)))"
+    }
+
+    /// A ring id names one ring: every node that installs it lists the same members.
+    private mutating func checkOneMemberListPerRing() {
+        var members: [Totem.RingID: (node: Int, members: [NodeID])] = [:]
+        for node in observations.indices {
+            for case .configuration(let c) in observations[node] where c.kind == .regular {
+                if let other = members[c.ringID] {
+                    if other.members != c.members {
+                        fail("ring \(c.ringID): n\(node + 1) lists \(c.members), n\(other.node + 1) lists \(other.members)")
+                    }
+                } else {
+                    members[c.ringID] = (node, c.members)
+                }
+            }
+        }
+    }
+
+    /// Safe delivery, checked at the moment of delivery from the simulator's global view: every member of the
+    /// configuration the message is delivered in holds the frame that completed it.
+    mutating func checkSafeDelivery(node: Int, _ d: Totem.Delivery, in configuration: Totem.ConfigurationChange,
+                                    holders: (Int) -> Bool) {
+        coverage[.safeDeliveriesChecked] += 1
+        let missing = configuration.members.filter { !holders(Int($0.rawValue) - 1) }
+        if !missing.isEmpty {
+            fail("safe delivery: n\(node + 1) delivered \(d.ringID)#\(d.seq) in its \(configuration.kind) configuration \(configuration.ringID) before \(missing) had it")
         }
     }
 
@@ -182,6 +260,7 @@ public struct InvariantChecker: Sendable {
         let delivered: [Set<MessageID>] = observations.map { Set($0.compactMap { if case .message(let m) = $0 { m } else { nil } }) }
         for (id, info) in submitted.sorted(by: { $0.key < $1.key }) {
             guard alive[id.origin] == info.incarnation else { continue }
+            coverage[.selfDeliveriesChecked] += 1
             if !delivered[id.origin].contains(id) { fail("self-delivery: n\(id.origin + 1) never delivered its own \(id)") }
             if info.at >= stableSince {
                 for n in finalMembers where !delivered[n].contains(id) {

@@ -10,22 +10,42 @@ import TotemCore
 /// healed phase checked for liveness.
 public final class Simulation {
     public let options: SimulationOptions
-    public private(set) var checker: InvariantChecker
-    public private(set) var now = MonotonicInstant(nanoseconds: 1_000_000_000)
+    public internal(set) var checker: InvariantChecker
+    public internal(set) var now = MonotonicInstant(nanoseconds: 1_000_000_000)
     /// Every node's last events, for failure reports.
-    public private(set) var trace: [[String]]
+    public internal(set) var trace: [[String]]
     public var verbose = false
     public var traceLimit = 300
 
-    private var queue = EventQueue<Scheduled>()
-    private var nodes: [SimNode]
-    private var netRandom: SeededRandom
-    private var faultRandom: SeededRandom
-    private var workRandom: SeededRandom
-    private var blocked = Set<Link>()
-    private var healed = false
-    private var workloadOn = true
-    private(set) var stats = Stats()
+    var queue = EventQueue<Scheduled>()
+    var nodes: [SimNode]
+    var netRandom: SeededRandom
+    var faultRandom: SeededRandom
+    var workRandom: SeededRandom
+    var blocked = Set<Link>()
+    var healed = false
+    var workloadOn = true
+    var stats = Stats()
+    /// Loss on a healed network (the stability check's light loss).
+    var ambientLoss = 0.0
+    /// Nodes that drop incoming multicasts until the given instant.
+    var deafUntil: [Int: MonotonicInstant] = [:]
+    /// Links that, until the given instant, hold each packet for up to `delayMax`.
+    var clogged: [Link: (until: MonotonicInstant, delayMax: Duration)] = [:]
+    /// A node whose multicasts, until the given instant, reach only `to`, and that one only in its recovery.
+    var straggler: (from: Int, to: Int, until: MonotonicInstant)?
+    var heldForRecovery: [Int: [(from: Int, bytes: [UInt8])]] = [:]
+    /// The frames (ring, seq) each node has received or sent, when the run has safe traffic to check against.
+    var received: [Set<FrameKey>]
+    let tracksFrames: Bool
+    /// A run that takes more steps than this is stuck in an event storm: it fails with its replay command.
+    public var stepLimit = 40_000_000
+    var watchdogFired = false
+
+    struct FrameKey: Hashable {
+        var ring: Totem.RingID
+        var seq: UInt32
+    }
 
     struct Link: Hashable { var from: Int; var to: Int }
 
@@ -46,6 +66,8 @@ public final class Simulation {
         case workloadTick
         case faultTick
         case startGroups(node: Int, incarnation: Int)
+        /// A crash planned earlier (only if the node has not restarted since).
+        case crash(node: Int, incarnation: Int)
     }
 
     final class SimNode {
@@ -66,6 +88,8 @@ public final class Simulation {
         var scheduled: MonotonicInstant?
         var incarnation = 0
         var nextCounter: UInt32 = 0
+        /// The configuration the node's upper layer is in (regular or transitional), for the safe-delivery check.
+        var configuration: Totem.ConfigurationChange?
         let skewPerMille: Int
         init(index: Int, skew: Int) {
             self.index = index
@@ -79,16 +103,16 @@ public final class Simulation {
     /// no two quorate nodes have disjoint memberships.
     public let stackSettings: Quorum.Settings?
     /// Quorum violations seen (kept separate from the totem checks).
-    public private(set) var quorumViolations: [String] = []
+    public internal(set) var quorumViolations: [String] = []
     /// Every Disallowed sighting: (viewer, node).
-    public private(set) var disallowedSeen: [(viewer: Int, node: Int)] = []
+    public internal(set) var disallowedSeen: [(viewer: Int, node: Int)] = []
 
     /// When true, every node also runs a group core with simulated local processes joining, multicasting, leaving
     /// and dying, and the run checks closed-process-group semantics.
     public let groupStack: Bool
-    public private(set) var groupChecker = GroupChecker()
-    private var groupRandom: SeededRandom
-    private var groupMessageCounter: UInt32 = 0
+    public internal(set) var groupChecker = GroupChecker()
+    var groupRandom: SeededRandom
+    var groupMessageCounter: UInt32 = 0
 
     public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false) {
         self.options = options
@@ -102,6 +126,8 @@ public final class Simulation {
         nodes = (0..<options.nodeCount).map { SimNode(index: $0, skew: options.clockSkewPerMille[$0]) }
         checker = InvariantChecker(nodeCount: options.nodeCount)
         trace = Array(repeating: [], count: options.nodeCount)
+        tracksFrames = options.safeProbability > 0
+        received = Array(repeating: [], count: options.nodeCount)
         var startRandom = root.fork(label: "start")
         for n in nodes {
             n.persisted = startRandom.chance(0.3) ? UInt64.random(in: 0...1000, using: &startRandom) * 4 : 0
@@ -119,6 +145,8 @@ public final class Simulation {
         public var converged: Bool
         public var convergenceTime: Duration?
         public var stats: Stats
+        /// What the run's checks compared and which protocol paths it took.
+        public var coverage: Coverage
         public var ok: Bool { violations.isEmpty && converged }
     }
 
@@ -148,7 +176,11 @@ public final class Simulation {
                 break
             }
         }
-        if convergedAt == nil { checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())") }
+        if convergedAt == nil && !watchdogFired {
+            checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
+        }
+        // With quorum on top, a Disallowed node is told to leave after the heal: a membership change on purpose.
+        if convergedAt != nil && stackSettings == nil { checkStability() }
         let stableSince = now
         runUntil(now + .seconds(1))
         workloadOn = false
@@ -169,8 +201,9 @@ public final class Simulation {
         if groupStack {
             groupChecker.check()
         }
+        for n in nodes { retire(n) }
         return Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
-                      convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats)
+                      convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
     }
 
     /// The bound on forming one ring after faults stop: the last gather can need a token timeout to notice a lost
@@ -182,6 +215,14 @@ public final class Simulation {
 
     func runUntil(_ end: MonotonicInstant) {
         while let next = queue.nextInstant, next <= end {
+            guard stats.steps < stepLimit else {
+                if !watchdogFired {
+                    watchdogFired = true
+                    checker.fail("watchdog: more than \(stepLimit) events by \(now); states: \(stateSummary())")
+                }
+                queue = EventQueue()
+                break
+            }
             let (at, item) = queue.pop()!
             now = at
             stats.steps += 1
@@ -190,7 +231,7 @@ public final class Simulation {
         now = max(now, end)
     }
 
-    private func step(_ item: Scheduled) {
+    func step(_ item: Scheduled) {
         switch item {
         case .packet(let to, _, let bytes):
             let n = nodes[to]
@@ -199,6 +240,11 @@ public final class Simulation {
                 stats.corruptedRejected += 1
                 return
             }
+            if let until = deafUntil[to], now < until, Self.isMcast(payload) {
+                stats.dropped += 1
+                return
+            }
+            if tracksFrames { recordFrames(payload, at: to) }
             handle(n, .datagram(payload))
         case .deadline(let node, let generation):
             let n = nodes[node]
@@ -215,6 +261,10 @@ public final class Simulation {
         case .faultTick:
             if !healed { injectFaults() }
             queue.push(.faultTick, at: now + .milliseconds(100))
+        case .crash(let node, let incarnation):
+            let n = nodes[node]
+            guard n.incarnation == incarnation, n.machine != nil, !healed else { return }
+            crash(n, " as planned")
         case .startGroups(let node, let incarnation):
             let n = nodes[node]
             guard n.incarnation == incarnation, n.groupsPending, n.machine != nil else { return }
@@ -229,19 +279,26 @@ public final class Simulation {
 
     // MARK: - Nodes
 
-    private func localTime(_ n: SimNode, at global: MonotonicInstant? = nil) -> MonotonicInstant {
+    func localTime(_ n: SimNode, at global: MonotonicInstant? = nil) -> MonotonicInstant {
         let g = global ?? now
         return MonotonicInstant(nanoseconds: g.nanoseconds &+ UInt64(bitPattern: Int64(g.nanoseconds / 1000) * Int64(n.skewPerMille)))
     }
 
     /// The earliest global instant at which the node's clock reads at least `local`.
-    private func globalTime(_ n: SimNode, _ local: MonotonicInstant) -> MonotonicInstant {
+    func globalTime(_ n: SimNode, _ local: MonotonicInstant) -> MonotonicInstant {
         var g = MonotonicInstant(nanoseconds: UInt64((Double(local.nanoseconds) / (1 + Double(n.skewPerMille) / 1000)).rounded(.down)))
         while localTime(n, at: g) < local { g.nanoseconds += 1 }
         return g
     }
 
-    private func start(_ n: SimNode) {
+    /// Adds a node's core counters to the run's coverage before its core is replaced or dropped.
+    func retire(_ n: SimNode) {
+        if let m = n.machine { checker.coverage.add(m.counters) }
+    }
+
+    func start(_ n: SimNode) {
+        retire(n)
+        n.configuration = nil
         n.machine = Totem.StateMachine(nodeID: n.id, clusterID: 7, settings: options.totemSettings,
                                        persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
         if let s = stackSettings {
@@ -264,7 +321,7 @@ public final class Simulation {
         handle(n, .start)
     }
 
-    private func handle(_ n: SimNode, _ event: Totem.Event) {
+    func handle(_ n: SimNode, _ event: Totem.Event) {
         guard var m = n.machine else { return }
         let local = localTime(n)
         let out = m.handle(event, at: local)
@@ -273,17 +330,25 @@ public final class Simulation {
         carryOut(n, out)
     }
 
-    private func carryOut(_ n: SimNode, _ out: Totem.Output) {
+    func carryOut(_ n: SimNode, _ out: Totem.Output) {
         if let seq = out.ringSequenceToPersist {
             if seq <= n.persisted && n.persisted != 0 {
                 checker.fail("n\(n.index + 1): persisted ring sequence \(seq) after \(n.persisted) does not grow")
             }
             n.persisted = seq
         }
-        for d in out.datagrams { transmit(from: n, d) }
+        for d in out.datagrams {
+            if tracksFrames { recordFrames(d.bytes, at: n.index) }
+            transmit(from: n, d)
+        }
+        if out.stateChanged == .recovery, let held = heldForRecovery.removeValue(forKey: n.index) {
+            for h in held { queue.push(.packet(to: n.index, from: h.from, bytes: h.bytes), at: now + .microseconds(50)) }
+            note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
+        }
         for u in out.upcalls {
             switch u {
             case .configurationChange(let c):
+                n.configuration = c
                 checker.record(n.index, .configuration(c))
                 if c.kind == .regular { n.lastRegular = c }
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
@@ -294,6 +359,10 @@ public final class Simulation {
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d):
+                if d.guarantee == .safe, let c = n.configuration {
+                    let key = FrameKey(ring: d.ringID, seq: d.seq)
+                    checker.checkSafeDelivery(node: n.index, d, in: c, holders: { self.received[$0].contains(key) })
+                }
                 guard let id = Workload.decode(d.payload) else {
                     checker.fail("n\(n.index + 1): delivered a payload that is not a workload message (\(d.payload.count) bytes)")
                     continue
@@ -304,7 +373,7 @@ public final class Simulation {
         schedule(n)
     }
 
-    private func schedule(_ n: SimNode) {
+    func schedule(_ n: SimNode) {
         guard let m = n.machine, let local = m.nextDeadline else {
             n.generation += 1
             n.scheduled = nil
@@ -317,391 +386,16 @@ public final class Simulation {
         queue.push(.deadline(node: n.index, generation: n.generation), at: at)
     }
 
-    // MARK: - Stack (groups on totem)
+    // MARK: - Frames held, for the safe-delivery check
 
-    private func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) {
-        guard var g = n.groups, n.machine != nil else { return }
-        let out = g.handle(event)
-        n.groups = g
-        var pending: [[UInt8]] = []
-        for e in out.effects {
-            switch e {
-            case .multicast(let bytes): pending.append(bytes)
-            case .event(let h, let ev):
-                guard let proc = n.processes[h] else { continue }
-                let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
-                let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
-                switch ev {
-                case .configurationChange(let c):
-                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, ordinal: c.viewNumber, members: c.members)
-                    groupChecker.record(p, address: address, .view(id, c.members, joined: c.joined.map(\.0)))
-                case .delivery(let group, let sender, let payload):
-                    groupChecker.record(p, address: address, .delivery(group: group, sender: sender, id: payload))
-                case .totemConfiguration:
-                    break
-                }
-            }
-        }
-        for bytes in pending {
-            guard var m = n.machine else { return }
-            let out = m.handle(.submit(channel: ProcessGroup.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, out)
-        }
-    }
+    static func isMcast(_ payload: [UInt8]) -> Bool { payload.count > 3 && payload[3] == 1 }
 
-    /// Simulated processes: join, multicast, leave, or die.
-    private func groupWorkload() {
-        let names = ["alpha", "beta", "gamma"]
-        for n in nodes where n.isUp && n.groups != nil {
-            guard groupRandom.chance(0.3) else { continue }
-            let roll = groupRandom.next() % 100
-            if n.processes.count < 3 && roll < 25 {
-                let h = n.nextHandle
-                n.nextHandle += 1
-                n.processes[h] = (UInt32(1000 + h), [])
-                let group = names[Int(groupRandom.next() % 3)]
-                n.processes[h]!.joined.insert(group)
-                groupEvent(n, .join(handle: h, pid: UInt32(1000 + h), group: group))
-            } else if let (h, proc) = n.processes.sorted(by: { $0.key < $1.key }).randomElement(using: &groupRandom) {
-                if roll < 80, let group = proc.joined.sorted().randomElement(using: &groupRandom) {
-                    groupMessageCounter += 1
-                    var w = ByteWriter()
-                    w.write(UInt32(n.index))
-                    w.write(groupMessageCounter)
-                    groupEvent(n, .mcast(handle: h, group: group, payload: w.bytes))
-                } else if roll < 90, let group = proc.joined.sorted().randomElement(using: &groupRandom) {
-                    n.processes[h]!.joined.remove(group)
-                    groupEvent(n, .leave(handle: h, group: group))
-                } else {
-                    n.processes[h] = nil
-                    groupEvent(n, .processGone(handle: h))
-                }
-            }
-        }
-    }
-
-    // MARK: - Stack (quorum on totem)
-
-    private func quorumEvent(_ n: SimNode, _ event: Quorum.Event) {
-        guard var q = n.quorum, n.machine != nil else { return }
-        let out = q.handle(event, at: localTime(n))
-        n.quorum = q
-        var pending: [[UInt8]] = []
-        for e in out.effects {
-            switch e {
-            case .multicast(let bytes): pending.append(bytes)
-            case .leaveCluster:
-                n.quorum = nil
-                handle(n, .leave)
-                checker.record(n.index, .crashed)
-                return
-            case .validateConfig(_, let version, _):
-                quorumEvent(n, .configValidated(version: version, refusal: nil))
-            default: break
-            }
-        }
-        if case .configuration(.regular, _, let members) = event, members.contains(n.id), !q.dirty {
-            // Every node holds state from its first configuration on, so rejoins without a restart are Disallowed.
-            quorumEvent(n, .setDirty)
-        }
-        for bytes in pending {
-            guard var m = n.machine else { return }
-            let out = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, out)
-        }
-        checkQuorum()
-    }
-
-    /// No two quorate nodes may have disjoint memberships (a split brain); record Disallowed sightings.
-    private func checkQuorum() {
-        let quorate = nodes.compactMap { n -> (Int, Set<NodeID>)? in
-            guard let q = n.quorum, n.machine != nil, q.isQuorate else { return nil }
-            return (n.index, Set(q.members.filter { q.nodes[$0]?.state == .member }))
-        }
-        for (i, a) in quorate.enumerated() {
-            for b in quorate[(i + 1)...] where a.1.isDisjoint(with: b.1) {
-                if quorumViolations.count < 10 {
-                    quorumViolations.append("split brain at \(now): n\(a.0 + 1) quorate with \(a.1.sorted()) and n\(b.0 + 1) with \(b.1.sorted())")
-                }
-            }
-        }
-        for n in nodes {
-            guard let q = n.quorum else { continue }
-            for id in q.summary.disallowed {
-                let pair = (viewer: n.index, node: Int(id.rawValue) - 1)
-                if !disallowedSeen.contains(where: { $0 == pair }) { disallowedSeen.append(pair) }
-            }
-        }
-    }
-
-    /// Runs until `end` without faults (for scripted stack scenarios).
-    public func advance(_ d: Duration) { runUntil(now + d) }
-
-    /// Scripted fault: split the nodes into groups (indices), or heal with one group.
-    public func setPartition(_ groups: [[Int]]) {
-        blocked = []
-        for a in nodes.indices {
-            for b in nodes.indices where a != b {
-                let ga = groups.firstIndex { $0.contains(a) }, gb = groups.firstIndex { $0.contains(b) }
-                if ga != gb { blocked.insert(Link(from: a, to: b)) }
-            }
-        }
-    }
-
-    /// Stops random faults and workload, for scripted scenarios.
-    public func quiet() {
-        healed = true
-        workloadOn = false
-    }
-
-    /// Each node's quorum view: quorate, and its members.
-    public func quorumView(_ i: Int) -> (quorate: Bool, members: [NodeID], up: Bool)? {
-        guard let q = nodes[i].quorum else { return nil }
-        return (q.isQuorate, q.members, nodes[i].machine != nil)
-    }
-
-    // MARK: - Network
-
-    private func transmit(from n: SimNode, _ d: Totem.Datagram) {
-        let targets: [Int]
-        switch d.destination {
-        case .all: targets = nodes.indices.filter { $0 != n.index }
-        case .node(let id): targets = [Int(id.rawValue) - 1]
-        }
-        let sealed = Integrity.seal(d.bytes)
-        for t in targets {
-            stats.packets += 1
-            if nodes[t].machine == nil {
-                // The process is gone but its host answers: port unreachable (the fast path under test).
-                if options.unreachableReports && !blocked.contains(Link(from: n.index, to: t)) {
-                    queue.push(.unreachable(to: n.index, about: t), at: now + options.delayBase * 2)
-                }
-                continue
-            }
-            if blocked.contains(Link(from: n.index, to: t)) || (!healed && netRandom.chance(options.lossProbability)) {
-                stats.dropped += 1
-                continue
-            }
-            var bytes = sealed
-            if !healed && netRandom.chance(options.corruptProbability) && !bytes.isEmpty {
-                let i = Int(netRandom.next() % UInt64(bytes.count))
-                bytes[i] ^= UInt8(1 << (netRandom.next() % 8))
-            }
-            queue.push(.packet(to: t, from: n.index, bytes: bytes), at: now + delay())
-            if !healed && netRandom.chance(options.duplicateProbability) {
-                queue.push(.packet(to: t, from: n.index, bytes: bytes), at: now + delay())
-            }
-        }
-    }
-
-    private func delay() -> Duration {
-        var d = options.delayBase + .nanoseconds(Int64(netRandom.next() % 50_000))
-        if !healed && netRandom.chance(options.delayTailProbability) {
-            d += .nanoseconds(Int64(netRandom.next() % UInt64(options.delayTail.nanosecondsClamped)))
-        }
-        return d
-    }
-
-    // MARK: - Faults
-
-    private func injectFaults() {
-        var r = faultRandom
-        defer { faultRandom = r }
-        if r.chance(options.partitionProbability / 10) {
-            blocked = []
-            let groups = Int.random(in: 2...3, using: &r)
-            let assignment = nodes.map { _ in Int.random(in: 0..<groups, using: &r) }
-            for a in nodes.indices {
-                for b in nodes.indices where a != b && assignment[a] != assignment[b] {
-                    if options.asymmetricPartitions && r.chance(0.5) && a < b { continue }
-                    blocked.insert(Link(from: a, to: b))
-                }
-            }
-            stats.partitions += 1
-            note("partition \(assignment.map { String($0) }.joined())")
-        } else if !blocked.isEmpty && r.chance(0.1) {
-            blocked = []
-            note("partition healed")
-        }
-        if r.chance(options.crashProbability / 10), let victim = nodes.filter({ $0.machine != nil }).randomElement(using: &r) {
-            victim.machine = nil
-            victim.generation += 1
-            checker.record(victim.index, .crashed)
-            stats.crashes += 1
-            note("crash n\(victim.index + 1)")
-        }
-        if r.chance(options.leaveProbability / 10), let leaver = nodes.filter(\.isUp).randomElement(using: &r) {
-            handle(leaver, .leave)
-            checker.record(leaver.index, .crashed)
-            note("leave n\(leaver.index + 1)")
-        }
-        for n in nodes where !n.isUp && r.chance(0.2) {
-            checker.record(n.index, .restarted)
-            note("restart n\(n.index + 1)")
-            start(n)
-        }
-    }
-
-    private func heal() {
-        healed = true
-        blocked = []
-        for n in nodes where !n.isUp {
-            if n.machine != nil { checker.record(n.index, .crashed) }
-            checker.record(n.index, .restarted)
-            start(n)
-        }
-        note("healed")
-    }
-
-    private func isWhole() -> Bool {
-        let all = nodes.map(\.id)
-        return nodes.allSatisfy { n in
-            guard let m = n.machine else { return false }
-            return m.state == .operational && m.members == all && m.ringID == nodes[0].machine?.ringID
-        }
-    }
-
-    private func stateSummary() -> String {
-        nodes.map { n in
-            guard let m = n.machine else { return "n\(n.index + 1):down" }
-            return "n\(n.index + 1):\(m.state.rawValue)@\(m.ringID)[\(m.members.map(\.description).joined(separator: ","))]"
-        }.joined(separator: " ")
-    }
-
-    // MARK: - Workload
-
-    private func workload() {
-        guard workloadOn else { return }
-        for n in nodes where n.isUp && workRandom.chance(options.submitProbability) {
-            let large = workRandom.chance(options.largeMessageProbability)
-            let size = large ? Int(workRandom.next() % 200_000) + 2_000 : Int(workRandom.next() % 300)
-            let safe = workRandom.chance(options.safeProbability)
-            let id = MessageID(origin: n.index, counter: n.nextCounter)
-            let payload = Workload.encode(id, size: size)
-            guard var m = n.machine else { continue }
-            let out = m.handle(.submit(channel: 100, payload: payload, guarantee: safe ? .safe : .agreed), at: localTime(n))
-            n.machine = m
-            if out.submitted == .accepted {
-                n.nextCounter += 1
-                checker.submittedMessage(id, incarnation: n.incarnation, at: now)
-                stats.submitted += 1
-            }
-            carryOut(n, out)
-        }
-    }
-
-    // MARK: - Tracing
-
-    private func record(_ n: SimNode, _ event: Totem.Event, _ out: Totem.Output) {
-        let line = "\(now) n\(n.index + 1) \(Self.describe(event)) -> \(Self.describe(out)) [\(n.machine.map { "\($0.state.rawValue) \($0.ringID)" } ?? "down")]"
-        if verbose { print(line) }
-        trace[n.index].append(line)
-        if trace[n.index].count > traceLimit { trace[n.index].removeFirst(trace[n.index].count - traceLimit) }
-    }
-
-    private func note(_ text: String) {
-        if verbose { print("\(now) -- \(text)") }
-        for i in trace.indices { trace[i].append("\(now) -- \(text)") }
-    }
-
-    static func describe(_ e: Totem.Event) -> String {
-        switch e {
-        case .start: return "start"
-        case .deadlineReached: return "deadline"
-        case .leave: return "leave"
-        case .peerUnreachable(let n): return "unreachable(\(n))"
-        case .submit(_, let p, let g): return "submit(\(p.count)B \(g))"
-        case .datagram(let b):
-            guard let p = try? Totem.Packet.decode(b) else { return "datagram(undecodable)" } // tracing only
-            return "recv \(describe(p.message)) from \(p.sender)"
-        }
-    }
-
-    static func describe(_ m: Totem.Message) -> String {
-        switch m {
-        case .mcast(let m): return "mcast(\(m.ringID) #\(m.seq)\(m.encapsulated != nil ? " enc" : ""))"
-        case .token(let t): return "token(\(t.ringID) ts\(t.tokenSeq) seq\(t.seq) aru\(t.aru)@\(t.aruAddress) rtr\(t.retransmitRequests.count)\(t.recoveryComplete ? " done" : "") pend\(t.recoveryPending))"
-        case .join(let j): return "join(p\(j.procSet) f\(j.failSet) r\(j.ringSeq))"
-        case .commitToken(let c): return "commit(\(c.ringID) rot\(c.rotation) \(c.members))"
-        case .mergeDetect(let r): return "merge(\(r))"
-        case .tokenHoldCancel(let r): return "holdcancel(\(r))"
-        }
-    }
-
-    static func describe(_ o: Totem.Output) -> String {
-        var parts: [String] = []
-        if let p = o.ringSequenceToPersist { parts.append("persist \(p)") }
-        for d in o.datagrams {
-            let dest: String
-            switch d.destination {
-            case .all: dest = "all"
-            case .node(let n): dest = "\(n)"
-            }
-            let what = (try? Totem.Packet.decode(d.bytes)).map { describe($0.message) } ?? "?" // tracing only
-            parts.append("send \(what)->\(dest)")
-        }
-        for u in o.upcalls {
-            switch u {
-            case .configurationChange(let c): parts.append("CONF \(c)")
-            case .message(let d): parts.append("deliver \(Workload.decode(d.payload)?.description ?? "?")")
-            }
-        }
-        if let s = o.stateChanged { parts.append("state \(s.rawValue)") }
-        return parts.isEmpty ? "-" : parts.joined(separator: "; ")
-    }
-}
-
-/// The workload's payloads: origin and counter, then filler, so deliveries can be identified and checked.
-enum Workload {
-    static func encode(_ id: MessageID, size: Int) -> [UInt8] {
-        var w = ByteWriter(capacity: size + 8)
-        w.write(UInt32(id.origin))
-        w.write(id.counter)
-        let filler = max(0, size - 8)
-        var x = UInt32(truncatingIfNeeded: id.origin * 7919) &+ id.counter
-        for _ in 0..<filler {
-            x = x &* 1_103_515_245 &+ 12345
-            w.write(UInt8(truncatingIfNeeded: x >> 16))
-        }
-        return w.bytes
-    }
-
-    /// The id, if the payload is intact (filler included).
-    static func decode(_ payload: [UInt8]) -> MessageID? {
-        var r = ByteReader(payload)
-        guard let origin = try? r.readUInt32(), let counter = try? r.readUInt32() else { return nil } // not ours
-        let id = MessageID(origin: Int(origin), counter: counter)
-        return encode(id, size: payload.count) == payload ? id : nil
-    }
-}
-
-/// Stands in for the transport's authentication: a checksum sealed onto every datagram, so corrupted packets are
-/// rejected before the protocol sees them, as HMAC-failing packets are in production.
-enum Integrity {
-    static func seal(_ bytes: [UInt8]) -> [UInt8] {
-        var out = bytes
-        var w = ByteWriter()
-        w.write(hash(bytes))
-        out += w.bytes
-        return out
-    }
-
-    static func open(_ bytes: [UInt8]) -> [UInt8]? {
-        guard bytes.count >= 8 else { return nil }
-        let body = Array(bytes[0..<(bytes.count - 8)])
-        var r = ByteReader(Array(bytes[(bytes.count - 8)...]))
-        guard let h = try? r.readUInt64(), h == hash(body) else { return nil } // corrupted: dropped
-        return body
-    }
-
-    static func hash(_ bytes: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes {
-            h ^= UInt64(b)
-            h &*= 0x100_0000_01B3
-        }
-        return h
+    /// Notes the frames a datagram gives `node`: a multicast's own (ring, seq), and in recovery the old-ring frame
+    /// it carries.
+    func recordFrames(_ payload: [UInt8], at node: Int) {
+        guard Self.isMcast(payload), let p = try? Totem.Packet.decode(payload) else { return } // not a frame: nothing held
+        guard case .mcast(let m) = p.message else { return }
+        received[node].insert(FrameKey(ring: m.ringID, seq: m.seq))
+        if let e = m.encapsulated { received[node].insert(FrameKey(ring: e.ringID, seq: e.seq)) }
     }
 }

@@ -27,6 +27,23 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     public var faultPhase: Duration
     /// Each node's clock runs at 1 + skew (parts per thousand), so timeouts expire at slightly different rates.
     public var clockSkewPerMille: [Int]
+    /// fail_recv_const: token visits a node may miss messages for before it gives up (small in some runs, so the
+    /// failed-to-receive path is taken).
+    public var failRecvConst: Int
+    /// Chance per 100 ms of a burst of port-unreachable reports about a node that is alive (a firewall reload,
+    /// forged ICMP): the protocol must not fail anyone for them.
+    public var spuriousReportProbability: Double
+    /// Chance per 100 ms that a node stops receiving multicasts for a while (it still gets tokens and joins), as
+    /// when a switch drops multicast to one port.
+    public var deafProbability: Double
+    /// Chance per 100 ms that a node's outgoing packets are held up (up to hundreds of milliseconds each), as on a
+    /// failing host; half the time it then crashes.
+    public var clogProbability: Double
+    /// Chance per 100 ms that a node about to crash gets its last multicasts to one peer only, and to that one only
+    /// once it is recovering from the ring (the adversarial timing of the late old-ring message).
+    public var stragglerProbability: Double
+    /// Deliberate weakenings of the core (mutation tests only).
+    public var mutations: Totem.Mutations = []
 
     /// Options drawn from `seed`, with node counts in `nodes`.
     public init(seed: UInt64, nodes: ClosedRange<Int> = 2...16) {
@@ -53,15 +70,23 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         safeProbability = [0, 0.2].randomElement(using: &r)!
         faultPhase = .seconds(Int64.random(in: 3...8, using: &r))
         clockSkewPerMille = (0..<nodeCount).map { _ in Int.random(in: -5...5, using: &r) }
+        // Drawn last, so the earlier knobs of every seed stay what they were.
+        failRecvConst = r.chance(0.3) ? 25 : 2500
+        spuriousReportProbability = [0, 0, 0.05, 0.2].randomElement(using: &r)!
+        deafProbability = [0, 0, 0.02].randomElement(using: &r)!
+        clogProbability = [0, 0.02, 0.1].randomElement(using: &r)!
+        stragglerProbability = [0, 0.02, 0.1].randomElement(using: &r)!
     }
 
     public var description: String {
-        "seed=\(seed) nodes=\(nodeCount) token=\(token.millisecondsClamped)ms loss=\(lossProbability) dup=\(duplicateProbability) corrupt=\(corruptProbability) delay=\(delayBase.nanosecondsClamped / 1000)us tail=\(delayTailProbability)@\(delayTail.millisecondsClamped)ms partitions=\(partitionProbability)\(asymmetricPartitions ? "(asym)" : "") crash=\(crashProbability) leave=\(leaveProbability) icmp=\(unreachableReports) seq0=\(initialSequence) submit=\(submitProbability) large=\(largeMessageProbability) safe=\(safeProbability) faults=\(faultPhase.millisecondsClamped)ms"
+        "seed=\(seed) nodes=\(nodeCount) token=\(token.millisecondsClamped)ms loss=\(lossProbability) dup=\(duplicateProbability) corrupt=\(corruptProbability) delay=\(delayBase.nanosecondsClamped / 1000)us tail=\(delayTailProbability)@\(delayTail.millisecondsClamped)ms partitions=\(partitionProbability)\(asymmetricPartitions ? "(asym)" : "") crash=\(crashProbability) leave=\(leaveProbability) icmp=\(unreachableReports) seq0=\(initialSequence) submit=\(submitProbability) large=\(largeMessageProbability) safe=\(safeProbability) faults=\(faultPhase.millisecondsClamped)ms fail_recv=\(failRecvConst) spurious=\(spuriousReportProbability) deaf=\(deafProbability) clog=\(clogProbability) straggler=\(stragglerProbability)\(mutations.isEmpty ? "" : " MUTATIONS: \(mutations)")"
     }
 
     /// Totem settings for this run.
     public var totemSettings: Totem.Settings {
-        Totem.Settings(token: token, netmtu: 1500, initialSequence: initialSequence)
+        var s = Totem.Settings(token: token, failRecvConst: failRecvConst, netmtu: 1500, initialSequence: initialSequence)
+        s.mutations = mutations
+        return s
     }
 }
 

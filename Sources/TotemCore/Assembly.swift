@@ -16,6 +16,10 @@ extension Totem {
         public var channel: UInt16
         public var guarantee: Guarantee
         public var payload: [UInt8]
+        /// The ring and sequence number of the frame that completed the message (the old ring's, for a message
+        /// delivered while recovering from it): what a checker needs to tell who held it when it was delivered.
+        public var ringID: RingID
+        public var seq: UInt32
     }
 }
 
@@ -140,19 +144,21 @@ struct Reassembler {
     private(set) var dropped = 0
 
     /// The complete messages a delivered frame yields.
-    mutating func receive(frame: [UInt8], from sender: NodeID, safe: Bool) -> [Totem.Delivery] {
-        guard let chunks = try? Chunk.decode(frame) else { // A bad frame from an authenticated peer: count and drop.
+    mutating func receive(_ m: Totem.Mcast) -> [Totem.Delivery] {
+        let sender = m.sender
+        guard let chunks = try? Chunk.decode(m.frame) else { // A bad frame from an authenticated peer: count and drop.
             dropped += 1
             partial[sender] = nil
             return []
         }
-        let guarantee: Totem.Guarantee = safe ? .safe : .agreed
+        let guarantee: Totem.Guarantee = m.safe ? .safe : .agreed
         var out: [Totem.Delivery] = []
         for c in chunks {
             switch c.kind {
             case .whole:
                 partial[sender] = nil
-                out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: Array(c.bytes)))
+                out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: Array(c.bytes),
+                                          ringID: m.ringID, seq: m.seq))
             case .first:
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(Int(c.totalLength))
@@ -168,7 +174,8 @@ struct Reassembler {
                 if c.kind == .last {
                     partial[sender] = nil
                     if p.bytes.count == p.total {
-                        out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes))
+                        out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes,
+                                                  ringID: m.ringID, seq: m.seq))
                     } else {
                         dropped += 1
                     }

@@ -113,7 +113,27 @@ extension Totem {
         public var messagesDelivered = 0
         public var outOfWindow = 0
         public var unreachableReports = 0
+        /// Reports about peers that were heard from (or whose ring passed the token) before they were acted on.
+        public var unreachableRefuted = 0
+        /// Probes sent to peers reported unreachable.
+        public var unreachableProbes = 0
+        /// Peers failed because they stayed silent after port-unreachable reports.
+        public var unreachableFailures = 0
         public var reassemblyDrops = 0
+        /// Old-ring multicasts dropped because they arrived after this node had reported (commit) or fixed (recovery)
+        /// what it holds of that ring.
+        public var lateOldRingMessages = 0
+        /// Of those, the ones that arrived during recovery (the rest came in commit).
+        public var lateOldRingMessagesInRecovery = 0
+        /// Old-ring messages this node sent again, encapsulated, during recovery.
+        public var recoveryRebroadcasts = 0
+        public var commitTokenRetransmits = 0
+        /// Multicasts of another ring that started or widened a membership round (a merge).
+        public var foreignRingMerges = 0
+        /// Joins from nodes outside the ring being formed, ignored in commit or recovery.
+        public var joinsIgnoredInCommitOrRecovery = 0
+        /// Rings of one formed after failing to receive (fail_recv_const).
+        public var singletonAfterFailedToReceive = 0
         public init() {}
     }
 }

@@ -82,6 +82,10 @@ extension Totem {
         case mergeDetect(RingID)
         /// Asks the representative holding an idle token to pass it on now.
         case tokenHoldCancel(RingID)
+        /// Asks a peer reported unreachable to show it is alive (not in the paper: see `Totem`'s deviations).
+        case probe
+        /// The answer to a probe: any packet from the peer would do, this one exists so the answer is immediate.
+        case probeReply
     }
 
     /// A datagram's content: who sent it, from which cluster, and the message.
@@ -140,6 +144,10 @@ extension Totem.Packet {
             w.write(UInt8(5)); header(&w); w.write(r)
         case .tokenHoldCancel(let r):
             w.write(UInt8(6)); header(&w); w.write(r)
+        case .probe:
+            w.write(UInt8(7)); header(&w)
+        case .probeReply:
+            w.write(UInt8(8)); header(&w)
         }
         return w.bytes
     }
@@ -205,6 +213,8 @@ extension Totem.Packet {
             message = .commitToken(Totem.CommitToken(ringID: ring, rotation: rotation, members: members, entries: entries))
         case 5: message = .mergeDetect(try r.readRingID())
         case 6: message = .tokenHoldCancel(try r.readRingID())
+        case 7: message = .probe
+        case 8: message = .probeReply
         default: throw .invalid(field: "type", reason: "unknown message type \(type)")
         }
         try r.expectEnd()

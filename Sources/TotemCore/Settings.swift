@@ -30,6 +30,12 @@ extension Totem {
         /// How many unsent application messages and bytes a node queues before refusing more (back-pressure).
         public var sendQueueCountMax: Int
         public var sendQueueBytesMax: Int
+        /// How long a peer reported unreachable (ICMP port unreachable) must stay silent before it is acted on: first
+        /// to start a membership round, then again within that round to fail it. A peer heard from meanwhile, or
+        /// whose ring keeps passing the token, is not touched.
+        public var unreachableConfirm: Duration
+        /// Deliberate weakenings for mutation tests; empty in production.
+        public var mutations: Mutations = []
 
         /// The largest application message (corosync's is 1 MiB as well).
         public static let messageBytesMax = 1 << 20
@@ -68,6 +74,7 @@ extension Totem {
             // Small enough that a saturated ring's queueing delay stays in the tens of milliseconds.
             self.sendQueueCountMax = 512
             self.sendQueueBytesMax = 1 << 20
+            self.unreachableConfirm = max(self.join, .milliseconds(20))
         }
 
         /// Settings from `<totem>`, scaled for `nodeCount` nodes: with three or more nodes the token timeout grows by
@@ -90,6 +97,7 @@ extension Totem {
             if tokenRetransmit >= token { problems.append("token_retransmit must be shorter than token") }
             if consensus < token { problems.append("consensus should be at least token (1.2 × token is the default)") }
             if join >= consensus { problems.append("join must be shorter than consensus") }
+            if !mutations.isEmpty { problems.append("mutations are for tests only: \(mutations)") }
             return problems
         }
     }

@@ -11,7 +11,7 @@ extension Totem.StateMachine {
         if state == .recovery, let o = old {
             // A failure during recovery: the ring to recover is still the old one (§4.4). Its buffer kept
             // everything recovered so far.
-            ringID = o.ringID
+            ringID = o.previousRingID
             members = o.members
             buffer = o.buffer
             hasRing = !o.members.isEmpty
@@ -21,7 +21,9 @@ extension Totem.StateMachine {
         }
         let from = state
         state = .gather
+        gatherStartedAt = now
         pendingCommit = nil
+        lastSentCommit = nil
         heldToken = nil
         lastSentToken = nil
         lastTokenSeq = nil
@@ -30,18 +32,19 @@ extension Totem.StateMachine {
         case .operational, .recovery, .left:
             procSet = Set(members).union([nodeID])
             failSet = []
-            joinsHeard = []
-            suspects = suspects.filter { procSet.contains($0.key) }
         case .commit, .gather:
             // A lost commit token or a restarted gather: keep what was learnt.
             procSet.formUnion(members)
             procSet.insert(nodeID)
         }
+        unreachableSince = unreachableSince.filter { procSet.contains($0.key) }
+        if reason == .failedToReceive { formSingleton = true }
         consensus = [nodeID]
         consensusCheckAllowed = reason != .start
         sendJoin(out: &out)
         deadlines.join = now + settings.join
         armConsensusTimer(now)
+        scheduleUnreachableCheck(now: now)
     }
 
     mutating func sendJoin(out: inout Totem.Output) {
@@ -64,11 +67,23 @@ extension Totem.StateMachine {
         switch state {
         case .left:
             return
-        case .operational, .recovery:
+        case .operational:
             enterGather(now: now, reason: .join, out: &out)
         case .commit:
-            // A late copy of a join this commit already agreed on.
+            // Only a member of the ring being formed can abort it (corosync does the same); a node outside it is
+            // merged once the ring is up, since it keeps sending joins. A late copy of the join this commit agreed on
+            // changes nothing.
+            guard pendingCommit?.members.contains(sender) ?? false else {
+                counters.joinsIgnoredInCommitOrRecovery += 1
+                return
+            }
             if Set(j.procSet) == procSet && Set(j.failSet) == failSet { return }
+            enterGather(now: now, reason: .join, out: &out)
+        case .recovery:
+            guard members.contains(sender) else {
+                counters.joinsIgnoredInCommitOrRecovery += 1
+                return
+            }
             enterGather(now: now, reason: .join, out: &out)
         case .gather:
             break
@@ -80,9 +95,7 @@ extension Totem.StateMachine {
     /// this node as failed is failed in turn (and nothing else of its fail set is taken); otherwise its fail set is
     /// taken only if it was a member of this node's ring, so failures do not spread between partitions.
     private mutating func processJoin(_ j: Totem.Join, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
-        joinsHeard.insert(sender)
         heardSinceConsensusTimer.insert(sender)
-        suspects[sender] = nil
         if failSet.contains(sender) { return }
         let theirProc = Set(j.procSet), theirFail = Set(j.failSet)
         if theirProc == procSet && theirFail == failSet {
@@ -150,6 +163,17 @@ extension Totem.StateMachine {
         guard state == .gather, consensusCheckAllowed else { return }
         let alive = procSet.subtracting(failSet)
         guard alive.contains(nodeID), alive.isSubset(of: consensus) else { return }
+        if formSingleton {
+            // This node failed to receive: it goes on alone so the others are not held back by it (corosync's
+            // failed_to_recv), and merge detection brings it back.
+            formSingleton = false
+            counters.singletonAfterFailedToReceive += 1
+            procSet = [nodeID]
+            failSet = []
+            consensus = [nodeID]
+            checkConsensus(now: now, out: &out)
+            return
+        }
         let newMembers = alive.sorted()
         guard newMembers.first == nodeID else { return }
         let sequence = max(highestRingSequence, ringID.sequence) + 4
@@ -162,6 +186,7 @@ extension Totem.StateMachine {
         pendingCommit = token
         deadlines.clearAll()
         deadlines.commitLoss = now + settings.token
+        scheduleUnreachableCheck(now: now)
         passCommitToken(token, now: now, out: &out)
     }
 
@@ -183,8 +208,9 @@ extension Totem.StateMachine {
         switch (c.rotation, state) {
         case (1, .gather):
             let alive = procSet.subtracting(failSet)
-            // Never take part in a ring numbered at or below one this node has already used or created.
-            guard c.members == alive.sorted(), alive.isSubset(of: consensus), c.ringID.sequence > highestRingSequence else { return }
+            // The representative reached consensus on the same sets (corosync accepts on set equality alone). Never
+            // take part in a ring numbered at or below one this node has already used or created.
+            guard c.members == alive.sorted(), c.ringID.sequence > highestRingSequence, !formSingleton else { return }
             highestRingSequence = max(highestRingSequence, c.ringID.sequence)
             out.ringSequenceToPersist = c.ringID.sequence
             var token = c
@@ -193,6 +219,7 @@ extension Totem.StateMachine {
             pendingCommit = token
             deadlines.clearAll()
             deadlines.commitLoss = now + settings.token
+            scheduleUnreachableCheck(now: now)
             passCommitToken(token, now: now, out: &out)
         case (1, .commit):
             // Back at the representative with every entry filled: second rotation.
@@ -217,14 +244,26 @@ extension Totem.StateMachine {
         }
     }
 
-    /// Sends the commit token to the next member; on a ring of one, processes it here.
+    /// Sends the commit token to the next member, and again every token-retransmit interval until the ring is seen
+    /// to move on; on a ring of one, processes it here.
     private mutating func passCommitToken(_ c: Totem.CommitToken, now: MonotonicInstant, out: inout Totem.Output) {
         let next = successor(in: c.members)
         if next == nodeID {
             receiveCommitToken(c, now: now, out: &out)
         } else {
             send(.commitToken(c), to: .node(next), out: &out)
+            lastSentCommit = (c, next)
+            deadlines.tokenRetransmit = now + settings.tokenRetransmit
         }
+    }
+
+    /// Sends the last commit token again (its successor may have lost it).
+    mutating func retransmitCommitToken(now: MonotonicInstant, out: inout Totem.Output) {
+        guard let sent = lastSentCommit, state == .commit || (state == .recovery && lastTokenSeq == nil) else { return }
+        guard !settings.mutations.contains(.noTokenRetransmission) else { return }
+        send(.commitToken(sent.token), to: .node(sent.to), out: &out)
+        counters.commitTokenRetransmits += 1
+        deadlines.tokenRetransmit = now + settings.tokenRetransmit
     }
 
     // MARK: - Merges, departures and unreachable peers
@@ -260,32 +299,95 @@ extension Totem.StateMachine {
         heldToken = nil
     }
 
-    /// The transport saw `node`'s port closed. Start membership at once; a second report while gathering, with no
-    /// join heard from the node, confirms it and puts it in the fail set. A node that answers joins is never failed
-    /// this way.
+    /// The transport saw `node`'s port closed (ICMP port unreachable). Such a report is only a hint: a firewall that
+    /// rejects, a firewall reload or a forged ICMP packet look the same as a dead process. So this node probes the
+    /// peer (five times per `unreachableConfirm`; a live peer answers each at once) and acts only while it stays
+    /// silent: after `unreachableConfirm` with nothing from it, this node starts a membership round; if the peer
+    /// answers neither probes nor joins for another `unreachableConfirm` in that round, it is failed. A peer heard from
+    /// meanwhile is cleared, so one that answers is never failed this way, and reports about a live node change
+    /// nothing.
     mutating func peerUnreachable(_ node: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
-        guard node != nodeID else { return }
+        guard node != nodeID, state != .left else { return }
         counters.unreachableReports += 1
+        guard isWatchedForUnreachable(node) else { return }
+        if settings.mutations.contains(.unreachableFailsAtOnce) {
+            if state != .gather { enterGather(now: now, reason: .unreachable, out: &out) }
+            failPeers([node], now: now, out: &out)
+            return
+        }
+        guard unreachableSince[node] == nil else { return }
+        unreachableSince[node] = now
+        counters.unreachableProbes += 1
+        send(.probe, to: .node(node), out: &out)
+        if deadlines.unreachableProbe == nil { deadlines.unreachableProbe = now + probeInterval }
+        scheduleUnreachableCheck(now: now)
+    }
+
+    private var probeInterval: Duration { settings.unreachableConfirm / 5 }
+
+    /// Probes every peer still suspected of being unreachable.
+    mutating func probeUnreachable(now: MonotonicInstant, out: inout Totem.Output) {
+        for node in unreachableSince.keys.sorted() {
+            counters.unreachableProbes += 1
+            send(.probe, to: .node(node), out: &out)
+        }
+        if !unreachableSince.isEmpty { deadlines.unreachableProbe = now + probeInterval }
+    }
+
+    /// When the earliest reported peer will have been silent long enough: `unreachableConfirm` after its report, and
+    /// in gather also after the round started (so it had the chance to answer this round's joins).
+    mutating func scheduleUnreachableCheck(now: MonotonicInstant) {
+        let confirm = settings.unreachableConfirm
+        if !unreachableSince.isEmpty {
+            unreachableSince = unreachableSince.filter { isWatchedForUnreachable($0.key) }
+        }
+        let due = unreachableSince.values.map { since in
+            (state == .gather ? max(since, gatherStartedAt) : since) + confirm
+        }
+        deadlines.unreachableCheck = due.min()
+        if unreachableSince.isEmpty {
+            deadlines.unreachableProbe = nil
+        } else if deadlines.unreachableProbe == nil {
+            deadlines.unreachableProbe = now + probeInterval
+        }
+    }
+
+    mutating func unreachableCheckExpired(now: MonotonicInstant, out: inout Totem.Output) {
+        let confirm = settings.unreachableConfirm
         switch state {
         case .operational, .recovery, .commit:
-            // In commit, only the ring being formed matters: a node already failed out of it is not news.
-            let inRing = state == .commit ? (pendingCommit?.members.contains(node) ?? false) : members.contains(node)
-            guard inRing else { return }
-            enterGather(now: now, reason: .unreachable, out: &out)
-            suspects[node] = 1
+            if unreachableSince.values.contains(where: { $0 + confirm <= now }) {
+                enterGather(now: now, reason: .unreachable, out: &out)
+            }
         case .gather:
-            guard procSet.contains(node), !failSet.contains(node), !joinsHeard.contains(node) else { return }
-            let count = (suspects[node] ?? 0) + 1
-            suspects[node] = count
-            if count >= 2 {
-                failSet.insert(node)
-                consensus = [nodeID]
-                sendJoin(out: &out)
-                consensusCheckAllowed = true
-                checkConsensus(now: now, out: &out)
+            let silent = unreachableSince.filter { max($0.value, gatherStartedAt) + confirm <= now }.map(\.key).sorted()
+            if !silent.isEmpty {
+                counters.unreachableFailures += silent.count
+                failPeers(silent, now: now, out: &out)
             }
         case .left:
             return
         }
+        scheduleUnreachableCheck(now: now)
+    }
+
+    /// Whether a report about `node` matters now: it is in the ring (or the ring being formed, or this round).
+    private func isWatchedForUnreachable(_ node: NodeID) -> Bool {
+        switch state {
+        case .operational, .recovery: return members.contains(node)
+        case .commit: return pendingCommit?.members.contains(node) ?? false
+        case .gather: return procSet.contains(node) && !failSet.contains(node)
+        case .left: return false
+        }
+    }
+
+    /// Puts `nodes` in the fail set of this gather and tells the others.
+    private mutating func failPeers(_ nodes: [NodeID], now: MonotonicInstant, out: inout Totem.Output) {
+        for n in nodes { unreachableSince[n] = nil }
+        failSet.formUnion(nodes)
+        consensus = [nodeID]
+        sendJoin(out: &out)
+        consensusCheckAllowed = true
+        checkConsensus(now: now, out: &out)
     }
 }

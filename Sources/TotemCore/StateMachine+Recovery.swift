@@ -8,8 +8,12 @@ extension Totem.StateMachine {
     /// survivors of the same old ring may be missing.
     mutating func enterRecovery(_ c: Totem.CommitToken, now: MonotonicInstant, out: inout Totem.Output) {
         let mine = myCommitEntry()
-        let sameOld = zip(c.members, c.entries).filter { $0.1.oldRing == mine.oldRing }.map(\.0)
-        let lowRingAru = zip(c.members, c.entries).filter { $0.1.oldRing == mine.oldRing }.map(\.1.aru).reduce(buffer.aru, seqMin)
+        let sameOldEntries = zip(c.members, c.entries).filter { $0.1.oldRing == mine.oldRing }
+        let sameOld = sameOldEntries.map(\.0)
+        let lowRingAru = sameOldEntries.map(\.1.aru).reduce(buffer.aru, seqMin)
+        // What any survivor of the old ring already delivered in its regular configuration: every survivor delivers
+        // up to there before the transitional configuration (Totem SRP §4.4; corosync's high_ring_delivered).
+        let highRingDelivered = sameOldEntries.map(\.1.highDelivered).reduce(buffer.highDelivered, seqMax)
         recoveryQueue = []
         recoveryQueueHead = 0
         if hasRing && sameOld.count > 1 {
@@ -21,9 +25,15 @@ extension Totem.StateMachine {
                 }
                 seq &+= 1
             }
+            counters.recoveryRebroadcasts += recoveryQueue.count
         }
-        old = OldRing(ringID: ringID, members: hasRing ? members : [], buffer: buffer,
-                      transitional: hasRing ? sameOld : [nodeID])
+        // A node without a ring recovers nothing: its old ring id is the commit entry's placeholder, never a real ring
+        // (a restarted node's initial ring id can equal a ring it represented before it crashed).
+        old = OldRing(ringID: mine.oldRing, previousRingID: ringID, members: hasRing ? members : [], buffer: buffer,
+                      transitional: hasRing ? sameOld : [nodeID], highRingDelivered: highRingDelivered)
+        unreachableSince = [:]
+        lastTokenForwardAt = nil
+        lastSentCommit = nil
         ringID = c.ringID
         members = c.members
         hasRing = true
@@ -65,17 +75,35 @@ extension Totem.StateMachine {
     /// Delivers what is left of the old ring around the transitional configuration, then the regular one (EVS).
     mutating func enterOperational(now: MonotonicInstant, out: inout Totem.Output) {
         guard var o = old else { return }
-        // The old ring's agreed messages that follow without a gap belong to the old regular configuration.
+        let transitional = o.transitional
+        let oldMembers = o.members
+        let transitionalChange = Totem.ConfigurationChange(
+            kind: .transitional, ringID: ringID, members: transitional, joined: [],
+            left: oldMembers.filter { !transitional.contains($0) })
+        let mutations = settings.mutations
+        if mutations.contains(.transitionalBeforeOldRegularMessages) {
+            out.upcalls.append(.configurationChange(transitionalChange))
+        }
+        // The old ring's messages up to the highest any survivor delivered belong to the old regular configuration:
+        // delivering them there keeps each message, safe ones too, in the same configuration on every survivor.
+        // Recovery gave every survivor the same old-ring messages, so this point and what precedes it are the same
+        // everywhere.
         var b = o.buffer
-        while seqLT(b.highDelivered, b.aru), let m = b[b.highDelivered &+ 1], !m.safe {
+        let regularEnd = mutations.contains(.highDeliveredRuleIgnored) ? b.highDelivered : o.highRingDelivered
+        while seqLT(b.highDelivered, regularEnd), let m = b[b.highDelivered &+ 1] {
             b.highDelivered &+= 1
             deliverOld(m, out: &out)
         }
-        let transitional = o.transitional
-        let oldMembers = o.members
-        out.upcalls.append(.configurationChange(Totem.ConfigurationChange(
-            kind: .transitional, ringID: ringID, members: transitional, joined: [],
-            left: oldMembers.filter { !transitional.contains($0) })))
+        if mutations.contains(.highDeliveredRuleIgnored) {
+            // What this implementation did before: agreed messages up to the first gap or safe message.
+            while seqLT(b.highDelivered, b.aru), let m = b[b.highDelivered &+ 1], !m.safe {
+                b.highDelivered &+= 1
+                deliverOld(m, out: &out)
+            }
+        }
+        if !mutations.contains(.transitionalBeforeOldRegularMessages) {
+            out.upcalls.append(.configurationChange(transitionalChange))
+        }
         // Everything else the survivors hold, in order, skipping messages that nobody received.
         var seq = b.highDelivered &+ 1
         while seqLE(seq, b.highSeqReceived) {
@@ -96,7 +124,7 @@ extension Totem.StateMachine {
     }
 
     private mutating func deliverOld(_ m: Totem.Mcast, out: inout Totem.Output) {
-        for d in reassembler.receive(frame: m.frame, from: m.sender, safe: m.safe) {
+        for d in reassembler.receive(m) {
             out.upcalls.append(.message(d))
             counters.messagesDelivered += 1
         }

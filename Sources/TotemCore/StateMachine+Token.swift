@@ -4,15 +4,15 @@ import ClusterTypes
 extension Totem.StateMachine {
     // MARK: - Messages of the ring
 
-    mutating func receiveMcast(_ m: Totem.Mcast, now: MonotonicInstant, out: inout Totem.Output) {
+    mutating func receiveMcast(_ m: Totem.Mcast, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        if state == .commit && m.ringID == ringID {
+            // The old ring's state was frozen when this node reported it in the commit token; what other survivors
+            // miss of it travels in recovery, from the survivors that hold it (corosync drops these too).
+            counters.lateOldRingMessages += 1
+            return
+        }
         guard m.ringID == ringID, hasRing || state == .recovery else {
-            // An old ring's retransmission during recovery still helps that ring's survivors.
-            if state == .recovery, var o = old, m.ringID == o.ringID, m.encapsulated == nil {
-                _ = o.buffer.insert(m)
-                old = o
-            } else {
-                counters.foreignRing += 1
-            }
+            receiveForeignMcast(m, from: sender, now: now, out: &out)
             return
         }
         if buffer.outOfWindow(m.seq) {
@@ -27,7 +27,48 @@ extension Totem.StateMachine {
         }
         // Someone after us has the token: our last token was not lost.
         if let sent = lastSentToken, seqLT(sent.token.seq, m.seq) { deadlines.tokenRetransmit = nil }
+        if lastSentCommit != nil {
+            // The new ring's first messages: the commit token made it round.
+            lastSentCommit = nil
+            deadlines.tokenRetransmit = nil
+        }
         if state == .operational { deliver(safeUpTo: nil, out: &out) }
+    }
+
+    /// A multicast of another ring. In recovery, a plain one of the old ring arrived too late: the set of old-ring
+    /// messages to recover was fixed when recovery began, so keeping it would let this node alone deliver it. In
+    /// operational, one from a node outside this ring, or from a newer ring, means another ring is in reach: merge
+    /// (corosync starts a gather for any foreign message; a stale one from a member of this ring is just late).
+    private mutating func receiveForeignMcast(_ m: Totem.Mcast, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
+        switch state {
+        case .recovery:
+            if let o = old, m.ringID == o.ringID, m.encapsulated == nil {
+                counters.lateOldRingMessages += 1
+                counters.lateOldRingMessagesInRecovery += 1
+                guard settings.mutations.contains(.oldRingMessageAcceptedInRecovery) else { return }
+                var kept = o
+                _ = kept.buffer.insert(m)
+                old = kept
+                return
+            }
+            counters.foreignRing += 1
+        case .operational:
+            counters.foreignRing += 1
+            guard !members.contains(sender) || m.ringID.sequence > ringID.sequence else { return }
+            counters.foreignRingMerges += 1
+            enterGather(now: now, reason: .mergeDetect, out: &out)
+            procSet.insert(sender)
+            sendJoin(out: &out)
+        case .gather:
+            counters.foreignRing += 1
+            guard !procSet.contains(sender), !failSet.contains(sender) else { return }
+            counters.foreignRingMerges += 1
+            procSet.insert(sender)
+            consensus = [nodeID]
+            sendJoin(out: &out)
+        case .commit, .left:
+            counters.foreignRing += 1
+        }
     }
 
     mutating func receiveToken(_ token: Totem.Token, from sender: NodeID, now: MonotonicInstant, out: inout Totem.Output) {
@@ -47,6 +88,15 @@ extension Totem.StateMachine {
         lastTokenSeq = received.tokenSeq
         deadlines.tokenRetransmit = nil
         lastSentToken = nil
+        lastSentCommit = nil
+        if !unreachableSince.isEmpty, let forwarded = lastTokenForwardAt {
+            // The token went round since this node last passed it on: every member, reported ones included, handled
+            // it after any report made before that.
+            let before = unreachableSince.count
+            unreachableSince = unreachableSince.filter { $0.value > forwarded }
+            counters.unreachableRefuted += before - unreachableSince.count
+            scheduleUnreachableCheck(now: now)
+        }
         deadlines.tokenLoss = now + settings.token
         var t = received
         let receivedAru = t.aru
@@ -140,7 +190,8 @@ extension Totem.StateMachine {
     /// The paper's aru rule: lower the token's aru to ours if we miss something; raise it if we lowered it before.
     private func updateAru(_ t: inout Totem.Token) {
         let mine = buffer.aru
-        if seqLT(mine, t.aru) || t.aruAddress == nodeID || t.aruAddress.rawValue == 0 {
+        if seqLT(mine, t.aru) || t.aruAddress == nodeID || t.aruAddress.rawValue == 0
+            || settings.mutations.contains(.anyNodeRaisesAru) {
             t.aru = mine
             t.aruAddress = t.aru == t.seq ? NodeID(0) : nodeID
         }
@@ -194,6 +245,7 @@ extension Totem.StateMachine {
         t.tokenSeq &+= 1
         send(.token(t), to: .node(next), out: &out)
         lastSentToken = (t, next)
+        lastTokenForwardAt = now
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
     }
 
@@ -211,11 +263,13 @@ extension Totem.StateMachine {
         let next = successor(in: members)
         send(.token(t), to: .node(next), out: &out)
         lastSentToken = (t, next)
+        lastTokenForwardAt = now
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
     }
 
     mutating func retransmitToken(now: MonotonicInstant, out: inout Totem.Output) {
         guard let sent = lastSentToken, state == .operational || state == .recovery else { return }
+        guard !settings.mutations.contains(.noTokenRetransmission) else { return }
         send(.token(sent.token), to: .node(sent.to), out: &out)
         counters.tokenRetransmits += 1
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
@@ -229,12 +283,12 @@ extension Totem.StateMachine {
         while seqLT(buffer.highDelivered, buffer.aru) {
             let next = buffer.highDelivered &+ 1
             guard let m = buffer[next] else { break }
-            if m.safe {
+            if m.safe && !settings.mutations.contains(.safeDeliveredAsAgreed) {
                 guard let limit = safeUpTo, seqLE(next, limit) else { break }
             }
             buffer.highDelivered = next
             guard m.encapsulated == nil else { continue }
-            for d in reassembler.receive(frame: m.frame, from: m.sender, safe: m.safe) {
+            for d in reassembler.receive(m) {
                 out.upcalls.append(.message(d))
                 counters.messagesDelivered += 1
             }

@@ -27,11 +27,19 @@ extension Totem {
         var procSet: Set<NodeID> = []
         var failSet: Set<NodeID> = []
         var consensus: Set<NodeID> = []
-        var joinsHeard: Set<NodeID> = []
         var heardSinceConsensusTimer: Set<NodeID> = []
-        var suspects: [NodeID: Int] = [:]
         var pendingCommit: CommitToken?
+        /// The commit token this node last passed on, sent again until the ring is seen to move (corosync retransmits
+        /// it like the regular token).
+        var lastSentCommit: (token: CommitToken, to: NodeID)?
         var consensusCheckAllowed = false
+        var gatherStartedAt = MonotonicInstant.zero
+        /// Set by a failure to receive (fail_recv_const): once consensus is reached, this node forms a ring of its own
+        /// so the others can make progress without it, and merges back later (corosync's failed_to_recv).
+        var formSingleton = false
+
+        // Peers reported unreachable (ICMP port unreachable) and silent since: when each was first reported.
+        var unreachableSince: [NodeID: MonotonicInstant] = [:]
 
         // Recovery.
         var old: OldRing?
@@ -43,6 +51,8 @@ extension Totem {
         // Token handling.
         var lastTokenSeq: UInt32?
         var lastSentToken: (token: Token, to: NodeID)?
+        /// When this node last passed the regular token on: a token arriving afterwards went through every member since.
+        var lastTokenForwardAt: MonotonicInstant?
         var heldToken: Token?
         var myTransmitsLastRotation: UInt32 = 0
         var myBacklogLast: UInt32 = 0
@@ -60,11 +70,16 @@ extension Totem {
 
         /// The state of the ring being recovered from, while in recovery.
         struct OldRing {
+            /// The ring being recovered (a placeholder no real ring has, for a node that had none).
             var ringID: RingID
+            /// This node's ring id before recovery, restored if recovery fails.
+            var previousRingID: RingID
             var members: [NodeID]
             var buffer: ReceiveBuffer
             /// Old-ring members that are in the new ring (the transitional configuration).
             var transitional: [NodeID]
+            /// The highest old-ring sequence any of them had delivered when the commit token went round.
+            var highRingDelivered: UInt32
         }
 
         /// Creates a node that has not started. `persistedRingSequence` is the ring sequence stored by an earlier run
@@ -128,14 +143,23 @@ extension Totem {
                 counters.unknownSender += 1
                 return
             }
+            if !unreachableSince.isEmpty, unreachableSince.removeValue(forKey: packet.sender) != nil {
+                // The peer talks: whatever closed port was reported about it, it is not dead.
+                counters.unreachableRefuted += 1
+                scheduleUnreachableCheck(now: now)
+            }
             switch packet.message {
-            case .mcast(let m): receiveMcast(m, now: now, out: &out)
+            case .mcast(let m): receiveMcast(m, from: packet.sender, now: now, out: &out)
             case .token(let t): receiveToken(t, from: packet.sender, now: now, out: &out)
             case .join(let j): receiveJoin(j, from: packet.sender, now: now, out: &out)
             case .commitToken(let c): receiveCommitToken(c, now: now, out: &out)
             case .mergeDetect(let r): receiveMergeDetect(r, from: packet.sender, now: now, out: &out)
             case .tokenHoldCancel(let r):
                 if r == ringID, state == .operational, heldToken != nil { releaseHeldToken(now: now, out: &out) }
+            case .probe:
+                send(.probeReply, to: .node(packet.sender), out: &out)
+            case .probeReply:
+                break  // hearing from the peer was the point (above)
             }
         }
 
@@ -201,7 +225,11 @@ extension Totem {
             }
             if let d = deadlines.tokenRetransmit, d <= now {
                 deadlines.tokenRetransmit = nil
-                retransmitToken(now: now, out: &out)
+                if lastSentCommit != nil {
+                    retransmitCommitToken(now: now, out: &out)
+                } else {
+                    retransmitToken(now: now, out: &out)
+                }
             }
             if let d = deadlines.tokenLoss, d <= now {
                 deadlines.tokenLoss = nil
@@ -224,6 +252,14 @@ extension Totem {
                 deadlines.consensus = nil
                 consensusTimerExpired(now: now, out: &out)
             }
+            if let d = deadlines.unreachableCheck, d <= now {
+                deadlines.unreachableCheck = nil
+                unreachableCheckExpired(now: now, out: &out)
+            }
+            if let d = deadlines.unreachableProbe, d <= now {
+                deadlines.unreachableProbe = nil
+                probeUnreachable(now: now, out: &out)
+            }
         }
     }
 }
@@ -237,9 +273,14 @@ struct Deadlines: Sendable {
     var consensus: MonotonicInstant?
     var mergeDetect: MonotonicInstant?
     var commitLoss: MonotonicInstant?
+    /// When the earliest peer reported unreachable has been silent long enough to act on.
+    var unreachableCheck: MonotonicInstant?
+    /// When to probe the peers reported unreachable again.
+    var unreachableProbe: MonotonicInstant?
 
     var earliest: MonotonicInstant? {
-        [tokenLoss, tokenRetransmit, tokenHold, join, consensus, mergeDetect, commitLoss].compactMap { $0 }.min()
+        [tokenLoss, tokenRetransmit, tokenHold, join, consensus, mergeDetect, commitLoss, unreachableCheck, unreachableProbe]
+            .compactMap { $0 }.min()
     }
 
     mutating func clearAll() { self = Deadlines() }

@@ -21,6 +21,8 @@ struct CodecTests {
         ])),
         .mergeDetect(ring),
         .tokenHoldCancel(ring),
+        .probe,
+        .probeReply,
     ]
 
     @Test("every message type round-trips", arguments: samples.indices)
@@ -71,8 +73,11 @@ struct CodecTests {
         q.append(.init(channel: 4, payload: Array(repeating: 8, count: 5000), guarantee: .agreed, offset: 0))
         var r = Reassembler()
         var out: [Totem.Delivery] = []
+        var seq: UInt32 = 0
         while let (frame, safe) = q.nextFrame(budget: 1400) {
-            out += r.receive(frame: frame, from: NodeID(1), safe: safe)
+            seq += 1
+            out += r.receive(Totem.Mcast(ringID: Totem.RingID(representative: NodeID(1), sequence: 4), seq: seq,
+                                         sender: NodeID(1), safe: safe, encapsulated: nil, frame: frame))
         }
         #expect(out.map(\.channel) == [3, 4])
         #expect(out[1].payload.count == 5000)

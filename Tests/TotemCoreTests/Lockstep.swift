@@ -66,9 +66,14 @@ struct Lockstep {
     }
 
     /// Runs until `end`.
-    mutating func run(for duration: Duration) {
+    mutating func run(for duration: Duration) { run(for: duration, until: { _ in false }) }
+
+    /// Runs until `end`, or until `stop` holds after an event (returns whether it did).
+    @discardableResult
+    mutating func run(for duration: Duration, until stop: (Lockstep) -> Bool) -> Bool {
         let end = now + duration
         while true {
+            if stop(self) { return true }
             let nextPacket = inflight.first?.at
             let nextDeadline = nodes.compactMap { $0?.nextDeadline }.min()
             let next = [nextPacket, nextDeadline].compactMap { $0 }.min()
@@ -89,6 +94,7 @@ struct Lockstep {
             }
         }
         now = end
+        return stop(self)
     }
 
     func configurations(_ i: Int) -> [Totem.ConfigurationChange] {

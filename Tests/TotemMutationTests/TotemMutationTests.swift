@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterSimulator
+import SimulationTestSupport
+import Testing
+import TotemCore
+
+/// Each test weakens one rule of the Totem core on purpose (`Totem.Mutations`) and requires the simulation's
+/// checkers to notice within a bounded number of seeds. A mutation that no seed catches means a checker (or the
+/// fault mix) is too weak to trust.
+@Suite("Weakened Totem cores are caught by the simulation")
+struct TotemMutationTests {
+    static let seeds: [UInt64] = Array(7_000..<7_300)
+
+    @Test("the sweep catches the mutation", arguments: Totem.Mutations.all.map(\.name))
+    func caught(name: String) async throws {
+        let mutation = try #require(Totem.Mutations.all.first { $0.name == name }?.mutation)
+        let sweep = await SeedSweep.run(Self.seeds, replay: { "swift run totem-sim --seed \($0) --nodes 2-8 --mutate '\(name)' --trace" },
+                                        stopAtFirstFailure: true) { seed in
+            var options = SimulationOptions(seed: seed, nodes: 2...8)
+            options.mutations = mutation
+            return Simulation(options: options)
+        }
+        let caught = try #require(sweep.failures.first, "no seed of \(sweep.seeds) noticed '\(name)'")
+        print("mutation '\(name)' caught by seed \(caught.seed) after \(sweep.seeds) seeds: \(caught.violations.first ?? "")")
+    }
+}
