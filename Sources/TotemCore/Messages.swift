@@ -157,6 +157,14 @@ extension Totem.Packet {
         w.write(sender.rawValue)
     }
 
+    /// The sender a datagram claims, read from its fixed header without decoding the rest (nil if too short). The
+    /// shell compares it with the node the transport authenticated, so one member cannot speak for another.
+    public static func claimedSender(of bytes: [UInt8]) -> NodeID? {
+        guard bytes.count >= 10 else { return nil }
+        let v = UInt32(bytes[6]) << 24 | UInt32(bytes[7]) << 16 | UInt32(bytes[8]) << 8 | UInt32(bytes[9])
+        return NodeID(v)
+    }
+
     /// Decodes a datagram, checking every field; never traps on hostile input.
     public static func decode(_ bytes: [UInt8]) throws(WireError) -> Totem.Packet {
         var r = ByteReader(bytes)

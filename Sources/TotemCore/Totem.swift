@@ -25,11 +25,24 @@ import ClusterTypes
 /// - Recovery ends when a token shows an empty `recoveryPending` set and `aru == seq`; the node that sees it sets a
 ///   sticky `recoveryComplete` flag on the token, so every member leaves recovery on its next token even if new
 ///   messages are already flowing.
-/// - Merges are found through merge-detect and join messages only; stray packets of foreign rings are dropped and
-///   counted rather than starting a gather.
+/// - A multicast of another ring starts a merge only when its sender is outside this ring or its ring is newer
+///   (corosync merges on any foreign message; a late one from a member of this ring is only late).
+/// - Old-ring multicasts that arrive once a node has reported its old ring in the commit token (commit) or fixed
+///   what it will recover (recovery) are dropped, as corosync does: only what the survivors hold is recovered, so
+///   nobody delivers an old-ring message alone.
+/// - Before the transitional configuration every survivor delivers the old ring's messages up to the highest
+///   `highDelivered` any survivor reported in the commit token (corosync's high_ring_delivered), safe ones included.
+/// - In commit and recovery only joins from members of the ring being formed abort it; others are merged once the
+///   ring is up. The commit token is accepted on set equality and a higher sequence alone (no local consensus
+///   needed), and is retransmitted like the regular token.
+/// - After failing to receive (fail_recv_const) a node forms a ring of its own once consensus is reached, so the
+///   others are not held back, and merges back later (corosync's failed_to_recv).
 /// - A leaving node announces itself with a join that lists itself as failed, so the others reform at once.
-/// - A peer reported unreachable by the transport (ICMP port unreachable) starts a gather at once; a second report
-///   during that gather, with no join heard from the peer, puts it in the fail set without waiting for consensus.
+/// - A peer reported unreachable by the transport (ICMP port unreachable) is probed (`probe`/`probeReply`, not in the
+///   paper) and acted on only while it stays silent: after `unreachableConfirm` this node starts a gather, and after
+///   another `unreachableConfirm` of silence in that gather the peer is failed without waiting for consensus. Any
+///   packet from the peer, or a token that went round since this node last passed it, clears the suspicion, so
+///   forged or spurious reports about a live node change nothing.
 /// - Configuration changes and deliveries come out as one ordered stream (`Output.events`), since EVS fixes their
 ///   relative order.
 public enum Totem {}

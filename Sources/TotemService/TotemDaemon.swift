@@ -34,6 +34,8 @@ public final class TotemDaemon {
     var scheduledDeadline: MonotonicInstant?
     var announcedReady = false
     var exitCode = DaemonExitCode.ok
+    /// Authentic packets whose totem header named another node than the one that sealed them.
+    var impersonations = 0
     /// The current regular configuration, for clients that connect later.
     var currentConfiguration: TotemIPC.Configuration?
 
@@ -64,10 +66,17 @@ public final class TotemDaemon {
         if config.totem.secauth == false {
             keyMaterial = nil
         } else if let keyfile = config.cman.keyfile {
-            do { keyMaterial = try FileIO.read(keyfile, limit: 4096) } catch {
+            let key: [UInt8]
+            do { key = try FileIO.read(keyfile, limit: 4096) } catch {
                 throw StartupError("cannot read the cluster key: \(error)", .configInvalid)
             }
+            guard key.count >= PacketCrypto.keyBytesMin else {
+                throw StartupError("cluster key \(keyfile) holds \(key.count * 8) bits; at least \(PacketCrypto.keyBytesMin * 8) are needed "
+                                   + "(make one with: dd if=/dev/urandom of=\(keyfile) bs=128 count=1)", .configInvalid)
+            }
+            keyMaterial = key
         } else {
+            logger.warning("no <cman keyfile=\"...\"/>: totem packets are sealed with a key derived from the cluster name \"\(config.name)\", which anyone who knows the name can derive, so they are authenticated against accidents only; create a key (dd if=/dev/urandom of=/etc/cluster/cman_authkey bs=128 count=1) and name it in <cman keyfile>")
             keyMaterial = Array(config.name.utf8)
         }
         let crypto = PacketCrypto(keyMaterial: keyMaterial, clusterID: config.effectiveClusterID, nodeID: myID)
@@ -125,7 +134,14 @@ public final class TotemDaemon {
                 return .unavailable
             }
         }
-        transport.onDatagram = { [unowned self] bytes in self.feed(.datagram(bytes)) }
+        transport.onDatagram = { [unowned self] sender, bytes in
+            // The transport authenticated the sending node; the packet may only speak for that node.
+            guard Totem.Packet.claimedSender(of: bytes) == sender else {
+                self.impersonations += 1
+                return
+            }
+            self.feed(.datagram(bytes))
+        }
         if transport.rings.count > 1 { checkRings() }
         transport.onUnreachable = { [unowned self] node in
             self.logger.debug("node \(node)'s totem port is closed (ICMP port unreachable)")
@@ -276,8 +292,12 @@ public final class TotemDaemon {
             ("messages_delivered", c.messagesDelivered), ("consensus_timeouts", c.consensusTimeouts),
             ("failed_to_receive", c.failedToReceive), ("decode_errors", c.decodeErrors), ("other_cluster", c.otherCluster),
             ("unknown_sender", c.unknownSender), ("foreign_ring", c.foreignRing), ("stale_joins", c.staleJoins),
-            ("unreachable_reports", c.unreachableReports), ("packets_sent", t.sent), ("packets_received", t.received),
+            ("unreachable_reports", c.unreachableReports), ("unreachable_probes", c.unreachableProbes),
+            ("unreachable_refuted", c.unreachableRefuted), ("unreachable_failures", c.unreachableFailures),
+            ("late_old_ring_messages", c.lateOldRingMessages), ("commit_token_retransmits", c.commitTokenRetransmits),
+            ("packets_sent", t.sent), ("packets_received", t.received),
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
+            ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),
             ("queued_messages", core.queuedMessages),
         ].map { ($0.0, UInt64($0.1)) }
         let now = EventLoop.now()

@@ -19,12 +19,14 @@ public final class RedundantRings {
     public let rings: [UDPTransport]
     public let mode: Mode
     public private(set) var health: RingHealth
-    private var crypto: PacketCrypto
+    private let crypto: PacketCrypto
+    private var replay = ReplayWindow()
+    private var replayed = 0
     private var nextRing: [Int: Int] = [:]
     private var lastProbe: [MonotonicInstant?]
     private let clock: () -> MonotonicInstant
-    /// Called with each authentic datagram's plaintext, from whichever ring it came.
-    public var onDatagram: ([UInt8]) -> Void = { _ in }
+    /// Called with each authentic datagram's sender and plaintext, once, from whichever ring it came first.
+    public var onDatagram: (NodeID, [UInt8]) -> Void = { _, _ in }
     /// Called when every ring reports `peer`'s port closed.
     public var onUnreachable: (NodeID) -> Void = { _ in }
     /// How often a faulty ring gets a probe copy in passive mode.
@@ -40,9 +42,15 @@ public final class RedundantRings {
         health = RingHealth(ringCount: rings.count, window: window, now: clock())
         lastProbe = Array(repeating: nil, count: rings.count)
         for (i, ring) in rings.enumerated() {
-            ring.onDatagram = { [unowned self] sender, plain in
+            ring.onDatagram = { [unowned self] sender, opened in
+                // Every copy shows the ring works; only the first goes on (the others, or a replay, are dropped).
                 health.heard(sender, on: i, at: self.clock())
-                onDatagram(plain)
+                if self.crypto.mode == .encrypted,
+                   replay.check(sender: sender, session: opened.session, counter: opened.counter) != .fresh {
+                    replayed += 1
+                    return
+                }
+                onDatagram(sender, opened.plaintext)
             }
             ring.onUnreachable = { [unowned self] peer in
                 if health.unreachable(peer, on: i, at: self.clock()) { onUnreachable(peer) }
@@ -92,13 +100,16 @@ public final class RedundantRings {
 
     /// Every ring's counters added up.
     public var counters: UDPTransport.Counters {
-        rings.map(\.counters).reduce(into: UDPTransport.Counters()) { sum, c in
+        var total = rings.map(\.counters).reduce(into: UDPTransport.Counters()) { sum, c in
             sum.sent += c.sent
             sum.received += c.received
             sum.sendErrors += c.sendErrors
             sum.unauthentic += c.unauthentic
             sum.unknownSource += c.unknownSource
+            sum.wrongSender += c.wrongSender
             sum.unreachable += c.unreachable
         }
+        total.replayed = replayed
+        return total
     }
 }

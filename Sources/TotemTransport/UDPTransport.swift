@@ -28,6 +28,10 @@ public final class UDPTransport {
         public var sendErrors = 0
         public var unauthentic = 0
         public var unknownSource = 0
+        /// Authentic packets whose header names another node than the address they came from.
+        public var wrongSender = 0
+        /// Authentic packets seen before (a replay, or the copy from another redundant ring).
+        public var replayed = 0
         public var unreachable = 0
     }
 
@@ -42,8 +46,8 @@ public final class UDPTransport {
     private(set) var fd: Int32 = -1
     private var mcastFD: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: 65_536)
-    /// Called with each authentic datagram's sender and plaintext.
-    public var onDatagram: (NodeID, [UInt8]) -> Void = { _, _ in }
+    /// Called with each authentic datagram's sender (by address, and the header agrees) and content.
+    public var onDatagram: (NodeID, PacketCrypto.Opened) -> Void = { _, _ in }
     /// Called when the kernel reports a peer's port closed.
     public var onUnreachable: (NodeID) -> Void = { _ in }
 
@@ -185,12 +189,17 @@ public final class UDPTransport {
                 counters.unknownSource += 1
                 continue
             }
-            guard let plain = crypto.open(buffer[0..<n]) else {
+            guard let opened = crypto.open(buffer[0..<n]) else {
                 counters.unauthentic += 1
                 continue
             }
+            if crypto.mode == .encrypted && opened.sender != sender {
+                // A member's key, but another member's address: someone is replaying or spoofing.
+                counters.wrongSender += 1
+                continue
+            }
             counters.received += 1
-            onDatagram(sender, plain)
+            onDatagram(sender, opened)
         }
     }
 

@@ -18,6 +18,8 @@ struct Lockstep {
     var filter: (Int, Int, Totem.Message) -> Bool = { _, _, _ in true }
     /// Nodes whose process is gone but whose host answers: senders get `.peerUnreachable`.
     var closedPorts: Set<Int> = []
+    /// Links (from, to) a firewall rejects: the packet is dropped and the sender gets `.peerUnreachable(to)`.
+    var rejected: Set<[Int]> = []
 
     init(count: Int, settings: Totem.Settings = Totem.Settings(token: .milliseconds(400)), persisted: [UInt64]? = nil) {
         nodes = (0..<count).map { i in
@@ -56,7 +58,7 @@ struct Lockstep {
             case .node(let n): targets = [Int(n.rawValue) - 1]
             }
             for t in targets where filter(i, t, packet.message) {
-                if closedPorts.contains(t) {
+                if closedPorts.contains(t) || rejected.contains([i, t]) {
                     inflight.append((now + .microseconds(50), i, Array("unreachable:\(t)".utf8)))
                 } else {
                     inflight.append((now + .microseconds(50), t, d.bytes))

@@ -107,7 +107,7 @@ struct TotemPaperTests {
         do { let whole = net.isOneRing([0, 1]); #expect(whole) }
     }
 
-    @Test("a closed port reported twice fails the node at once; one that answers joins is never failed this way")
+    @Test("a closed port: the silent peer is failed well before the token timeout; reports about a live peer change nothing")
     func unreachablePeer() {
         var net = Lockstep(count: 3, settings: Totem.Settings(token: .seconds(5)))
         net.startAll()

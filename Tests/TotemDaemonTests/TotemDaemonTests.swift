@@ -243,10 +243,18 @@ struct TotemDaemonTests {
         try cluster.waitForRing([1, 2, 3])
         let seen = try exchange(cluster, nodes: [1, 2, 3], perNode: 20)
         #expect(seen[0].count == 60 && seen[1] == seen[0] && seen[2] == seen[0], "\(cluster.logs())")
-        usleep(2_500_000)
-        let three = try ringLines(cluster, 3)
+        // A ring is judged only after the fault window (2 × token, 3.3 s here) has passed since start.
+        var three = try ringLines(cluster, 3)
+        for _ in 0..<40 where !(three.first?.contains("FAULTY") ?? false) {
+            usleep(250_000)
+            three = try ringLines(cluster, 3)
+        }
         #expect(three.count == 2 && three[0].contains("ring 0 FAULTY") && three[1].contains("active with no faults"), "\(three)")
-        let one = try ringLines(cluster, 1)
+        var one = try ringLines(cluster, 1)
+        for _ in 0..<20 where !(one.first?.contains("FAULTY") ?? false) {
+            usleep(250_000)
+            one = try ringLines(cluster, 1)
+        }
         #expect(one.first?.contains("ring 0 FAULTY: node 3") == true, "\(one)")
         // Still one ring of three: the ICMP reports on ring 0 did not get node 3 thrown out.
         let before = try #require(cluster.status(1))
