@@ -189,6 +189,22 @@ struct TotemDaemonTests {
         #expect(r.stderr.contains("missing the required attribute 'nodeid'"), "\(r.stderr)")
     }
 
+    @Test("a cluster key under 128 bits stops totemd with exit code 78; without a keyfile it warns that the name-derived key authenticates nothing")
+    func clusterKey() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Array("short key".utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir + "/authkey")) }
+        let short = try LocalCluster(nodes: 1, extraCman: "keyfile=\"\(dir)/authkey\"")
+        let r = try ChildProcess.run(TestBinaries.path("totemd"), [], environment: short.environment(1))
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("cluster key \(dir)/authkey holds 72 bits; at least 128 are needed"), "\(r.stderr)")
+
+        let none = try LocalCluster(nodes: 1)
+        try none.startAll()
+        try none.waitForRing([1])
+        #expect(none.logs().contains("no <cman keyfile"), "\(none.logs())")
+    }
+
     @Test("a node name that is not in cluster.conf is refused with the list of nodes")
     func unknownNode() throws {
         let cluster = try LocalCluster(nodes: 2)
