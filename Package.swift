@@ -6,9 +6,14 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
-/// The protocol core and its simulator are optimised even in debug builds: `swift test` runs hundreds of simulated
+/// The protocol cores and their simulator are optimised even in debug builds: `swift test` runs hundreds of simulated
 /// clusters, which take minutes unoptimised and seconds optimised.
 let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+/// The modules a product reaches (ClusterTypes, ClusterWire) may not carry unsafe flags, or a package that depends on
+/// this one by version cannot build. They are optimised in debug builds only when `CLUSTER_DEBUG_OPTIMIZE=1` is set
+/// (tools/test sets it), which only this repository's own builds do.
+let optimizedWhenAsked: [SwiftSetting] = Context.environment["CLUSTER_DEBUG_OPTIMIZE"] == "1" ? optimized : strict
 
 let package = Package(
     name: "cluster",
@@ -28,8 +33,8 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         // MARK: Pure modules (no Foundation, no C, no I/O)
-        .target(name: "ClusterTypes", swiftSettings: optimized),
-        .target(name: "ClusterWire", dependencies: ["ClusterTypes"], swiftSettings: optimized),
+        .target(name: "ClusterTypes", swiftSettings: optimizedWhenAsked),
+        .target(name: "ClusterWire", dependencies: ["ClusterTypes"], swiftSettings: optimizedWhenAsked),
         .target(name: "ClusterConfigModel", dependencies: ["ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
