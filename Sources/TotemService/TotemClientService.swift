@@ -74,17 +74,18 @@ final class TotemClientService: IPCServiceHandler {
     private func drain() {
         while pendingHead < pending.count && !coreBlocked {
             let (channel, guarantee, payload) = pending[pendingHead]
-            let out = daemon.core.handle(.submit(channel: channel, payload: payload, guarantee: guarantee), at: EventLoop.now())
+            // Never called while the driver carries out an output (see coreBackPressure), so the answer is immediate.
+            guard let out = daemon.driver.feed(.submit(channel: channel, payload: payload, guarantee: guarantee)) else {
+                preconditionFailure("a multicast was submitted from inside the core's output")
+            }
             if out.submitted == .tryAgain {
                 coreBlocked = true
-                daemon.carryOut(out)
                 break
             }
             pendingBytes -= payload.count
             pending[pendingHead].2 = []
             pendingHead += 1
             if out.submitted == .tooLarge { daemon.logger.warning("dropped a multicast of \(payload.count) bytes: too large") }
-            daemon.carryOut(out)
         }
         if pendingHead == pending.count {
             pending.removeAll(keepingCapacity: true)
@@ -94,10 +95,11 @@ final class TotemClientService: IPCServiceHandler {
     }
 
     /// The core announces when its queue fills (true) and when it has drained below half (false).
+    /// Called while an output is carried out: the queue is drained on the next turn of the loop, not from inside it.
     func coreBackPressure(_ on: Bool) {
         if !on {
             coreBlocked = false
-            drain()
+            daemon.runner.loop.soon { [weak self] in self?.drain() }
         }
         updateFlowControl()
     }

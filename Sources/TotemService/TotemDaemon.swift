@@ -13,46 +13,44 @@ import TotemTransport
 import Glibc
 #endif
 
-/// totemd: the thin shell around `Totem.StateMachine`. It owns the rings' UDP transports, the IPC services, the ring
-/// sequence file and the one event loop, feeds the core its events and carries out each `Output` in the documented
-/// order: persist, send, deliver, report.
+extension Totem.StateMachine: DaemonCore {
+    public static var deadlineReached: Totem.Event { .deadlineReached }
+}
+
+/// totemd: the thin shell around `Totem.StateMachine`, on the `DaemonRunner`. It owns the rings' UDP transports,
+/// the IPC services and the ring sequence file, feeds the core its events and carries out each `Output` in the
+/// documented order: persist, send, deliver, report.
 public final class TotemDaemon {
-    let options: TotemDaemonOptions
-    let config: ClusterConfiguration
+    let runner: DaemonRunner
+    var config: ClusterConfiguration { runner.config }
+    var logger: Logger { runner.logger }
     let identity: NodeIdentity
-    let logger: Logger
-    let loop = EventLoop()
-    let notifier = SystemdNotifier()
     let store: RingSequenceStore
-    var core: Totem.StateMachine
+    let driver: CoreDriver<Totem.StateMachine>
+    var core: Totem.StateMachine { driver.core }
     let transport: RedundantRings
     var ringCheckTimer: EventLoop.Timer?
     var clients: TotemClientService!
     var clientServer: IPCServer!
     var adminServer: IPCServer!
-    var deadlineTimer: EventLoop.Timer?
-    var scheduledDeadline: MonotonicInstant?
-    var announcedReady = false
-    var exitCode = DaemonExitCode.ok
     /// Authentic packets whose totem header named another node than the one that sealed them.
     var impersonations = 0
     /// The current regular configuration, for clients that connect later.
     var currentConfiguration: TotemIPC.Configuration?
 
     /// Loads everything; throws a message and exit code if the daemon cannot start.
-    public init(options: TotemDaemonOptions, config: ClusterConfiguration, logger: Logger) throws(StartupError) {
-        self.options = options
-        self.config = config
-        self.logger = logger
+    public init(runner: DaemonRunner) throws(StartupError) {
+        self.runner = runner
+        let config = runner.config, logger = runner.logger, instance = runner.instance
         do {
-            identity = try NodeIdentity.resolve(config: config, name: options.nodeName)
+            identity = try NodeIdentity.resolve(config: config, name: runner.requestedNodeName)
         } catch {
             throw StartupError(error.description, .unavailable)
         }
-        store = RingSequenceStore(stateDirectory: options.instance.stateDirectory)
+        store = RingSequenceStore(stateDirectory: instance.stateDirectory)
         let persisted: UInt64
         do {
-            try FileIO.makeDirectories(options.instance.stateDirectory, mode: 0o700)
+            try FileIO.makeDirectories(instance.stateDirectory, mode: 0o700)
             persisted = try store.load()
         } catch {
             throw StartupError("ring sequence store: \(error)", .ioError)
@@ -60,8 +58,9 @@ public final class TotemDaemon {
         let settings = Totem.Settings(config: config.totem, nodeCount: config.nodes.count)
         for problem in settings.validate() { logger.warning("totem settings: \(problem)") }
         let myID = NodeID(identity.node.nodeID)
-        core = Totem.StateMachine(nodeID: myID, clusterID: config.effectiveClusterID, settings: settings,
-                                  persistedRingSequence: persisted, allowedNodes: Set(config.nodes.map { NodeID($0.nodeID) }))
+        driver = CoreDriver(core: Totem.StateMachine(nodeID: myID, clusterID: config.effectiveClusterID, settings: settings,
+                                                     persistedRingSequence: persisted, allowedNodes: Set(config.nodes.map { NodeID($0.nodeID) })),
+                            loop: runner.loop)
         let keyMaterial: [UInt8]?
         if config.totem.secauth == false {
             keyMaterial = nil
@@ -116,51 +115,35 @@ public final class TotemDaemon {
                                    window: max(settings.token * 2, .seconds(1)), clock: { EventLoop.now() })
     }
 
-    /// Runs until SIGTERM, SIGINT or an admin `leave`; returns the exit code.
-    public func run() -> DaemonExitCode {
-        do {
-            try transport.open()
-        } catch {
-            logger.critical("\(error)")
-            return .unavailable
-        }
+    /// Opens the rings and the IPC services and starts forming a ring; the runner's loop does the rest until
+    /// SIGTERM, SIGINT or an admin `leave`.
+    public func start() throws(StartupError) {
+        do { try transport.open() } catch { throw StartupError("\(error)", .unavailable) }
+        runner.atExit { [transport] in transport.close() }
+        driver.perform = { [unowned self] out in carryOut(out) }
         clients = TotemClientService(daemon: self)
-        clientServer = IPCServer(name: options.instance.ipcName(ServiceName.totem), loop: loop, handler: clients)
-        adminServer = IPCServer(name: options.instance.ipcName(ServiceName.totemAdmin), rootOnly: true, loop: loop, handler: clients)
-        for server in [clientServer!, adminServer!] {
-            server.log = { [logger] in logger.warning("\($0)") }
-            do { try server.start() } catch {
-                logger.critical("cannot serve IPC: \(error)")
-                return .unavailable
-            }
-        }
+        clientServer = try runner.serve(ServiceName.totem, handler: clients)
+        adminServer = try runner.serve(ServiceName.totemAdmin, rootOnly: true, handler: clients)
         transport.onDatagram = { [unowned self] sender, bytes in
             // The transport authenticated the sending node; the packet may only speak for that node.
             guard Totem.Packet.claimedSender(of: bytes) == sender else {
-                self.impersonations += 1
+                impersonations += 1
                 return
             }
-            self.feed(.datagram(bytes))
+            driver.feed(.datagram(bytes))
         }
         if transport.rings.count > 1 { checkRings() }
         transport.onUnreachable = { [unowned self] node in
-            self.logger.debug("node \(node)'s totem port is closed (ICMP port unreachable)")
-            self.feed(.peerUnreachable(node))
+            logger.debug("node \(node)'s totem port is closed (ICMP port unreachable)")
+            driver.feed(.peerUnreachable(node))
         }
         for (fd, ring) in transport.descriptors {
-            loop.watch(fd: fd, events: [.readable, .error]) { _ in ring.readable(fd) }
+            runner.loop.watch(fd: fd, events: [.readable, .error]) { _ in ring.readable(fd) }
         }
-        loop.onSignal(SIGTERM) { [unowned self] in self.shutdown(reason: "SIGTERM") }
-        loop.onSignal(SIGINT) { [unowned self] in self.shutdown(reason: "SIGINT") }
-        if let interval = notifier.watchdogInterval { startWatchdog(interval) }
+        runner.onStop = { [unowned self] signal in shutdown(reason: signal) }
         logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.rings.map { "\($0.local)" }.joined(separator: " and ")), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")
-        notifier.status("forming a ring")
-        feed(.start)
-        loop.run()
-        clientServer.stop()
-        adminServer.stop()
-        transport.close()
-        return exitCode
+        runner.status("forming a ring")
+        driver.feed(.start)
     }
 
     var transportDescription: String {
@@ -181,24 +164,18 @@ public final class TotemDaemon {
                 logger.notice("ring \(ring) (\(transport.rings[ring].local.ip)) recovered: every node is heard on it again")
             }
         }
-        ringCheckTimer = loop.schedule(after: .milliseconds(250)) { [weak self] in self?.checkRings() }
+        ringCheckTimer = runner.loop.schedule(after: .milliseconds(250)) { [weak self] in self?.checkRings() }
     }
 
     // MARK: - Driving the core
 
-    /// Hands one event to the core and carries out its output.
-    func feed(_ event: Totem.Event) {
-        let out = core.handle(event, at: EventLoop.now())
-        carryOut(out)
-    }
-
+    /// Carries out one output of the core, in the order `Totem.Output` documents.
     func carryOut(_ out: Totem.Output) {
         // 1. Persist BEFORE sending anything of this output.
         if let seq = out.ringSequenceToPersist {
             do { try store.store(seq) } catch {
                 logger.critical("cannot store the ring sequence \(seq): \(error); stopping rather than risk reusing a ring id")
-                exitCode = .ioError
-                loop.stop()
+                runner.stop(reason: "the ring sequence could not be stored", code: .ioError)
                 return
             }
         }
@@ -231,7 +208,6 @@ public final class TotemDaemon {
         // 4. Report.
         if let s = out.stateChanged { stateChanged(s) }
         if let pressure = out.backPressure { clients.coreBackPressure(pressure) }
-        rescheduleDeadline()
     }
 
     var lastLeft: [NodeID] = []
@@ -240,45 +216,18 @@ public final class TotemDaemon {
         logger.debug("totem state: \(s.rawValue) ring \(core.ringID)")
         switch s {
         case .operational:
-            let status = "operational on ring \(core.ringID) with \(core.members.count) member(s)"
-            if !announcedReady {
-                announcedReady = true
-                notifier.ready(status: status)
-            } else {
-                notifier.status(status)
-            }
-        case .gather: notifier.status("gathering members (ring \(core.ringID) lost or changing)")
-        case .commit, .recovery: notifier.status("forming a new ring (\(s.rawValue))")
-        case .left: notifier.status("left the cluster")
+            runner.ready("operational on ring \(core.ringID) with \(core.members.count) member(s)")
+        case .gather: runner.status("gathering members (ring \(core.ringID) lost or changing)")
+        case .commit, .recovery: runner.status("forming a new ring (\(s.rawValue))")
+        case .left: runner.status("left the cluster")
         }
-    }
-
-    private func rescheduleDeadline() {
-        let next = core.nextDeadline
-        guard next != scheduledDeadline else { return }
-        if let t = deadlineTimer { loop.cancel(t) }
-        deadlineTimer = nil
-        scheduledDeadline = next
-        guard let next else { return }
-        let delay = next - EventLoop.now()
-        deadlineTimer = loop.schedule(after: max(delay, .zero)) { [unowned self] in
-            self.deadlineTimer = nil
-            self.scheduledDeadline = nil
-            self.feed(.deadlineReached)
-        }
-    }
-
-    private func startWatchdog(_ interval: Duration) {
-        notifier.watchdog()
-        loop.schedule(after: interval) { [weak self] in self?.startWatchdog(interval) }
     }
 
     /// Leaves the ring on purpose (announced, so the others reform at once) and stops.
     func shutdown(reason: String) {
         logger.notice("leaving the cluster (\(reason))")
-        notifier.stopping()
-        feed(.leave)
-        loop.stop()
+        driver.feed(.leave)
+        runner.stop(reason: reason)
     }
 
     // MARK: - Status

@@ -281,3 +281,32 @@ struct TotemDaemonTests {
     }
 }
 
+
+/// The daemon runner as totemd uses it: READY only once operational, the watchdog pinged from the loop, STOPPING and
+/// a clean exit on SIGTERM, and SIGHUP handled without stopping.
+@Suite("daemon runner, through totemd")
+struct DaemonRunnerTests {
+    @Test("READY once operational, WATCHDOG pings, SIGHUP logged, STOPPING and exit 0 on SIGTERM")
+    func lifecycle() throws {
+        let cluster = try LocalCluster(nodes: 1)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = try NotifySocket(directory: dir)
+        var env = cluster.environment(1)
+        env["NOTIFY_SOCKET"] = socket.path
+        env["WATCHDOG_USEC"] = "300000"
+        let totemd = try ChildProcess(TestBinaries.path("totemd"), [], environment: env)
+        let first = socket.receive(timeout: .seconds(10)) { m in m.contains { $0.hasPrefix("READY=1") } && m.filter { $0 == "WATCHDOG=1" }.count >= 2 }
+        let ready = first.first { $0.hasPrefix("READY=1") } ?? ""
+        #expect(ready.contains("STATUS=operational on ring"), "\(first)")
+        #expect(first.filter { $0 == "WATCHDOG=1" }.count >= 2, "\(first)")
+        totemd.signal(SIGHUP)
+        usleep(300_000)
+        #expect(totemd.isRunning, "SIGHUP must not stop totemd")
+        totemd.signal(SIGTERM)
+        let last = socket.receive(timeout: .seconds(5)) { $0.contains("STOPPING=1") }
+        #expect(last.contains("STOPPING=1"), "\(last)")
+        #expect(try totemd.wait(timeout: .seconds(10)) == 0)
+        #expect(cluster.logs().contains("configuration changes only when quorumd distributes them"), "\(cluster.logs())")
+    }
+}

@@ -79,6 +79,8 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
+    public var isRunning: Bool { process.isRunning }
+
     /// Everything read from stdout so far.
     public var stdout: String {
         drain()

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
+import ClusterTypes
+
+/// A daemon's pure protocol core, as `CoreDriver` drives it: inputs and the current instant in, an output of
+/// effects back, and the next instant it wants to be woken at.
+public protocol DaemonCore {
+    associatedtype Input
+    associatedtype Output
+    mutating func handle(_ input: Input, at now: MonotonicInstant) -> Output
+    /// When the core next needs `deadlineReached` (nil: never).
+    var nextDeadline: MonotonicInstant? { get }
+    /// The input that tells the core its deadline has passed.
+    static var deadlineReached: Input { get }
+}
+
+/// Feeds a core from one event loop and carries out its outputs, raft's `Ready` discipline: every output is
+/// carried out completely before the next input is handled. An input that arrives while an output is being carried
+/// out (an effect that loops back, such as a local delivery) waits in a FIFO instead of re-entering the core, so
+/// effects always see the state the core was in when it produced them. The core's deadline is kept as one timer on
+/// the loop.
+public final class CoreDriver<Core: DaemonCore> {
+    public private(set) var core: Core
+    private let loop: EventLoop
+    /// Carries out one output (set once, before the first input).
+    public var perform: (Core.Output) -> Void = { _ in }
+    private var pending: [Core.Input] = []
+    private var pendingHead = 0
+    private var running = false
+    private var timer: EventLoop.Timer?
+    private var timerAt: MonotonicInstant?
+    /// Inputs handled so far (for status and tests).
+    public private(set) var handled = 0
+    /// The most inputs that ever waited at once: effects that keep feeding the core show here.
+    public private(set) var pendingHighWater = 0
+    /// Inputs an output may queue before the driver calls it a livelock: the core and its effects feed each other
+    /// without end. Bounded like every queue of the project.
+    public static var pendingCountMax: Int { 1 << 16 }
+
+    public init(core: Core, loop: EventLoop) {
+        self.core = core
+        self.loop = loop
+    }
+
+    /// Hands `input` to the core. Called from the loop (not while an output is being carried out) it is handled at
+    /// once, with everything its effects queue, and its output is returned; called from inside `perform` it is
+    /// queued and handled right after the current output, and nil is returned.
+    @discardableResult
+    public func feed(_ input: Core.Input) -> Core.Output? {
+        if running {
+            pending.append(input)
+            precondition(pending.count - pendingHead <= Self.pendingCountMax,
+                         "\(Core.self): effects queued more than \(Self.pendingCountMax) inputs while carrying out one output")
+            pendingHighWater = max(pendingHighWater, pending.count - pendingHead)
+            return nil
+        }
+        running = true
+        let out = step(input)
+        while pendingHead < pending.count {
+            let next = pending[pendingHead]
+            pendingHead += 1
+            _ = step(next)
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingHead = 0
+        running = false
+        rescheduleDeadline()
+        return out
+    }
+
+    /// Reads the core (for status queries); the core changes only through `feed`.
+    public func read<R>(_ body: (Core) -> R) -> R { body(core) }
+
+    private func step(_ input: Core.Input) -> Core.Output {
+        handled += 1
+        let out = core.handle(input, at: EventLoop.now())
+        perform(out)
+        return out
+    }
+
+    private func rescheduleDeadline() {
+        let next = core.nextDeadline
+        guard next != timerAt else { return }
+        if let t = timer { loop.cancel(t) }
+        timer = nil
+        timerAt = next
+        guard let at = next else { return }
+        let delay = at - EventLoop.now()
+        timer = loop.schedule(after: max(delay, .zero)) { [weak self] in
+            guard let self else { return }
+            timer = nil
+            timerAt = nil
+            feed(Core.deadlineReached)
+        }
+    }
+}
