@@ -71,6 +71,28 @@ extension Totem {
         case gather, commit, recovery, operational, left
     }
 
+    /// Why a membership round (gather) began.
+    public enum GatherReason: String, Hashable, Sendable {
+        case start = "starting"
+        case tokenLoss = "the token was lost"
+        case commitTokenLoss = "the commit token was lost"
+        case join = "a join arrived"
+        case mergeDetect = "another ring is in reach"
+        case failedToReceive = "this node failed to receive messages"
+        case unreachable = "a peer reported unreachable stayed silent"
+    }
+
+    /// Protocol events an operator should see in the log; `OperatorLog` words them.
+    public enum Notice: Hashable, Sendable {
+        case gatherEntered(reason: GatherReason, from: State)
+        /// Consensus timed out: these nodes did not agree in time and are declared failed.
+        case consensusTimeout(failed: [NodeID])
+        /// These nodes stayed silent after port-unreachable reports and are declared failed.
+        case unreachableFailed([NodeID])
+        /// This node keeps missing messages (fail_recv_const) and goes on alone for now.
+        case failedToReceive
+    }
+
     /// What the shell must do, IN THIS ORDER:
     /// 1. `ringSequenceToPersist`: store it durably BEFORE sending any datagram of this output;
     /// 2. `datagrams`: send them;
@@ -85,12 +107,14 @@ extension Totem {
         /// Set when the send queue crosses its limit (true) or drains below half of it (false).
         public var backPressure: Bool?
         public var stateChanged: State?
+        /// What an operator should be told, in order.
+        public var notices: [Notice] = []
 
         public init() {}
 
         public var isEmpty: Bool {
             ringSequenceToPersist == nil && datagrams.isEmpty && upcalls.isEmpty && submitted == nil
-                && backPressure == nil && stateChanged == nil
+                && backPressure == nil && stateChanged == nil && notices.isEmpty
         }
     }
 

@@ -2,12 +2,11 @@
 import ClusterTypes
 
 extension Totem.StateMachine {
-    enum GatherReason { case start, tokenLoss, join, mergeDetect, failedToReceive, unreachable }
-
     // MARK: - Gather (Totem SRP §4.2)
 
     /// Enters gather: announce the members this node believes alive and start the consensus clock.
-    mutating func enterGather(now: MonotonicInstant, reason: GatherReason, out: inout Totem.Output) {
+    mutating func enterGather(now: MonotonicInstant, reason: Totem.GatherReason, out: inout Totem.Output) {
+        out.notices.append(.gatherEntered(reason: reason, from: state))
         if state == .recovery, let o = old {
             // A failure during recovery: the ring to recover is still the old one (§4.4). Its buffer kept
             // everything recovered so far.
@@ -142,7 +141,9 @@ extension Totem.StateMachine {
         consensus.formIntersection(heardSinceConsensusTimer.union([nodeID]))
         let alive = procSet.subtracting(failSet)
         if !alive.isSubset(of: consensus) {
-            failSet.formUnion(alive.subtracting(consensus))
+            let failed = alive.subtracting(consensus)
+            out.notices.append(.consensusTimeout(failed: failed.sorted()))
+            failSet.formUnion(failed)
             consensus = [nodeID]
         }
         sendJoin(out: &out)
@@ -363,6 +364,7 @@ extension Totem.StateMachine {
             let silent = unreachableSince.filter { max($0.value, gatherStartedAt) + confirm <= now }.map(\.key).sorted()
             if !silent.isEmpty {
                 counters.unreachableFailures += silent.count
+                out.notices.append(.unreachableFailed(silent))
                 failPeers(silent, now: now, out: &out)
             }
         case .left:

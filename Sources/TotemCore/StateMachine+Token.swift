@@ -220,6 +220,7 @@ extension Totem.StateMachine {
         if failToReceiveCount > settings.failRecvConst {
             counters.failedToReceive += 1
             failToReceiveCount = 0
+            out.notices.append(.failedToReceive)
             enterGather(now: now, reason: .failedToReceive, out: &out)
         }
     }

@@ -238,7 +238,7 @@ extension Totem {
             }
             if let d = deadlines.commitLoss, d <= now {
                 deadlines.commitLoss = nil
-                enterGather(now: now, reason: .tokenLoss, out: &out)
+                enterGather(now: now, reason: .commitTokenLoss, out: &out)
             }
             if let d = deadlines.mergeDetect, d <= now {
                 deadlines.mergeDetect = nil

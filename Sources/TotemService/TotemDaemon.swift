@@ -193,24 +193,26 @@ public final class TotemDaemon {
                 let conf = TotemIPC.Configuration(kind: c.kind == .regular ? .regular : .transitional,
                                                   ringRepresentative: c.ringID.representative, ringSequence: c.ringID.sequence,
                                                   members: c.members, joined: c.joined, left: c.left)
-                if c.kind == .regular {
-                    currentConfiguration = conf
-                    logger.notice("A new membership (\(c.ringID)) was formed. Members joined: \(c.joined.map(\.description).joined(separator: " ")) left: \(lastLeft.map(\.description).joined(separator: " "))")
-                    logger.notice("Members: \(c.members.map(\.description).joined(separator: " "))")
-                } else {
-                    lastLeft = c.left
-                }
+                if c.kind == .regular { currentConfiguration = conf }
                 clients.broadcast(configuration: conf)
             case .message(let d):
                 clients.deliver(d)
             }
         }
         // 4. Report.
+        for line in operatorLog.lines(for: out) {
+            switch line.level {
+            case .info: logger.info("\(line.text)")
+            case .notice: logger.notice("\(line.text)")
+            case .warning: logger.warning("\(line.text)")
+            case .error: logger.error("\(line.text)")
+            }
+        }
         if let s = out.stateChanged { stateChanged(s) }
         if let pressure = out.backPressure { clients.coreBackPressure(pressure) }
     }
 
-    var lastLeft: [NodeID] = []
+    var operatorLog = Totem.OperatorLog()
 
     private func stateChanged(_ s: Totem.State) {
         logger.debug("totem state: \(s.rawValue) ring \(core.ringID)")
