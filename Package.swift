@@ -138,6 +138,7 @@ let package = Package(
                                    .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
+        .testTarget(name: "ArchitectureTests", swiftSettings: strict),
         .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
         .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),

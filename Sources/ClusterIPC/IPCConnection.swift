@@ -24,6 +24,8 @@ public final class IPCConnection {
     /// The server this connection belongs to.
     public internal(set) weak var server: IPCServer?
 
+    /// Events that did not fit in the client's ring; bounded by `IPCLimits.eventQueueCountMax` and `eventQueueBytesMax` (a client that
+    /// lets it overflow is disconnected).
     private var queued: [[UInt8]] = []
     private var queuedBytes = 0
     private var queueHead = 0

@@ -130,7 +130,8 @@ public final class IPCServer {
         handler?.connected(connection)
     }
 
-    /// Credentials seen by `connection_accept`, until libqb reports the same connection created.
+    /// Credentials seen by `connection_accept`, until libqb reports the same connection created: at most one entry per
+    /// connection being accepted (libqb calls created, or destroyed, right after accept).
     fileprivate var pendingCredentials: [OpaquePointer: (UInt32, UInt32)] = [:]
 
     fileprivate func message(_ c: IPCConnection, _ data: UnsafeRawPointer, _ size: Int) {

@@ -178,28 +178,7 @@ public func measure(_ cluster: BenchCluster, via path: BenchPath = .totem, size:
     }
     let sendFunctions = senders.compactMap { sender($0) }
     let stopAt = now() + UInt64(duration * 1e9)
-    let threads = sendFunctions.map { send in
-        Thread {
-            var payload = [UInt8](repeating: 0xA5, count: max(size, 8))
-            var sent = 0
-            let start = now()
-            while now() < stopAt {
-                if let rate, Double(now() - start) / 1e9 * rate < Double(sent) {
-                    usleep(200)
-                    continue
-                }
-                var t = now()
-                withUnsafeBytes(of: &t) { for i in 0..<8 { payload[i] = $0[i] } }
-                do {
-                    try send(payload)
-                    sent += 1
-                } catch {
-                    usleep(100) // ring saturated (try again): back off briefly
-                }
-            }
-        }
-    }
-    for t in threads { t.start() }
+    startSenders(sendFunctions, size: size, rate: rate, until: stopAt)
     var latencies: [UInt64] = []
     var count = 0
     var bytes = 0
@@ -222,6 +201,32 @@ public func measure(_ cluster: BenchCluster, via path: BenchPath = .totem, size:
     func pct(_ q: Double) -> Double { latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))]) / 1e6 }
     return Load(path: path, nodes: cluster.n, payloadBytes: size, senders: sendFunctions.count, messagesPerSecond: Double(count) / elapsed,
                 megabytesPerSecond: Double(bytes) / elapsed / 1e6, p50Milliseconds: pct(0.5), p99Milliseconds: pct(0.99))
+}
+
+/// One thread per sender, sending timestamped payloads until `stopAt` (at `rate` per second, or as fast as the
+/// stack accepts).
+func startSenders(_ sends: [@Sendable ([UInt8]) throws -> Void], size: Int, rate: Double?, until stopAt: UInt64) {
+    for send in sends {
+        Thread {
+            var payload = [UInt8](repeating: 0xA5, count: max(size, 8))
+            var sent = 0
+            let start = now()
+            while now() < stopAt {
+                if let rate, Double(now() - start) / 1e9 * rate < Double(sent) {
+                    usleep(200)
+                    continue
+                }
+                var t = now()
+                withUnsafeBytes(of: &t) { for i in 0..<8 { payload[i] = $0[i] } }
+                do {
+                    try send(payload)
+                    sent += 1
+                } catch {
+                    usleep(100) // ring saturated (try again): back off briefly
+                }
+            }
+        }.start()
+    }
 }
 
 /// `x` with `d` decimals.
