@@ -97,12 +97,14 @@ nspawn_poweroff() {
   return $status
 }
 
-# Powers off whatever is still running, then removes the network namespaces and $work.
+# Powers off whatever is still running, then removes the network namespaces and nspawn's lock on the root.
 nspawn_cleanup() {
   local k ns
   for k in "${nspawn_nodes[@]}"; do
     [ -n "${nspawn_pid[$k]:-}" ] && { nspawn_poweroff "$k" || true; }
   done
+  # A container that had to be killed leaves nspawn's lock on its root directory behind.
+  [ -d "$work/rootfs" ] && rm -f "/run/systemd/nspawn/locks/inode-$(stat -c '%d:%i' "$work/rootfs")"
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$tag-(br|n[0-9]+)$" || true); do
     ip netns delete "$ns"
   done
