@@ -69,13 +69,23 @@ on() {
 
 # Waits until node $1's systemd has finished booting (running, or degraded with the failed units named).
 nspawn_wait_booted() {
-  local k=$1 state
-  state=$(on "$k" systemctl is-system-running --wait 2>/dev/null || true)
+  local k=$1 state="" deadline=$(( $(date +%s) + 60 ))
+  # Until its systemd listens on its private socket, systemctl answers nothing at all: ask again (60 s at most).
+  while [ -z "$state" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    state=$(on "$k" systemctl is-system-running --wait 2>/dev/null || true)
+    [ -n "$state" ] || sleep 0.2
+  done
   case "$state" in
     running) return 0 ;;
     degraded) echo "node$k: degraded; failed units: $(on "$k" systemctl --failed --plain --no-legend | tr '\n' ' ')" >&2; return 0 ;;
     *) echo "node$k: systemd did not finish booting ($state)" >&2; return 1 ;;
   esac
+}
+
+# Every process below $1, children before grandchildren.
+nspawn_descendants() {
+  local p
+  for p in $(pgrep -P "$1" || true); do echo "$p"; nspawn_descendants "$p"; done
 }
 
 # Powers node $1 off and waits (bounded) for its nspawn to exit; returns nspawn's exit status.
@@ -89,6 +99,10 @@ nspawn_poweroff() {
   done
   if kill -0 "${nspawn_pid[$k]}" 2>/dev/null; then
     echo "node$k: did not power off within 30 s; killing it" >&2
+    # nspawn's children first: killed alone, nspawn would leave the container's systemd running under the host's
+    # PID 1. SIGKILL of the container's init ends every process in its PID namespace.
+    kill -KILL $(nspawn_descendants "${nspawn_pid[$k]}") 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "${nspawn_pid[$k]}" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "${nspawn_pid[$k]}" 2>/dev/null || true
   fi
   local status=0
