@@ -5,17 +5,31 @@ import ClusterSystem
 
 /// Validates cluster.conf text against the RelaxNG schema shipped as `etc/cluster.rng`.
 public enum SchemaValidator {
-    /// Where the schema is looked for, in order: `$CLUSTER_SCHEMA`, the installed copy, and the source tree this
-    /// binary was built from.
+    /// Where the schema is looked for, in order: `$CLUSTER_SCHEMA`; the source tree, but only for a binary that runs
+    /// from inside that tree (tests, `tools/localcluster`); `share/cluster/cluster.rng` beside the executable's
+    /// `sbin` or `bin` (what `tools/install` lays out for any `--prefix`); and `/usr/share/cluster/cluster.rng`.
+    /// An installed binary never reads the build tree it was compiled in, even if that tree still exists.
     public static var searchPaths: [String] {
+        searchPaths(environment: ProcessEnvironment.current, executable: ProcessEnvironment.executablePath)
+    }
+
+    /// The search paths for a process with `environment` running `executable` (nil if unknown).
+    public static func searchPaths(environment: [String: String], executable: String?) -> [String] {
         var paths: [String] = []
-        if let env = ProcessEnvironment.current["CLUSTER_SCHEMA"] { paths.append(env) }
-        paths.append("/usr/share/cluster/cluster.rng")
+        if let env = environment["CLUSTER_SCHEMA"] { paths.append(env) }
         // #filePath is .../Sources/ClusterConfig/SchemaValidator.swift in the checkout that built us.
         let source = FileIO.directory(of: FileIO.directory(of: FileIO.directory(of: #filePath)))
-        paths.append(source + "/etc/cluster.rng")
+        if let executable, executable.hasPrefix(source + "/") { paths.append(source + "/etc/cluster.rng") }
+        if let executable {
+            let prefix = FileIO.directory(of: FileIO.directory(of: executable))
+            paths.append((prefix == "/" ? "" : prefix) + "/share/cluster/cluster.rng")
+        }
+        if !paths.contains(defaultPath) { paths.append(defaultPath) }
         return paths
     }
+
+    /// Where a package installed with prefix `/usr` puts the schema.
+    public static let defaultPath = "/usr/share/cluster/cluster.rng"
 
     /// The first schema path that exists.
     public static func locate() -> String? { searchPaths.first(where: FileIO.exists) }

@@ -72,4 +72,12 @@ public enum ProcessEnvironment {
         }
         return result
     }
+
+    /// The absolute path of the running executable (`/proc/self/exe`), or nil if it cannot be read.
+    public static var executablePath: String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

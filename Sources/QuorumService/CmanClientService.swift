@@ -15,9 +15,9 @@ final class CmanClientService: IPCServiceHandler {
     private var portConnections: [UInt64: IPCConnection] = [:]
     private var barrierWaiters: [String: [IPCConnection]] = [:]
 
-    /// A `cman_tool leave` collecting answers from registered clients.
+    /// A `cman_tool leave` (or a SIGTERM, with no requester) collecting answers from registered clients.
     private struct Shutdown {
-        var requester: IPCConnection
+        var requester: IPCConnection?
         var remove: Bool
         var waiting: [UInt64: String]
         var refused: [String]
@@ -98,7 +98,9 @@ final class CmanClientService: IPCServiceHandler {
         if ports.removeValue(forKey: c.id) != nil { updatePorts() }
         portConnections[c.id] = nil
         if var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) {
-            s.refused.append("\(name) went away without answering")
+            // A client stopping at the same time as the node (poweroff) no longer holds anything: only a
+            // `cman_tool leave` insists on an answer.
+            if s.requester != nil { s.refused.append("\(name) went away without answering") }
             shutdown = s
             finishShutdownIfAnswered()
         }
@@ -126,6 +128,21 @@ final class CmanClientService: IPCServiceHandler {
 
     // MARK: - Staged shutdown (cman_tool leave)
 
+    /// SIGTERM (`systemctl stop`, poweroff): the same question to every registered client as `cman_tool leave`.
+    /// If all agree (or none is registered) quorumd exits 0; if one refuses, quorumd keeps serving and says why in
+    /// its log and status text, until `cman_tool leave force` (or systemd's TimeoutStopSec=) ends it.
+    func stopRequested() {
+        guard shutdown == nil, daemon.pendingLeave == nil else {
+            daemon.logger.notice("SIGTERM while a leave is in progress: waiting for it")
+            return
+        }
+        if registered.isEmpty {
+            daemon.stop(reason: "SIGTERM", code: .ok)
+            return
+        }
+        ask(Shutdown(requester: nil, remove: false, waiting: [:], refused: [], timer: nil))
+    }
+
     private func leave(_ c: IPCConnection, remove: Bool, force: Bool) {
         guard shutdown == nil, daemon.pendingLeave == nil else {
             c.respond(CmanIPC.Response.refused("a leave is already in progress"), status: .busy)
@@ -135,7 +152,12 @@ final class CmanClientService: IPCServiceHandler {
             commitLeave(c, remove: remove)
             return
         }
-        var s = Shutdown(requester: c, remove: remove, waiting: [:], refused: [], timer: nil)
+        ask(Shutdown(requester: c, remove: remove, waiting: [:], refused: [], timer: nil))
+    }
+
+    /// Sends TRY_SHUTDOWN to every registered client and waits up to shutdown_timeout for their answers.
+    private func ask(_ request: Shutdown) {
+        var s = request
         for (id, r) in registered.sorted(by: { $0.key < $1.key }) {
             s.waiting[id] = r.name
             r.connection.sendEvent(CmanIPC.Event.notification(.tryShutdown))
@@ -143,7 +165,7 @@ final class CmanClientService: IPCServiceHandler {
         let timeout = daemon.config.cman.shutdownTimeout
         s.timer = daemon.loop.schedule(after: timeout) { [weak self] in self?.shutdownTimedOut(timeout) }
         shutdown = s
-        daemon.logger.notice("leave requested: asking \(s.waiting.count) client(s)")
+        daemon.logger.notice("\(s.requester == nil ? "SIGTERM" : "leave requested"): asking \(s.waiting.count) client(s)")
     }
 
     private func answerShutdown(from c: IPCConnection, allow: Bool) {
@@ -166,12 +188,22 @@ final class CmanClientService: IPCServiceHandler {
         guard let s = shutdown, s.waiting.isEmpty else { return }
         shutdown = nil
         if let t = s.timer { daemon.loop.cancel(t) }
+        guard let requester = s.requester else {
+            if s.refused.isEmpty {
+                daemon.stop(reason: "SIGTERM", code: .ok)
+            } else {
+                let why = "refusing to stop: \(s.refused.joined(separator: "; ")); 'cman_tool leave force' stops anyway"
+                daemon.logger.error("\(why)")
+                daemon.notifier.status(why)
+            }
+            return
+        }
         if s.refused.isEmpty {
-            commitLeave(s.requester, remove: s.remove)
+            commitLeave(requester, remove: s.remove)
         } else {
             let why = "cannot leave the cluster: \(s.refused.joined(separator: "; "))"
             daemon.logger.notice("\(why)")
-            s.requester.respond(CmanIPC.Response.refused(why), status: .busy)
+            requester.respond(CmanIPC.Response.refused(why), status: .busy)
         }
     }
 

@@ -83,7 +83,8 @@ public final class QuorumDaemon {
                 return .unavailable
             }
         }
-        loop.onSignal(SIGTERM) { [unowned self] in self.stop(reason: "SIGTERM", code: .ok) }
+        // SIGTERM asks the registered clients first (staged shutdown); SIGINT, by hand, stops at once.
+        loop.onSignal(SIGTERM) { [unowned self] in self.clients.stopRequested() }
         loop.onSignal(SIGINT) { [unowned self] in self.stop(reason: "SIGINT", code: .ok) }
         if let interval = notifier.watchdogInterval { watchdog(interval) }
         if let q = qdisk {

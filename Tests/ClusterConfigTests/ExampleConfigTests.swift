@@ -6,7 +6,7 @@ import Testing
 
 @Suite("The example configurations in etc/")
 struct ExampleConfigTests {
-    static let examples = ["postgres-drbd.conf", "iscsi.conf", "webserver.conf"]
+    static let examples = ["postgres-drbd.conf", "iscsi.conf", "webserver.conf", "cluster.conf"]
 
     @Test("every example parses and validates with no errors or warnings", arguments: examples)
     func validates(name: String) throws {

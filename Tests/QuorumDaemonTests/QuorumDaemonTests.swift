@@ -76,6 +76,26 @@ struct QuorumDaemonTests {
         try c.waitForQuorum([1]) { $0.nodes == 1 }
     }
 
+    @Test("SIGTERM (systemctl stop) asks registered clients: refused while one says no, at once when none holds the node")
+    func stagedStopOnSIGTERM() throws {
+        let c = try cluster(2)
+        let no = try ChildProcess(TestBinaries.path("cman-peer"), ["stubbornd", "no"], environment: c.environment(2))
+        try no.waitForOutput("registered")
+        let quorumd = try #require(c.upper[2]?["quorumd"])
+        quorumd.signal(SIGTERM)
+        try no.waitForOutput("notification tryShutdown")
+        usleep(500_000)
+        #expect(quorumd.process.isRunning, "quorumd stopped although stubbornd said no")
+        #expect(c.cmanStatus(2)?.quorate == true)
+        // The refusal holds until forced: `cman_tool leave force` does not ask.
+        #expect(try c.tool(2, "cman_tool", ["leave", "force"]).status == 0)
+        #expect(try quorumd.wait(timeout: .seconds(10)) == 0)
+        // With no registered client, SIGTERM stops quorumd straight away.
+        let q1 = try #require(c.upper[1]?["quorumd"])
+        q1.signal(SIGTERM)
+        #expect(try q1.wait(timeout: .seconds(5)) == 0)
+    }
+
     @Test("version -r: the local cluster.conf becomes the running config on every node; an invalid one is refused everywhere")
     func configVersion() throws {
         let c = try cluster(3, perNodeConfig: true)
