@@ -69,6 +69,8 @@ public enum QuorumDisk {
         public var masterWait: Int
         public var masterWins: Bool
         public var minScore: UInt32
+        /// Deliberate weakenings (mutation tests only).
+        public var mutations: Quorum.Mutations = []
         public init(votes: UInt32, tko: Int, masterWait: Int? = nil, masterWins: Bool, minScore: UInt32) {
             self.votes = votes
             self.tko = max(tko, 1)
@@ -82,9 +84,12 @@ public enum QuorumDisk {
     public struct Decision: Hashable, Sendable {
         /// Write this at this node's block.
         public var block: Block
-        /// The votes to offer quorumd (the device's votes in the master's partition, else 0).
+        /// The votes to offer quorumd (the device's votes in the master's partition, else 0; with master_wins only
+        /// the master offers them).
         public var votes: UInt32
         public var master: NodeID?
+        /// This node is the master.
+        public var isMaster: Bool
         /// Nodes alive by disk.
         public var alive: [NodeID]
         /// Members the master wants gone (dead by disk but still in its membership).
@@ -154,10 +159,13 @@ public enum QuorumDisk {
             if isMaster {
                 votes = fit ? settings.votes : 0
             } else if let m = master, let mb = byNode[m] {
-                votes = fit && (mb.partitionMask & bit) != 0 ? settings.votes : 0
+                // qdisk(5) master_wins: only the master advertises the device's votes, so exactly one partition
+                // (the master's, through the master's own announcement) can count them.
+                let advertise = !settings.masterWins || settings.mutations.contains(.nonMastersCountQdiskVotes)
+                votes = advertise && fit && (mb.partitionMask & bit) != 0 ? settings.votes : 0
                 evicted = (mb.evictMask & bit) != 0
             }
-            return Decision(block: block, votes: votes, master: master, alive: alive.sorted(),
+            return Decision(block: block, votes: votes, master: master, isMaster: isMaster, alive: alive.sorted(),
                             evict: (0..<QuorumDisk.nodesMax).filter { evictMask & (1 << $0) != 0 }.map { NodeID(UInt32($0 + 1)) },
                             evicted: evicted)
         }
