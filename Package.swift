@@ -105,6 +105,8 @@ let package = Package(
 
         .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
                           path: "tools/totem-sim", swiftSettings: strict),
+        .executableTarget(name: "stack-sim", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"],
+                          path: "tools/stack-sim", swiftSettings: strict),
         .target(name: "BenchSupport", dependencies: ["ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 path: "tools/BenchSupport", swiftSettings: strict),
         .executableTarget(name: "totembench", dependencies: ["BenchSupport", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
@@ -133,7 +135,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
-        .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "QuorumCore", "GroupCore", "ClusterTypes"],
+                    swiftSettings: strict),
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
