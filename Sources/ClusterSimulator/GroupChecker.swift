@@ -130,10 +130,11 @@ public struct GroupChecker: Sendable {
     /// Same view: sequences agree up to the shorter; same view and same next view: equal sequences.
     private mutating func checkOrder(_ processes: [Process], _ segments: [Process: [Segment]]) {
         var byView: [ViewID: [(Process, Segment)]] = [:]
-        for p in processes { for s in segments[p]! { byView[s.view, default: []].append((p, s)) } }
+        // Provisional views (number 0) are local to one side and may repeat; only numbered views are compared.
+        for p in processes { for s in segments[p]! where s.view.number > 0 { byView[s.view, default: []].append((p, s)) } }
         for (view, list) in byView.sorted(by: { $0.key.description < $1.key.description }) where list.count > 1 {
             let (p0, s0) = list[0]
-            for (p, s) in list.dropFirst() {
+            for (p, s) in list.dropFirst() where p != p0 {
                 coverage[.groupOrderComparisons] += 1
                 let n = min(s.delivered.count, s0.delivered.count)
                 if s.delivered.prefix(n) != s0.delivered.prefix(n) {

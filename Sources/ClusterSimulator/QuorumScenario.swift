@@ -74,8 +74,9 @@ public struct QuorumScenario: Sendable, CustomStringConvertible {
         var qdisk: UInt32?
         if case .quorumDisk = mode { qdisk = UInt32(max(nodeCount - 1, 1)) }
         let all = sum + (qdisk ?? 0)
-        // expected_votes as the validator allows it: left out, or at least a majority's worth.
-        var expected: UInt32? = r.chance(0.3) ? UInt32.random(in: (all / 2 * 2)...(all + 2), using: &r) : nil
+        // expected_votes as the validator allows it (left out, or at least a majority's worth), and no more than the
+        // cluster has, so it can be quorate when whole.
+        var expected: UInt32? = r.chance(0.3) ? UInt32.random(in: max(all / 2 * 2, 1)...max(all, 1), using: &r) : nil
         if mode == .twoNode { expected = 1 }
         var s = Quorum.Settings(clusterName: "sim", nodes: nodes, expectedVotes: expected, twoNode: mode == .twoNode)
         s.qdiskVotes = qdisk

@@ -209,7 +209,8 @@ extension Simulation {
     private func fence(by f: Int, incarnation: Int, victim v: Int, victimIncarnation: Int) {
         let fencer = nodes[f], victim = nodes[v]
         // A fencer that died or lost quorum meanwhile does nothing: the race's loser.
-        guard fencer.incarnation == incarnation, fencer.machine != nil, fencer.quorum?.isQuorate == true else { return }
+        // After the heal nobody is fenced any more (the liveness phase restarts every node that is down).
+        guard fencer.incarnation == incarnation, fencer.machine != nil, fencer.quorum?.isQuorate == true, !healed else { return }
         if victim.incarnation == victimIncarnation {
             if victim.machine != nil {
                 note("n\(f + 1) fences n\(v + 1)")

@@ -11,13 +11,10 @@ extension ProcessGroup {
 
         /// A multicast is delivered to every local process of the group, in its view or not, from any sender.
         public static let deliverOutsideView = Mutations(rawValue: 1 << 0)
-        /// Messages are not held back while the members exchange their lists after a ring change.
-        public static let noHoldDuringSync = Mutations(rawValue: 1 << 1)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
             ("deliver outside the view", .deliverOutsideView),
-            ("no hold during sync", .noHoldDuringSync),
         ]
 
         public var description: String {

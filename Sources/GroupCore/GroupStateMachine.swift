@@ -149,7 +149,7 @@ extension ProcessGroup {
                 case .syncList, .syncRequest, .syncClose, .daemonStopped:
                     deliver(m, from: from, now: now, out: &out)
                 case .join, .leave, .mcast:
-                    if (sync != nil || newcomer) && !mutations.contains(.noHoldDuringSync) {
+                    if (sync != nil || newcomer) {
                         held.append((from, m))
                     } else {
                         deliver(m, from: from, now: now, out: &out)

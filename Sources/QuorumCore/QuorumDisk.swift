@@ -74,7 +74,9 @@ public enum QuorumDisk {
         public init(votes: UInt32, tko: Int, masterWait: Int? = nil, masterWins: Bool, minScore: UInt32) {
             self.votes = votes
             self.tko = max(tko, 1)
-            self.masterWait = masterWait ?? max(tko / 2, 1)
+            // At least two intervals: a node that just appeared on the disk must be seen by a higher candidate, which
+            // then stands down, before it may claim (two masters would give two partitions the device's votes).
+            self.masterWait = max(masterWait ?? tko / 2, 2)
             self.masterWins = masterWins
             self.minScore = minScore
         }
@@ -132,7 +134,8 @@ public enum QuorumDisk {
             let fit = score >= settings.minScore
             // The candidate: the lowest node alive on disk and fit.
             let fitAlive = alive.filter { $0 == nodeID ? fit : (byNode[$0]?.fit ?? false) }.sorted()
-            let lowerClaims = byNode.values.contains { $0.claimsMaster && $0.nodeID < nodeID && alive.contains($0.nodeID) }
+            // No claim while any other live node claims: the claimant stands down first once it sees a lower fit node.
+            let lowerClaims = byNode.values.contains { $0.claimsMaster && $0.nodeID != nodeID && alive.contains($0.nodeID) }
             if fit && fitAlive.first == nodeID && !lowerClaims {
                 candidateFor += 1
             } else {
