@@ -18,6 +18,8 @@ public struct GroupError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let notMember = Code(name: "not a member")
         public static let invalid = Code(name: "invalid request")
         public static let notReady = Code(name: "not ready")
+        /// A join or leave of this handle is still pending (CS_ERR_BUSY).
+        public static let busy = Code(name: "busy")
         public static let disconnected = Code(name: "disconnected")
         public static let failed = Code(name: "failed")
         public var description: String { name }
@@ -74,6 +76,8 @@ public final class GroupClient: @unchecked Sendable {
             case .exists: throw GroupError(.exists, why)
             case .notFound: throw GroupError(.notMember, why)
             case .notReady: throw GroupError(.notReady, why)
+            case .busy: throw GroupError(.busy, why)
+            case .tryAgain: throw GroupError(.tryAgain, why)
             default: throw GroupError(.invalid, why)
             }
         }

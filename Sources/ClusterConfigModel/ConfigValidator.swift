@@ -62,6 +62,17 @@ struct ConfigValidator {
         if (cman.lastManStanding || cman.autoTieBreaker), let q = config.quorumDisk {
             sink.error(q.line, "/cluster/quorumd", "a quorum disk cannot be combined with last_man_standing or auto_tie_breaker")
         }
+        if !cman.twoNode, let ev = cman.expectedVotes, !config.nodes.isEmpty {
+            // Quorum is expected/2 + 1. Unless that is more than half of every vote that exists, two disjoint
+            // partitions can each hold a quorum from the first start on (sticky quorum cannot help before the nodes
+            // have been together once).
+            let qdisk = config.quorumDisk.map { $0.votes ?? UInt32(max(config.nodes.count - 1, 1)) } ?? 0
+            let all = config.totalConfiguredVotes + qdisk
+            let quorum = ev / 2 + 1
+            if UInt64(quorum) * 2 <= UInt64(all) {
+                sink.error(line, "/cluster/cman", "expected_votes=\"\(ev)\" gives a quorum of \(quorum), not a majority of the \(all) configured votes: two partitions with \(quorum) votes each could both be quorate (split brain); use expected_votes of at least \(all / 2 * 2), or leave it out")
+            }
+        }
         if config.totalConfiguredVotes == 0 && !config.nodes.isEmpty {
             sink.error(line, "/cluster/clusternodes", "the configured nodes have no votes at all; the cluster could never be quorate")
         }

@@ -9,10 +9,23 @@ import TotemCore
 extension Simulation {
     // MARK: - Stack (groups on totem)
 
+    func makeGroupCore(_ n: SimNode) -> ProcessGroup.StateMachine {
+        // Each groupd process gets its own incarnation, also when it restarts within one totem incarnation.
+        ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(truncatingIfNeeded: n.incarnation &* 65_536 &+ Int(groupRandom.next() % 65_536)),
+                                  syncWait: groupSyncWait, mutations: groupMutations)
+    }
+
+    /// How long a groupd waits for lists before closing a sync round: a few token rotations.
+    var groupSyncWait: Duration { options.token * 2 }
+
+    /// How long a message may take to reach every member once the healed ring has settled.
+    var groupLivenessBound: Duration { options.token * 4 + .seconds(1) }
+
     func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) {
         guard var g = n.groups, n.machine != nil else { return }
-        let out = g.handle(event)
+        let out = g.handle(event, at: localTime(n))
         n.groups = g
+        if verbose { print("\(now) n\(n.index + 1) groups \(Self.describe(event)) -> \(out.effects.count) effect(s)\(g.isSyncing ? " [syncing]" : "")") }
         var pending: [[UInt8]] = []
         for e in out.effects {
             switch e {
@@ -23,14 +36,17 @@ extension Simulation {
                 let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
                 switch ev {
                 case .configurationChange(let c):
-                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, ordinal: c.viewNumber, members: c.members)
-                    groupChecker.record(p, address: address, .view(id, c.members, joined: c.joined.map(\.0)))
+                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, number: c.viewNumber, members: c.members)
+                    groupChecker.record(p, address: address, .view(id, c.members, joined: c.joined.map(\.0), left: c.left.map(\.0), at: now))
                 case .delivery(let group, let sender, let payload):
-                    groupChecker.record(p, address: address, .delivery(group: group, sender: sender, id: payload))
+                    groupChecker.record(p, address: address, .delivery(group: group, sender: sender, id: payload, at: now))
                 case .totemConfiguration:
                     break
                 }
             }
+        }
+        if case .mcast(let h, let group, let payload) = event, out.result == .ok {
+            groupChecker.recordSent(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h), group: group, id: payload, at: now)
         }
         for bytes in pending {
             guard var m = n.machine else { return }
@@ -38,9 +54,55 @@ extension Simulation {
             n.machine = m
             carryOut(n, out)
         }
+        scheduleUpper(n)
     }
 
-    /// Simulated processes: join, multicast, leave, or die.
+    static func describe(_ e: ProcessGroup.Event) -> String {
+        switch e {
+        case .configuration(let kind, let seq, _, let members): return "\(kind == .regular ? "regular" : "transitional") \(seq) \(members)"
+        case .delivered(let from, let bytes):
+            return "from \(from): \((try? ProcessGroup.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
+        case .join(let h, let pid, let g): return "join h\(h) pid \(pid) \(g)"
+        case .leave(let h, let g): return "leave h\(h) \(g)"
+        case .mcast(let h, let g, _): return "mcast h\(h) \(g)"
+        case .subscribeTotem(let h): return "subscribe h\(h)"
+        case .processGone(let h): return "gone h\(h)"
+        case .stop: return "stop"
+        case .deadlineReached: return "deadline"
+        }
+    }
+
+    /// Processes still connected at the end of the run.
+    func liveProcesses() -> Set<GroupChecker.Process> {
+        var alive = Set<GroupChecker.Process>()
+        for n in nodes where n.machine != nil && n.groups != nil {
+            for h in n.processes.keys { alive.insert(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)) }
+        }
+        return alive
+    }
+
+    /// Queues the earliest deadline of the node's quorum and group cores.
+    func scheduleUpper(_ n: SimNode) {
+        let local = [n.quorum?.nextDeadline, n.groups?.nextDeadline].compactMap { $0 }.min()
+        guard let local else { return }
+        let at = max(globalTime(n, local), now)
+        if let s = n.upperScheduled, s <= at { return }
+        n.upperScheduled = at
+        queue.push(.upperDeadline(node: n.index, incarnation: n.incarnation), at: at)
+    }
+
+    /// Fires whichever upper-core deadlines are due.
+    func upperDeadlineReached(_ n: SimNode) {
+        let local = localTime(n)
+        if let d = n.quorum?.nextDeadline, d <= local {
+            stackState.coverage[.lastManStandingExpiries] += 1
+            quorumEvent(n, .deadlineReached)
+        }
+        if let d = n.groups?.nextDeadline, d <= local { groupEvent(n, .deadlineReached) }
+        scheduleUpper(n)
+    }
+
+    /// Simulated processes: join, multicast, leave, or die; now and then a groupd stops (and starts again later).
     func groupWorkload() {
         let names = ["alpha", "beta", "gamma"]
         for n in nodes where n.isUp && n.groups != nil {
@@ -67,6 +129,14 @@ extension Simulation {
                     n.processes[h] = nil
                     groupEvent(n, .processGone(handle: h))
                 }
+            }
+            if !healed && groupRandom.chance(0.002) {
+                // groupd stops cleanly: its processes go with it; it comes back after a while, mid-ring.
+                groupEvent(n, .stop)
+                n.groups = nil
+                n.processes = [:]
+                n.groupsPending = true
+                queue.push(.startGroups(node: n.index, incarnation: n.incarnation), at: now + .milliseconds(Int64(200 + groupRandom.next() % 1500)))
             }
         }
     }

@@ -5,12 +5,64 @@ import GroupCore
 import QuorumCore
 import TotemCore
 
-/// The quorum layer of a stack simulation: a quorum core per node fed by its totem core, and the split-brain check.
+/// Events of a stack run beyond totem: quorum disk intervals, fence operations, an administrator's actions.
+enum StackEvent {
+    case qdiskInterval(node: Int, incarnation: Int)
+    case fence(by: Int, incarnation: Int, victim: Int, victimIncarnation: Int)
+    case adminTick
+}
+
+/// The quorum disk, fencing and administrator of a stack run.
+struct StackState {
+    var random = SeededRandom(seed: 0)
+    var started = false
+    /// The shared disk: each node's last block.
+    var disk: [NodeID: QuorumDisk.Block] = [:]
+    var qdisk: [Int: QuorumDisk.StateMachine] = [:]
+    var fit: [Int: Bool] = [:]
+    var lastMaster: NodeID?
+    /// Per node: the nodes (and their incarnation when lost) its fence domain must fence before it acts.
+    var victims: [Int: [Int: Int]] = [:]
+    /// Nodes that did their startup fencing (fenced's: configured nodes missing when the domain first forms).
+    var startupDone: Set<Int> = []
+    var fenceInFlight: Set<[Int]> = []
+    /// Configurations an administrator proposed, by version.
+    var configs: [UInt64: Quorum.Settings] = [:]
+    var nextVersion: UInt64 = 2
+    var dirty: [Int: Bool] = [:]
+    var wasQuorate: [Int: Bool] = [:]
+    var coverage = StackCoverage()
+}
+
+/// The quorum layer of a stack simulation: a quorum core per node fed by its totem core, the quorum disk on a
+/// simulated shared disk, fencing (for the settings whose safety rests on it) and administrator actions; and the
+/// split-brain check.
 extension Simulation {
     // MARK: - Stack (quorum on totem)
 
-    func quorumEvent(_ n: SimNode, _ event: Quorum.Event) {
-        guard var q = n.quorum, n.machine != nil else { return }
+    /// A node's quorum core was just created (its incarnation is counted up right after).
+    func quorumStarted(_ n: SimNode) {
+        if !stackState.started {
+            stackState.started = true
+            stackState.random = SeededRandom(seed: options.seed).fork(label: "stack")
+            if quorumScenario != nil { queue.push(.stack(.adminTick), at: now + .milliseconds(100)) }
+        }
+        let incarnation = n.incarnation + 1
+        stackState.victims[n.index] = [:]
+        stackState.startupDone.remove(n.index)
+        stackState.dirty[n.index] = quorumScenario.map { stackState.random.chance($0.dirtyProbability) } ?? true
+        guard let s = quorumScenario, case .quorumDisk(let masterWins, let heuristics) = s.mode else { return }
+        var settings = QuorumDisk.Settings(votes: s.qdiskVotes ?? 1, tko: s.qdiskTKO, masterWins: masterWins, minScore: heuristics ? 1 : 0)
+        settings.mutations = s.settings.mutations
+        stackState.qdisk[n.index] = QuorumDisk.StateMachine(nodeID: n.id, settings: settings)
+        stackState.fit[n.index] = true
+        queue.push(.stack(.qdiskInterval(node: n.index, incarnation: incarnation)), at: now + s.qdiskInterval)
+    }
+
+    @discardableResult
+    func quorumEvent(_ n: SimNode, _ event: Quorum.Event) -> Quorum.RequestResult? {
+        guard var q = n.quorum, n.machine != nil else { return nil }
+        let before = Set(q.members.filter { q.nodes[$0]?.state == .member })
         let out = q.handle(event, at: localTime(n))
         n.quorum = q
         var pending: [[UInt8]] = []
@@ -21,35 +73,83 @@ extension Simulation {
                 n.quorum = nil
                 handle(n, .leave)
                 checker.record(n.index, .crashed)
-                return
+                checkQuorum()
+                return out.result
             case .validateConfig(_, let version, _):
-                quorumEvent(n, .configValidated(version: version, refusal: nil))
+                quorumEvent(n, .configValidated(version: version, refusal: stackState.configs[version] == nil ? "unknown version" : nil))
+            case .installConfig(let version, _):
+                if let s = stackState.configs[version] {
+                    stackState.coverage[.configInstalls] += 1
+                    quorumEvent(n, .reconfigure(s))
+                }
+            case .proposeCurrentConfig:
+                let v = q.configVersion
+                quorumEvent(n, .request(.proposeConfig(version: v, bytes: Self.configBytes(v))))
             default: break
             }
         }
-        if case .configuration(.regular, _, let members) = event, members.contains(n.id), !q.dirty {
-            // Every node holds state from its first configuration on, so rejoins without a restart are Disallowed.
-            quorumEvent(n, .setDirty)
+        if case .configuration(.regular, _, let members) = event, members.contains(n.id) {
+            if !q.dirty && stackState.dirty[n.index] == true {
+                // This node's daemons hold state from its first configuration on: a rejoin without a restart is
+                // Disallowed.
+                quorumEvent(n, .setDirty)
+            }
+            if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: Set(members)) }
         }
         for bytes in pending {
-            guard var m = n.machine else { return }
-            let out = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+            guard var m = n.machine else { return out.result }
+            let submitted = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
             n.machine = m
-            carryOut(n, out)
+            carryOut(n, submitted)
         }
+        scheduleUpper(n)
         checkQuorum()
+        return out.result
     }
 
-    /// No two quorate nodes may have disjoint memberships (a split brain); record Disallowed sightings.
+    static func configBytes(_ version: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        return w.bytes
+    }
+
+    // MARK: - The split-brain check
+
+    /// No two nodes that may act (quorate; where safety rests on fencing, also with every lost node fenced) may have
+    /// disjoint memberships; record Disallowed sightings, and start fencing where it is due.
     func checkQuorum() {
-        let quorate = nodes.compactMap { n -> (Int, Set<NodeID>)? in
-            guard let q = n.quorum, n.machine != nil, q.isQuorate else { return nil }
-            return (n.index, Set(q.members.filter { q.nodes[$0]?.state == .member }))
+        var c = stackState.coverage
+        c[.quorumDecisions] += 1
+        let reliant = quorumScenario?.reliesOnFencing ?? false
+        let live = nodes.filter { $0.quorum != nil && $0.machine != nil }
+        var actors: [(Int, Set<NodeID>)] = []
+        for n in live {
+            let q = n.quorum!
+            if stackState.wasQuorate[n.index] != q.isQuorate {
+                stackState.wasQuorate[n.index] = q.isQuorate
+                c[.quorumTransitions] += 1
+            }
+            guard q.isQuorate else { continue }
+            let members = Set(q.members.filter { q.nodes[$0]?.state == .member })
+            if reliant {
+                if !stackState.startupDone.contains(n.index) {
+                    // fenced's startup fencing: configured nodes missing when the domain first forms quorate.
+                    stackState.startupDone.insert(n.index)
+                    for i in nodes.indices where !members.contains(nodes[i].id) { stackState.victims[n.index]![i] = nodes[i].incarnation }
+                }
+                let pending = victims(of: n, members: members)
+                if !pending.isEmpty {
+                    startFencing(n, members: members, victims: pending)
+                    continue
+                }
+            }
+            actors.append((n.index, members))
         }
-        for (i, a) in quorate.enumerated() {
-            for b in quorate[(i + 1)...] where a.1.isDisjoint(with: b.1) {
+        for (a, members) in actors {
+            c[.quorumPairsCompared] += live.count - 1
+            for (b, other) in actors where b > a && members.isDisjoint(with: other) {
                 if quorumViolations.count < 10 {
-                    quorumViolations.append("split brain at \(now): n\(a.0 + 1) quorate with \(a.1.sorted()) and n\(b.0 + 1) with \(b.1.sorted())")
+                    quorumViolations.append("split brain at \(now): n\(a + 1) \(reliant ? "acts" : "is quorate") with \(members.sorted()) and n\(b + 1) with \(other.sorted())")
                 }
             }
         }
@@ -57,8 +157,155 @@ extension Simulation {
             guard let q = n.quorum else { continue }
             for id in q.summary.disallowed {
                 let pair = (viewer: n.index, node: Int(id.rawValue) - 1)
-                if !disallowedSeen.contains(where: { $0 == pair }) { disallowedSeen.append(pair) }
+                if !disallowedSeen.contains(where: { $0 == pair }) {
+                    disallowedSeen.append(pair)
+                    c[.disallowedSeen] += 1
+                }
             }
+        }
+        stackState.coverage = c
+    }
+
+    /// What the quorum and group checks compared.
+    func stackCoverage() -> StackCoverage {
+        var c = stackState.coverage
+        for f in StackCoverage.Figure.allCases where groupChecker.coverage[f] > 0 { c[f] += groupChecker.coverage[f] }
+        return c
+    }
+
+    // MARK: - Fencing
+
+    /// Members that left a node's configuration are its fence domain's victims until fenced or restarted.
+    private func lostMembers(_ n: SimNode, before: Set<NodeID>, after: Set<NodeID>) {
+        for id in before.subtracting(after) {
+            let i = Int(id.rawValue) - 1
+            stackState.victims[n.index]![i] = nodes[i].incarnation
+        }
+    }
+
+    /// The victims of a node's fence domain: its own and its members' (the domain's state is shared), less the
+    /// nodes fenced or restarted since.
+    private func victims(of n: SimNode, members: Set<NodeID>) -> [Int: Int] {
+        var all: [Int: Int] = [:]
+        for m in members.sorted() {
+            let i = Int(m.rawValue) - 1
+            for (v, inc) in stackState.victims[i] ?? [:] where nodes[v].incarnation == inc && !members.contains(nodes[v].id) { all[v] = inc }
+        }
+        return all
+    }
+
+    /// The lowest member of a quorate partition fences each victim after a delay (the fence agent's time).
+    private func startFencing(_ n: SimNode, members: Set<NodeID>, victims: [Int: Int]) {
+        guard members.min() == n.id else { return }
+        for (v, inc) in victims.sorted(by: { $0.key < $1.key }) {
+            let key = [n.index, n.incarnation, v, inc]
+            guard !stackState.fenceInFlight.contains(key) else { continue }
+            stackState.fenceInFlight.insert(key)
+            let delay = Duration.milliseconds(Int64(50 + stackState.random.next() % 500))
+            queue.push(.stack(.fence(by: n.index, incarnation: n.incarnation, victim: v, victimIncarnation: inc)), at: now + delay)
+        }
+    }
+
+    private func fence(by f: Int, incarnation: Int, victim v: Int, victimIncarnation: Int) {
+        let fencer = nodes[f], victim = nodes[v]
+        // A fencer that died or lost quorum meanwhile does nothing: the race's loser.
+        // After the heal nobody is fenced any more (the liveness phase restarts every node that is down).
+        guard fencer.incarnation == incarnation, fencer.machine != nil, fencer.quorum?.isQuorate == true, !healed else { return }
+        if victim.incarnation == victimIncarnation {
+            if victim.machine != nil {
+                note("n\(f + 1) fences n\(v + 1)")
+                retire(victim)
+                victim.machine = nil
+                victim.quorum = nil
+                victim.generation += 1
+                checker.record(v, .crashed)
+                stats.crashes += 1
+            }
+            stackState.coverage[.fencingDone] += 1
+            for i in stackState.victims.keys.sorted() { stackState.victims[i]![v] = nil }
+        }
+        checkQuorum()
+    }
+
+    // MARK: - Quorum disk
+
+    private func qdiskInterval(_ n: SimNode, incarnation: Int) {
+        guard n.incarnation == incarnation, n.machine != nil, let q = n.quorum, var disk = stackState.qdisk[n.index],
+              let s = quorumScenario, case .quorumDisk(_, let heuristics) = s.mode else { return }
+        if heuristics && !healed && stackState.random.chance(0.05) { stackState.fit[n.index]!.toggle() }
+        if healed { stackState.fit[n.index] = true }
+        let blocks = stackState.disk.keys.sorted().map { stackState.disk[$0]! }
+        let d = disk.interval(blocks: blocks, score: stackState.fit[n.index]! ? 1 : 0, members: q.members)
+        stackState.qdisk[n.index] = disk
+        stackState.disk[n.id] = d.block
+        if d.isMaster && stackState.lastMaster != n.id {
+            stackState.lastMaster = n.id
+            stackState.coverage[.qdiskMasters] += 1
+        }
+        queue.push(.stack(.qdiskInterval(node: n.index, incarnation: incarnation)), at: now + s.qdiskInterval)
+        if d.evicted {
+            note("n\(n.index + 1) evicted by the quorum disk master")
+            n.quorum = nil
+            handle(n, .leave)
+            checker.record(n.index, .crashed)
+            checkQuorum()
+            return
+        }
+        quorumEvent(n, .qdisk(votes: d.votes, asMaster: d.isMaster))
+        if n.quorum?.isQuorate == true {
+            for e in d.evict where n.quorum?.members.contains(e) == true { quorumEvent(n, .request(.kill(e))) }
+        }
+    }
+
+    // MARK: - Administrator
+
+    private func adminTick() {
+        guard !healed, let s = quorumScenario else { return }
+        queue.push(.stack(.adminTick), at: now + .milliseconds(100))
+        var r = stackState.random
+        defer { stackState.random = r }
+        let live = nodes.filter { $0.quorum != nil && $0.machine != nil }
+        guard let n = live.randomElement(using: &r), let q = n.quorum else { return }
+        var request: Quorum.Request?
+        if r.chance(s.adminProbability) {
+            let total = q.summary.totalVotes
+            if r.chance(0.5) {
+                let target = s.settings.nodes.randomElement(using: &r)!.id
+                request = .setVotes(node: target, votes: UInt32.random(in: 0...3, using: &r))
+            } else if s.adminLowersExpected {
+                request = .setExpected(UInt32.random(in: max(total, 1)...(q.summary.expectedVotes + 2), using: &r))
+            } else {
+                request = .setExpected(q.summary.expectedVotes + UInt32.random(in: 0...2, using: &r))
+            }
+        } else if r.chance(s.reloadProbability) {
+            var next = s.settings
+            let i = Int.random(in: 0..<next.nodes.count, using: &r)
+            if s.settings.nodes.allSatisfy({ $0.votes == 1 }) == false || r.chance(0.5) {
+                next.nodes[i].votes = UInt32.random(in: 1...3, using: &r)
+                if next.twoNode || next.lastManStanding || next.qdiskVotes != nil { next.nodes[i].votes = 1 }
+            }
+            let sum = next.nodes.reduce(0) { $0 + $1.votes } + (next.qdiskVotes ?? 0)
+            next.expectedVotes = next.twoNode ? 1 : sum
+            let version = stackState.nextVersion
+            stackState.nextVersion += 1
+            stackState.configs[version] = next
+            request = .proposeConfig(version: version, bytes: Self.configBytes(version))
+        }
+        guard let request else { return }
+        stackState.random = r
+        // Through the core's entry point, as quorumd does for cman_tool.
+        let result = quorumEvent(n, .request(request))
+        if case .refused = result { stackState.coverage[.adminRefused] += 1 } else { stackState.coverage[.adminAccepted] += 1 }
+        note("admin on n\(n.index + 1): \(request) -> \(String(describing: result))")
+        r = stackState.random
+    }
+
+    func stackEvent(_ e: StackEvent) {
+        switch e {
+        case .qdiskInterval(let node, let incarnation): qdiskInterval(nodes[node], incarnation: incarnation)
+        case .fence(let by, let incarnation, let victim, let victimIncarnation):
+            fence(by: by, incarnation: incarnation, victim: victim, victimIncarnation: victimIncarnation)
+        case .adminTick: adminTick()
         }
     }
 }

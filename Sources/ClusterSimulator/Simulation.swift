@@ -68,6 +68,10 @@ public final class Simulation {
         case startGroups(node: Int, incarnation: Int)
         /// A crash planned earlier (only if the node has not restarted since).
         case crash(node: Int, incarnation: Int)
+        /// A deadline of a node's quorum or group core (stack runs).
+        case upperDeadline(node: Int, incarnation: Int)
+        /// A stack-run event (quorum disk interval, fencing, administrator action).
+        case stack(StackEvent)
     }
 
     final class SimNode {
@@ -82,6 +86,8 @@ public final class Simulation {
         /// The latest totem configuration (for a group core that connects mid-ring).
         var lastRegular: Totem.ConfigurationChange?
         var nextHandle: UInt64 = 1
+        /// When the node's upper cores' earliest deadline is queued for.
+        var upperScheduled: MonotonicInstant?
 
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
@@ -114,9 +120,19 @@ public final class Simulation {
     var groupRandom: SeededRandom
     var groupMessageCounter: UInt32 = 0
 
-    public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false) {
+    /// With a scenario, the quorum settings, administrator actions, quorum disk and fencing of the stack run.
+    public let quorumScenario: QuorumScenario?
+    /// Deliberate weakenings of the group cores (mutation tests only).
+    public let groupMutations: ProcessGroup.Mutations
+    /// The state of the stack run's quorum disk, fencing and administrator (see `Simulation+Quorum.swift`).
+    var stackState = StackState()
+
+    public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false, scenario: QuorumScenario? = nil,
+                groupMutations: ProcessGroup.Mutations = []) {
         self.options = options
-        self.stackSettings = stack
+        self.stackSettings = scenario?.settings ?? stack
+        self.quorumScenario = scenario
+        self.groupMutations = groupMutations
         self.groupStack = groups
         groupRandom = SeededRandom(seed: options.seed).fork(label: "groups")
         let root = SeededRandom(seed: options.seed)
@@ -147,6 +163,8 @@ public final class Simulation {
         public var stats: Stats
         /// What the run's checks compared and which protocol paths it took.
         public var coverage: Coverage
+        /// What the quorum and group checks of a stack run compared.
+        public var stack = StackCoverage()
         public var ok: Bool { violations.isEmpty && converged }
     }
 
@@ -199,11 +217,14 @@ public final class Simulation {
             checker.checkDelivered(alive: alive, finalMembers: nodes.filter(\.isUp).map(\.index), stableSince: stableSince)
         }
         if groupStack {
-            groupChecker.check()
+            groupChecker.check(alive: liveProcesses(), stableSince: stableSince, bound: groupLivenessBound)
         }
         for n in nodes { retire(n) }
-        return Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
-                      convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
+        var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
+                            convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
+        report.stack = stackCoverage()
+        report.violations += report.stack.emptyChecks(quorum: stackSettings != nil, groups: groupStack)
+        return report
     }
 
     /// The bound on forming one ring after faults stop: the last gather can need a token timeout to notice a lost
@@ -265,11 +286,18 @@ public final class Simulation {
             let n = nodes[node]
             guard n.incarnation == incarnation, n.machine != nil, !healed else { return }
             crash(n, " as planned")
+        case .upperDeadline(let node, let incarnation):
+            let n = nodes[node]
+            guard n.incarnation == incarnation, n.machine != nil else { return }
+            n.upperScheduled = nil
+            upperDeadlineReached(n)
+        case .stack(let e):
+            stackEvent(e)
         case .startGroups(let node, let incarnation):
             let n = nodes[node]
             guard n.incarnation == incarnation, n.groupsPending, n.machine != nil else { return }
             n.groupsPending = false
-            n.groups = ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(n.incarnation))
+            n.groups = makeGroupCore(n)
             // Like groupd opening its channel: it learns the current configuration, if there is one.
             if let c = n.lastRegular, n.machine?.state == .operational {
                 groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
@@ -303,6 +331,7 @@ public final class Simulation {
                                        persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
         if let s = stackSettings {
             n.quorum = Quorum.StateMachine(nodeID: n.id, settings: s, configVersion: 1, joinTime: UInt64(n.incarnation))
+            quorumStarted(n)
         }
         if groupStack {
             n.processes = [:]
@@ -311,10 +340,11 @@ public final class Simulation {
             n.groupsPending = true
             // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring.
             if groupRandom.chance(0.5) {
-                n.groups = ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(n.incarnation))
+                n.groups = makeGroupCore(n)
                 n.groupsPending = false
             } else {
-                queue.push(.startGroups(node: n.index, incarnation: n.incarnation), at: now + .milliseconds(Int64(groupRandom.next() % 1500)))
+                // The incarnation this start is about to take (it is counted up below).
+                queue.push(.startGroups(node: n.index, incarnation: n.incarnation + 1), at: now + .milliseconds(Int64(groupRandom.next() % 1500)))
             }
         }
         n.incarnation += 1

@@ -21,14 +21,22 @@ extension ProcessGroup {
         case subscribeTotem(handle: Handle)
         /// The client went away: leave its groups with reason process down.
         case processGone(handle: Handle)
+        /// groupd is stopping: tell the others (its processes leave with reason process down everywhere).
+        case stop
+        case deadlineReached
     }
 
+    /// A request's result, as libcpg returns them.
     public enum RequestResult: Hashable, Sendable {
         case ok
-        /// Already joined (CS_ERR_EXIST).
+        /// Already joined, or joining (CS_ERR_EXIST).
         case exists
-        /// Not a member of that group.
+        /// Not a member of that group, or leaving it (CS_ERR_NOT_EXIST).
         case notMember
+        /// A join is still pending (leave) or a leave is (join) (CS_ERR_BUSY).
+        case busy
+        /// This process's previous membership has not settled yet (CS_ERR_TRY_AGAIN).
+        case tryAgain
         case invalid(String)
     }
 
@@ -49,10 +57,12 @@ extension ProcessGroup {
     public struct StateMachine: Sendable {
         public let nodeID: NodeID
         /// Every group's members, as agreed cluster-wide.
-        public private(set) var groups: [String: [Address]] = [:]
+        public internal(set) var groups: [String: [Address]] = [:]
         /// Totem's current members.
-        public private(set) var nodes: [NodeID] = []
-        public private(set) var ringSequence: UInt64 = 0
+        public internal(set) var nodes: [NodeID] = []
+        public internal(set) var ringSequence: UInt64 = 0
+        /// The first sync this groupd took part in has finished: it knows every group (READY for systemd).
+        public internal(set) var synchronised = false
         var ringRepresentative = NodeID(0)
         var transitional: Set<NodeID>?
         var handles: [Handle: LocalProcess] = [:]
@@ -60,72 +70,105 @@ extension ProcessGroup {
         var inView: [String: [Handle]] = [:]
         var sync: Sync?
         var held: [(NodeID, Message)] = []
-        /// Views installed per group in the current ring.
+        /// The current view number of each group in this ring (0 until the first synchronised view).
         var viewCounter: [String: Int] = [:]
         /// This groupd joined a running ring and knows nobody's processes yet.
         var newcomer = false
+        /// Ring members known to run no groupd (silent in the last sync, or stopped since).
+        var knownAbsent: Set<NodeID> = []
+        /// The last finished round and whose lists it had: a list for it from anyone else is a late announcement.
+        var finished: (key: RoundKey, listed: Set<NodeID>)?
+        /// Configuration handled while the totem configuration is being applied (its views are provisional).
+        var applyingConfiguration = false
+        /// The instant of the event being handled.
+        var now = MonotonicInstant.zero
         /// Tells this process's sync requests apart from an earlier groupd's on the same node.
         let incarnation: UInt32
+        /// How long a member waits for lists before closing a sync round without them.
+        public let syncWait: Duration
+        let mutations: Mutations
 
         struct LocalProcess {
             var pid: UInt32
-            /// Groups joined or being joined.
+            /// Groups joined or being joined (one at most, as with libcpg).
             var groups: Set<String> = []
+            /// Groups whose join is not yet delivered.
+            var joining: Set<String> = []
             /// Groups this process asked to leave, until that leave is delivered.
             var leaving: Set<String> = []
             var totem = false
         }
 
-        struct Sync {
+        struct RoundKey: Hashable {
             var ringSequence: UInt64
             var requester: NodeID
             var round: UInt32
-            var waiting: Set<NodeID>
-            var lists: [NodeID: [SyncEntry]]
+        }
+
+        struct Sync {
+            var key: RoundKey
+            var lists: [NodeID: [SyncEntry]] = [:]
+            /// Members some list says run no groupd.
+            var absent: Set<NodeID> = []
+            /// The highest view number each group had at any listed member.
+            var views: [String: Int] = [:]
             var transitional: Set<NodeID>
+            var deadline: MonotonicInstant
+            var closeSent = false
+            /// The totem configuration to hand subscribers once the round is over (corosync's order).
+            var totem: ClientEvent?
         }
 
         /// `incarnation` distinguishes this groupd process from earlier ones on the node (the shell passes its pid).
-        public init(nodeID: NodeID, incarnation: UInt32 = 0) {
+        public init(nodeID: NodeID, incarnation: UInt32 = 0, syncWait: Duration = .seconds(1), mutations: Mutations = []) {
             self.nodeID = nodeID
             self.incarnation = incarnation
+            self.syncWait = syncWait
+            self.mutations = mutations
         }
 
         /// True while the groupds exchange their lists after a configuration change.
         public var isSyncing: Bool { sync != nil }
 
+        /// When `.deadlineReached` is due: the end of a sync round's wait.
+        public var nextDeadline: MonotonicInstant? {
+            guard let s = sync, !s.closeSent else { return nil }
+            return s.deadline
+        }
+
         /// The single entry point.
-        public mutating func handle(_ event: Event) -> Output {
+        public mutating func handle(_ event: Event, at now: MonotonicInstant) -> Output {
+            self.now = now
             var out = Output()
             switch event {
             case .configuration(let kind, let seq, let rep, let list):
-                configuration(kind, seq, rep, list, out: &out)
+                configuration(kind, seq, rep, list, now: now, out: &out)
             case .delivered(let from, let bytes):
                 guard let m = try? Message.decode(bytes) else { break } // garbage from a member: dropped
-                if sync != nil, case .syncList = m {
-                    deliver(m, from: from, out: &out)
-                } else if case .syncRequest = m {
-                    deliver(m, from: from, out: &out)
-                } else if sync != nil || newcomer {
-                    held.append((from, m))
-                } else {
-                    deliver(m, from: from, out: &out)
+                switch m {
+                case .syncList, .syncRequest, .syncClose, .daemonStopped:
+                    deliver(m, from: from, now: now, out: &out)
+                case .join, .leave, .mcast:
+                    if (sync != nil || newcomer) {
+                        held.append((from, m))
+                    } else {
+                        deliver(m, from: from, now: now, out: &out)
+                    }
                 }
             case .join(let h, let pid, let group):
                 out.result = join(h, pid: pid, group: group, out: &out)
             case .leave(let h, let group):
-                guard let p = handles[h], p.groups.contains(group), !p.leaving.contains(group) else { out.result = .notMember; break }
-                handles[h]!.leaving.insert(group)
-                out.effects.append(.multicast(Message.leave(group: group, pid: p.pid, reason: .leave).encode()))
-                out.result = .ok
+                out.result = leave(h, group: group, out: &out)
             case .mcast(let h, let group, let payload):
-                guard let p = handles[h], p.groups.contains(group) else { out.result = .notMember; break }
+                // libcpg: multicast is allowed from the join request on, until a leave is asked for.
+                guard let p = handles[h], p.groups.contains(group), !p.leaving.contains(group) else { out.result = .notMember; break }
                 guard payload.count <= ProcessGroup.payloadBytesMax else { out.result = .invalid("payload larger than \(ProcessGroup.payloadBytesMax) bytes"); break }
                 out.effects.append(.multicast(Message.mcast(group: group, pid: p.pid, payload: payload).encode()))
                 out.result = .ok
             case .subscribeTotem(let h):
                 handles[h, default: LocalProcess(pid: 0)].totem = true
-                if !nodes.isEmpty {
+                // During a sync the configuration follows at its end, after the membership changes.
+                if !nodes.isEmpty && sync == nil && !newcomer {
                     out.effects.append(.event(h, .totemConfiguration(ringSequence: ringSequence, ringRepresentative: ringRepresentative, members: nodes)))
                 }
             case .processGone(let h):
@@ -135,6 +178,17 @@ extension ProcessGroup {
                 for g in p.groups.subtracting(p.leaving).sorted() {
                     out.effects.append(.multicast(Message.leave(group: g, pid: p.pid, reason: .processDown).encode()))
                 }
+            case .stop:
+                out.effects.append(.multicast(Message.daemonStopped.encode()))
+            case .deadlineReached:
+                if var s = sync, !s.closeSent, now >= s.deadline {
+                    // Lists still missing after the wait: those nodes run no groupd we know of. Closing goes through
+                    // the total order, so every member ends the round at the same point.
+                    s.closeSent = true
+                    sync = s
+                    out.effects.append(.multicast(Message.syncClose(ringSequence: s.key.ringSequence, requester: s.key.requester,
+                                                                    round: s.key.round).encode()))
+                }
             }
             return out
         }
@@ -143,22 +197,35 @@ extension ProcessGroup {
             guard !group.isEmpty, group.utf8.count <= ProcessGroup.nameBytesMax else {
                 return .invalid("group names are 1-\(ProcessGroup.nameBytesMax) bytes")
             }
-            if handles[h]?.groups.contains(group) == true { return .exists }
+            // One group per handle, as libcpg: leaving → busy, joining or joined → exists.
+            if let p = handles[h], !p.groups.isEmpty { return p.groups == p.leaving ? .busy : .exists }
             // (pid, group) is unique on a node.
-            if handles.values.contains(where: { $0.pid == pid && $0.groups.contains(group) }) { return .exists }
+            if handles.values.contains(where: { $0.pid == pid && $0.groups.contains(group) && !$0.leaving.contains(group) }) { return .exists }
+            // The same process's previous membership (a closed handle, or one leaving) is still in the group.
+            if groups[group]?.contains(Address(node: nodeID, pid: pid)) == true { return .tryAgain }
             if (groups[group]?.count ?? 0) >= ProcessGroup.membersMax { return .invalid("group \(group) has \(ProcessGroup.membersMax) members") }
             handles[h, default: LocalProcess(pid: pid)].pid = pid
             handles[h]!.groups.insert(group)
+            handles[h]!.joining.insert(group)
             out.effects.append(.multicast(Message.join(group: group, pid: pid).encode()))
+            return .ok
+        }
+
+        private mutating func leave(_ h: Handle, group: String, out: inout Output) -> RequestResult {
+            guard let p = handles[h], p.groups.contains(group), !p.leaving.contains(group) else { return .notMember }
+            if p.joining.contains(group) { return .busy }
+            handles[h]!.leaving.insert(group)
+            out.effects.append(.multicast(Message.leave(group: group, pid: p.pid, reason: .leave).encode()))
             return .ok
         }
 
         // MARK: - The ordered stream
 
-        private mutating func deliver(_ m: Message, from: NodeID, out: inout Output) {
+        mutating func deliver(_ m: Message, from: NodeID, now: MonotonicInstant, out: inout Output) {
             switch m {
             case .join(let g, let pid):
                 let a = Address(node: from, pid: pid)
+                if from == nodeID, let h = localHandle(pid: pid, group: g) { handles[h]!.joining.remove(g) }
                 guard !(groups[g]?.contains(a) ?? false), (groups[g]?.count ?? 0) < ProcessGroup.membersMax else { return }
                 groups[g, default: []].append(a)
                 groups[g]!.sort()
@@ -182,132 +249,64 @@ extension ProcessGroup {
                 if groups[g]!.isEmpty { groups[g] = nil }
             case .mcast(let g, let pid, let payload):
                 let a = Address(node: from, pid: pid)
+                if mutations.contains(.deliverOutsideView) {
+                    for h in handles.keys.sorted() where handles[h]!.groups.contains(g) {
+                        out.effects.append(.event(h, .delivery(group: g, sender: a, payload: payload)))
+                    }
+                    return
+                }
                 // Delivered only to members of the view it arrives in, and only from a member.
                 guard groups[g]?.contains(a) == true else { return }
                 for h in inView[g] ?? [] { out.effects.append(.event(h, .delivery(group: g, sender: a, payload: payload))) }
-            case .syncList(let seq, let requester, let round, let entries):
-                guard var s = sync, s.ringSequence == seq, s.requester == requester, s.round == round, s.waiting.contains(from) else { return }
-                s.lists[from] = entries
-                s.waiting.remove(from)
-                sync = s
-                if s.waiting.isEmpty { finishSync(out: &out) }
+            case .syncList(let seq, let requester, let round, let entries, let absent, let views):
+                syncListDelivered(RoundKey(ringSequence: seq, requester: requester, round: round), from: from, entries: entries,
+                                  absent: absent, views: views, out: &out)
             case .syncRequest(let seq, let round):
                 guard seq == ringSequence else { return }
                 // Everybody sends its list again for this round; a newcomer takes every list, the others only
                 // what is new. A round opened earlier is superseded (a newcomer may not have seen it).
                 let stayed: Set<NodeID> = newcomer ? [] : Set(nodes)
-                sync = Sync(ringSequence: seq, requester: from, round: round, waiting: Set(nodes), lists: [:], transitional: stayed)
+                let pendingTotem = sync?.totem
+                if newcomer {
+                    // What it held came before its round: the lists it is about to get already reflect it.
+                    held = []
+                } else {
+                    // A round superseded before it finished: apply what it held now (in provisional views), so this
+                    // node's list for the new round reflects it — a newcomer never saw those messages.
+                    let pending = held
+                    held = []
+                    for (f, m) in pending { deliver(m, from: f, now: now, out: &out) }
+                }
+                sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round), transitional: stayed, deadline: now + syncWait,
+                            totem: pendingTotem ?? (newcomer ? totemEvent() : nil))
                 newcomer = false
                 sendList(out: &out)
+            case .syncClose(let seq, let requester, let round):
+                guard let s = sync, s.key == RoundKey(ringSequence: seq, requester: requester, round: round) else { return }
+                finishSync(out: &out)
+            case .daemonStopped:
+                daemonStopped(from, out: &out)
             }
         }
 
-        private func localHandle(pid: UInt32, group: String) -> Handle? {
+        func localHandle(pid: UInt32, group: String) -> Handle? {
             handles.keys.sorted().first { handles[$0]!.pid == pid && handles[$0]!.groups.contains(group) && !handles[$0]!.leaving.contains(group) }
         }
 
-        /// A view change of `group`, to every local process in its view.
-        private mutating func notify(_ g: String, joined: [(Address, Reason)], left: [(Address, Reason)], out: inout Output) {
+        /// A view change of `group`, to every local process in its view. Views before the sync after a ring change
+        /// are numbered 0: the two sides of a merge see different ones.
+        mutating func notify(_ g: String, joined: [(Address, Reason)], left: [(Address, Reason)], out: inout Output) {
             var change = ConfigurationChange(group: g, members: groups[g] ?? [], joined: joined, left: left)
-            viewCounter[g, default: 0] += 1
             change.ringSequence = ringSequence
-            change.viewNumber = viewCounter[g]!
+            if sync == nil && !newcomer && !applyingConfiguration {
+                viewCounter[g, default: 0] += 1
+                change.viewNumber = viewCounter[g]!
+            }
             for h in inView[g] ?? [] { out.effects.append(.event(h, .configurationChange(change))) }
         }
 
-        // MARK: - Configuration changes and sync
-
-        private mutating func configuration(_ kind: ConfigurationKind, _ seq: UInt64, _ rep: NodeID, _ list: [NodeID],
-                                            out: inout Output) {
-            if kind == .transitional {
-                transitional = Set(list)
-                return
-            }
-            if nodes.isEmpty && transitional == nil && list.count > 1 {
-                // Started while the ring was running: the others synchronised without us. Ask them again.
-                nodes = list
-                ringSequence = seq
-                ringRepresentative = rep
-                newcomer = true
-                out.effects.append(.multicast(Message.syncRequest(ringSequence: seq, round: incarnation).encode()))
-                for h in handles.keys.sorted() where handles[h]!.totem {
-                    out.effects.append(.event(h, .totemConfiguration(ringSequence: seq, ringRepresentative: rep, members: list)))
-                }
-                return
-            }
-            // A sync still open from the previous ring ends here: what it held is applied in that ring's view.
-            if sync != nil {
-                sync = nil
-                flushHeld(out: &out)
-            }
-            let stayed = transitional ?? Set(list)
-            transitional = nil
-            nodes = list
-            ringSequence = seq
-            viewCounter = [:]
-            ringRepresentative = rep
-            newcomer = false
-            // Processes whose node did not come along (or came back from elsewhere) leave: node down.
-            for g in groups.keys.sorted() {
-                let gone = groups[g]!.filter { !stayed.contains($0.node) || !list.contains($0.node) }
-                guard !gone.isEmpty else { continue }
-                groups[g]!.removeAll { gone.contains($0) }
-                notify(g, joined: [], left: gone.map { ($0, .nodeDown) }, out: &out)
-                if groups[g]!.isEmpty { groups[g] = nil }
-            }
-            for h in handles.keys.sorted() where handles[h]!.totem {
-                out.effects.append(.event(h, .totemConfiguration(ringSequence: seq, ringRepresentative: rep, members: list)))
-            }
-            guard list.contains(nodeID) else { return }
-            sync = Sync(ringSequence: seq, requester: NodeID(0), round: 0, waiting: Set(list), lists: [:], transitional: stayed)
-            sendList(out: &out)
-        }
-
-        private func sendList(out: inout Output) {
-            guard let s = sync else { return }
-            let mine = groups.keys.sorted().flatMap { g in
-                groups[g]!.filter { $0.node == nodeID }.map { SyncEntry(group: g, pid: $0.pid) }
-            }
-            out.effects.append(.multicast(Message.syncList(ringSequence: s.ringSequence, requester: s.requester, round: s.round, entries: mine).encode()))
-        }
-
-        /// Every member's list arrived: processes of nodes that were not with us join with reason node up; then the
-        /// messages held back meanwhile are applied in order.
-        private mutating func finishSync(out: inout Output) {
-            guard let s = sync else { return }
-            sync = nil
-            // Processes of nodes that stayed but are missing from their own node's list are gone (their groupd
-            // restarted without them): process down.
-            for node in s.lists.keys.sorted() where s.transitional.contains(node) && node != nodeID {
-                let listed = Set(s.lists[node]!.map { "\($0.group)\u{0}\($0.pid)" })
-                for g in groups.keys.sorted() {
-                    let gone = groups[g]!.filter { $0.node == node && !listed.contains("\(g)\u{0}\($0.pid)") }
-                    guard !gone.isEmpty else { continue }
-                    groups[g]!.removeAll { gone.contains($0) }
-                    notify(g, joined: [], left: gone.map { ($0, .processDown) }, out: &out)
-                    if groups[g]!.isEmpty { groups[g] = nil }
-                }
-            }
-            var added: [String: [Address]] = [:]
-            for node in s.lists.keys.sorted() where !s.transitional.contains(node) {
-                for e in s.lists[node]! {
-                    let a = Address(node: node, pid: e.pid)
-                    guard !(groups[e.group]?.contains(a) ?? false) else { continue }
-                    added[e.group, default: []].append(a)
-                }
-            }
-            for g in added.keys.sorted() {
-                groups[g, default: []].append(contentsOf: added[g]!)
-                groups[g]!.sort()
-                notify(g, joined: added[g]!.sorted().map { ($0, .nodeUp) }, left: [], out: &out)
-            }
-            flushHeld(out: &out)
-        }
-
-        private mutating func flushHeld(out: inout Output) {
-            let pending = held
-            held = []
-            for (from, m) in pending { deliver(m, from: from, out: &out) }
+        func totemEvent() -> ClientEvent {
+            .totemConfiguration(ringSequence: ringSequence, ringRepresentative: ringRepresentative, members: nodes)
         }
 
         // MARK: - Queries

@@ -45,7 +45,10 @@ public enum ProcessGroup {
     public struct ConfigurationChange: Hashable, Sendable {
         public var group: String
         public var members: [Address]
-        /// The totem ring this view was installed in, and its number among this group's views in that ring.
+        /// The totem ring this view was installed in, and its number among this group's views in that ring. Every
+        /// member numbers the views from the sync after the ring change on alike (the synchronised view is the same
+        /// number everywhere); 0 marks a view installed before that sync finished (node down at the ring change),
+        /// which only this side of a merge sees.
         public var ringSequence: UInt64 = 0
         public var viewNumber: Int = 0
         public var joined: [(Address, Reason)] { joinedList }

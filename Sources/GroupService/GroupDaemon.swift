@@ -28,6 +28,8 @@ public final class GroupDaemon: IPCServiceHandler {
     /// Multicasts waiting because totemd pushes back; IPC flow control holds clients meanwhile.
     var blocked = false
     private var flowCheckScheduled = false
+    private var deadlineTimer: EventLoop.Timer?
+    private var scheduledDeadline: MonotonicInstant?
     /// Messages waiting for totemd before clients are told to back off.
     static let totemBacklogMax = 256
 
@@ -43,8 +45,8 @@ public final class GroupDaemon: IPCServiceHandler {
             logger.critical("cannot serve IPC: \(error)")
             return .unavailable
         }
-        loop.onSignal(SIGTERM) { [unowned self] in self.stop("SIGTERM", .ok) }
-        loop.onSignal(SIGINT) { [unowned self] in self.stop("SIGINT", .ok) }
+        loop.onSignal(SIGTERM) { [unowned self] in self.stopAnnounced("SIGTERM") }
+        loop.onSignal(SIGINT) { [unowned self] in self.stopAnnounced("SIGINT") }
         if let interval = notifier.watchdogInterval { watchdog(interval) }
         notifier.status("waiting for totemd")
         totem = TotemChannel(instance: instance, channel: ProcessGroup.channel, loop: loop)
@@ -79,21 +81,19 @@ public final class GroupDaemon: IPCServiceHandler {
         feed(.configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringSequence,
                             ringRepresentative: c.ringRepresentative, members: c.members))
         logger.debug("\(c.kind == .regular ? "regular" : "transitional") configuration \(c.ringID) members \(c.members); syncing: \(core?.isSyncing ?? false)")
-        if c.kind == .regular {
-            let status = "\(core!.allGroups.count) group(s), ring \(c.ringID) with \(c.members.count) node(s)"
-            if !ready {
-                ready = true
-                notifier.ready(status: status)
-            } else {
-                notifier.status(status)
-            }
+        if c.kind == .regular, ready {
+            notifier.status(statusLine)
         }
+    }
+
+    private var statusLine: String {
+        "\(core?.allGroups.count ?? 0) group(s), ring \(core?.ringSequence ?? 0) with \(core?.nodes.count ?? 0) node(s)"
     }
 
     @discardableResult
     func feed(_ event: ProcessGroup.Event) -> ProcessGroup.RequestResult? {
         guard var c = core else { return nil }
-        let out = c.handle(event)
+        let out = c.handle(event, at: EventLoop.now())
         core = c
         for e in out.effects {
             switch e {
@@ -102,7 +102,26 @@ public final class GroupDaemon: IPCServiceHandler {
             }
         }
         updateFlowControl()
+        rescheduleDeadline()
+        // READY only once the first sync is over: until then groupd does not know the groups (corosync's rule).
+        if !ready, c.synchronised {
+            ready = true
+            notifier.ready(status: statusLine)
+        }
         return out.result
+    }
+
+    private func rescheduleDeadline() {
+        let next = core?.nextDeadline
+        guard next != scheduledDeadline else { return }
+        if let t = deadlineTimer { loop.cancel(t) }
+        scheduledDeadline = next
+        guard let next else { return }
+        deadlineTimer = loop.schedule(after: max(next - EventLoop.now(), .zero)) { [unowned self] in
+            self.scheduledDeadline = nil
+            self.deadlineTimer = nil
+            self.feed(.deadlineReached)
+        }
     }
 
     private func send(_ ev: ProcessGroup.ClientEvent, to h: ProcessGroup.Handle) {
@@ -179,6 +198,8 @@ public final class GroupDaemon: IPCServiceHandler {
         switch result {
         case .ok, nil: c.respond(GroupIPC.Response.done)
         case .exists: c.respond(GroupIPC.Response.refused("already a member of that group"), status: .exists)
+        case .busy: c.respond(GroupIPC.Response.refused("a join or leave of this handle is still pending"), status: .busy)
+        case .tryAgain: c.respond(GroupIPC.Response.refused("this process's previous membership has not settled yet"), status: .tryAgain)
         case .notMember: c.respond(GroupIPC.Response.refused("not a member of that group"), status: .notFound)
         case .invalid(let why): c.respond(GroupIPC.Response.refused(why), status: .invalidRequest)
         }
@@ -194,6 +215,18 @@ public final class GroupDaemon: IPCServiceHandler {
     private func watchdog(_ interval: Duration) {
         notifier.watchdog()
         loop.schedule(after: interval) { [weak self] in self?.watchdog(interval) }
+    }
+
+    /// A graceful stop: the peers are told first, so this node's processes leave everywhere with reason process
+    /// down and no sync waits for this groupd; the message gets a moment to go out.
+    private func stopAnnounced(_ reason: String) {
+        guard !stopping else { return }
+        if core?.nodes.isEmpty == false {
+            feed(.stop)
+            loop.schedule(after: .milliseconds(200)) { [unowned self] in self.stop(reason, .ok) }
+        } else {
+            stop(reason, .ok)
+        }
     }
 
     func stop(_ reason: String, _ code: DaemonExitCode) {

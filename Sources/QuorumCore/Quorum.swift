@@ -11,12 +11,21 @@ import ClusterTypes
 /// - total votes: the votes of members that are not Disallowed, plus the quorum device's votes when the quorum disk
 ///   says this node's partition is the master's.
 /// - expected votes: the highest of the configured value (or the sum of configured votes), every member's reported
-///   expected votes, and the total votes; lowered only by an administrator (`cman_tool expected`) or by members
-///   leaving with `remove`.
-/// - quorum: max((expected + 2) / 2, (total + 2) / 2) (the OpenVMS formula); it never drops on its own when nodes
-///   leave. With `two_node` and at most two nodes, quorum is 1.
-/// - a node that left and comes back without having restarted, while it and this side both hold state ("dirty"),
-///   is Disallowed: it takes no part; a quorate side tells it to leave, an inquorate side waits for an administrator.
+///   expected votes, and the highest total ever present (sticky: cman never lowers quorum on its own, votequorum
+///   raises expected votes to the highest total seen); raising a node's votes raises them by as much. Lowered only by
+///   an administrator in a quorate partition (`cman_tool expected`), by members leaving with `remove`, or by
+///   last_man_standing; a new configuration never lowers them.
+/// - quorum: max((expected + 2) / 2, (total + 2) / 2) (the OpenVMS formula). With `two_node` and at most two nodes,
+///   quorum is 1 (that mode relies on the fencing race instead).
+/// - an administrative change that would add power to an inquorate partition (lower expected votes, raise votes) is
+///   refused, and so is one that would make the cluster inquorate; a new configuration is installed only by a quorate
+///   partition.
+/// - the quorum disk's votes count when a member offers them; a non-master's offer (it was made for the old
+///   membership) is dropped at every membership change, and with master_wins only the master offers them.
+/// - a node that left and comes back without having restarted, while it holds state ("dirty"), is Disallowed: it
+///   takes no part; a quorate side tells it to leave, an inquorate side waits for an administrator.
+/// - a quorumd's first announcement makes every member announce again, so one restarted within an unchanged ring
+///   learns its peers.
 ///
 /// ## Beyond cman (off unless cluster.conf turns them on)
 /// - wait_for_all: not quorate until every configured node has been seen at once.

@@ -69,10 +69,14 @@ public enum QuorumDisk {
         public var masterWait: Int
         public var masterWins: Bool
         public var minScore: UInt32
+        /// Deliberate weakenings (mutation tests only).
+        public var mutations: Quorum.Mutations = []
         public init(votes: UInt32, tko: Int, masterWait: Int? = nil, masterWins: Bool, minScore: UInt32) {
             self.votes = votes
             self.tko = max(tko, 1)
-            self.masterWait = masterWait ?? max(tko / 2, 1)
+            // At least two intervals: a node that just appeared on the disk must be seen by a higher candidate, which
+            // then stands down, before it may claim (two masters would give two partitions the device's votes).
+            self.masterWait = max(masterWait ?? tko / 2, 2)
             self.masterWins = masterWins
             self.minScore = minScore
         }
@@ -82,9 +86,12 @@ public enum QuorumDisk {
     public struct Decision: Hashable, Sendable {
         /// Write this at this node's block.
         public var block: Block
-        /// The votes to offer quorumd (the device's votes in the master's partition, else 0).
+        /// The votes to offer quorumd (the device's votes in the master's partition, else 0; with master_wins only
+        /// the master offers them).
         public var votes: UInt32
         public var master: NodeID?
+        /// This node is the master.
+        public var isMaster: Bool
         /// Nodes alive by disk.
         public var alive: [NodeID]
         /// Members the master wants gone (dead by disk but still in its membership).
@@ -127,7 +134,8 @@ public enum QuorumDisk {
             let fit = score >= settings.minScore
             // The candidate: the lowest node alive on disk and fit.
             let fitAlive = alive.filter { $0 == nodeID ? fit : (byNode[$0]?.fit ?? false) }.sorted()
-            let lowerClaims = byNode.values.contains { $0.claimsMaster && $0.nodeID < nodeID && alive.contains($0.nodeID) }
+            // No claim while any other live node claims: the claimant stands down first once it sees a lower fit node.
+            let lowerClaims = byNode.values.contains { $0.claimsMaster && $0.nodeID != nodeID && alive.contains($0.nodeID) }
             if fit && fitAlive.first == nodeID && !lowerClaims {
                 candidateFor += 1
             } else {
@@ -154,10 +162,13 @@ public enum QuorumDisk {
             if isMaster {
                 votes = fit ? settings.votes : 0
             } else if let m = master, let mb = byNode[m] {
-                votes = fit && (mb.partitionMask & bit) != 0 ? settings.votes : 0
+                // qdisk(5) master_wins: only the master advertises the device's votes, so exactly one partition
+                // (the master's, through the master's own announcement) can count them.
+                let advertise = !settings.masterWins || settings.mutations.contains(.nonMastersCountQdiskVotes)
+                votes = advertise && fit && (mb.partitionMask & bit) != 0 ? settings.votes : 0
                 evicted = (mb.evictMask & bit) != 0
             }
-            return Decision(block: block, votes: votes, master: master, alive: alive.sorted(),
+            return Decision(block: block, votes: votes, master: master, isMaster: isMaster, alive: alive.sorted(),
                             evict: (0..<QuorumDisk.nodesMax).filter { evictMask & (1 << $0) != 0 }.map { NodeID(UInt32($0 + 1)) },
                             evicted: evicted)
         }

@@ -23,10 +23,18 @@ extension Quorum {
         public var seenAll: Bool
         /// Ports its local clients are listening on (cman_start_recv_data).
         public var ports: [UInt8] = []
+        /// Its quorum-disk offer is the master's (kept across membership changes; other offers are not).
+        public var qdiskMaster = false
+        /// The first announcement of this quorumd process: everyone announces again, so a quorumd that restarts
+        /// while the ring stays the same learns its peers (no configuration change would make them announce).
+        public var fresh = false
 
         public init(nodeID: NodeID, clusterName: String, name: String, votes: UInt32, expectedVotes: UInt32, configVersion: UInt64,
-                    incarnation: UInt64, joinTime: UInt64, dirty: Bool, qdiskVotes: UInt32, seenAll: Bool, ports: [UInt8] = []) {
+                    incarnation: UInt64, joinTime: UInt64, dirty: Bool, qdiskVotes: UInt32, seenAll: Bool, ports: [UInt8] = [],
+                    qdiskMaster: Bool = false, fresh: Bool = false) {
             self.ports = ports
+            self.qdiskMaster = qdiskMaster
+            self.fresh = fresh
             self.nodeID = nodeID
             self.clusterName = clusterName
             self.name = name
@@ -80,7 +88,7 @@ extension Quorum.Message {
             w.write(UInt8(1))
             w.write(i.nodeID.rawValue); w.write(i.clusterName); w.write(i.name); w.write(i.votes); w.write(i.expectedVotes)
             w.write(i.configVersion); w.write(i.incarnation); w.write(i.joinTime); w.write(i.dirty)
-            w.write(i.qdiskVotes); w.write(i.seenAll); w.writeBlob(i.ports)
+            w.write(i.qdiskVotes); w.write(i.seenAll); w.writeBlob(i.ports); w.write(i.qdiskMaster); w.write(i.fresh)
         case .setExpected(let n):
             w.write(UInt8(2)); w.write(n)
         case .setVotes(let node, let votes):
@@ -113,7 +121,8 @@ extension Quorum.Message {
                 expectedVotes: try r.readUInt32("expected"), configVersion: try r.readUInt64("config version"),
                 incarnation: try r.readUInt64("incarnation"), joinTime: try r.readUInt64("join time"), dirty: try r.readBool("dirty"),
                 qdiskVotes: try r.readUInt32("qdisk votes"), seenAll: try r.readBool("seen all"),
-                ports: try r.readBlob("ports", limit: 256)))
+                ports: try r.readBlob("ports", limit: 256), qdiskMaster: try r.readBool("qdisk master"),
+                fresh: try r.readBool("fresh")))
         case 2: m = .setExpected(try r.readUInt32("expected"))
         case 3: m = .setVotes(node: NodeID(try r.readUInt32("node")), votes: try r.readUInt32("votes"))
         case 4: m = .kill(node: NodeID(try r.readUInt32("node")), reason: try r.readString("reason", limit: 1024))

@@ -28,6 +28,8 @@ extension Quorum {
         public var autoTieBreaker: Bool
         /// The quorum disk's votes, if one is configured.
         public var qdiskVotes: UInt32?
+        /// Deliberate weakenings (mutation tests only; cluster.conf cannot set them).
+        public var mutations: Mutations = []
 
         public init(clusterName: String, nodes: [ConfiguredNode], expectedVotes: UInt32? = nil, twoNode: Bool = false,
                     waitForAll: Bool = false, lastManStanding: Bool = false, lastManStandingWindow: Duration = .seconds(10),

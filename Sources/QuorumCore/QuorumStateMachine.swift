@@ -19,6 +19,9 @@ extension Quorum {
         var incarnation: UInt64?
         let joinTime: UInt64
         var localQdiskVotes: UInt32 = 0
+        var localQdiskMaster = false
+        /// No announcement made yet by this process: the first one asks everyone to announce again.
+        var announcedOnce = false
         var seenAll = false
         var lastManStandingDeadline: MonotonicInstant?
         var proposal: Proposal?
@@ -80,9 +83,10 @@ extension Quorum {
                     dirty = true
                     announce(&out)
                 }
-            case .qdisk(let votes):
-                if votes != localQdiskVotes {
+            case .qdisk(let votes, let asMaster):
+                if votes != localQdiskVotes || asMaster != localQdiskMaster {
                     localQdiskVotes = votes
+                    localQdiskMaster = asMaster
                     announce(&out)
                 }
             case .configValidated(let version, let refusal):
@@ -126,10 +130,22 @@ extension Quorum {
                     nodes[n.id]!.name = n.name
                 }
             }
-            if new.expectedVotes != old.expectedVotes {
+            if let mine = new.nodes.first(where: { $0.id == nodeID }), mine.votes != nodes[nodeID]!.votes {
+                // This node's own votes follow its configuration; the others learn them from its announcement.
+                if mine.votes > nodes[nodeID]!.votes { raiseExpected(by: mine.votes - nodes[nodeID]!.votes) }
+                nodes[nodeID]!.votes = mine.votes
+                announce(&out)
+            }
+            // A configuration never lowers expected votes (and so quorum): a file written for fewer nodes, or with a
+            // low expected_votes, installed beside an unseen partition would make both sides quorate. Lowering is
+            // an administrator's explicit, guarded act (cman_tool expected).
+            if new.expectedVotes != old.expectedVotes && new.expectedVotes > expectedVotes {
                 expectedVotes = new.expectedVotes
-                for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = expectedVotes }
+                for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = max(nodes[id]!.expectedVotes, expectedVotes) }
                 out.effects.append(.notice("expected votes are \(expectedVotes) under the new configuration"))
+                announce(&out)
+            } else if new.expectedVotes < old.expectedVotes {
+                out.effects.append(.notice("the new configuration's expected votes (\(new.expectedVotes)) are below the cluster's \(expectedVotes); keeping \(expectedVotes) (use cman_tool expected to lower them)"))
             }
         }
 
@@ -145,7 +161,15 @@ extension Quorum {
                 nodes[id]!.state = .dead
                 nodes[id]!.heard = false
                 nodes[id]!.qdiskVotes = 0
+                nodes[id]!.qdiskMaster = false
+                nodes[id]!.leaving = false
             }
+            // A non-master's quorum-disk offer was made for the old membership (the master's partition then); it
+            // counts again only once the disk has been read against the new one. The master's offer holds: only
+            // its partition can have it.
+            let keepAll = settings.mutations.contains(.nonMastersCountQdiskVotes)
+            for id in nodes.keys.sorted() where !nodes[id]!.qdiskMaster && !keepAll { nodes[id]!.qdiskVotes = 0 }
+            if !localQdiskMaster && !keepAll { localQdiskVotes = 0 }
             for id in list where nodes[id] == nil {
                 // A node not in our cluster.conf: known by id until it introduces itself.
                 nodes[id] = NodeRecord(id: id, name: "node\(id)", votes: 0, expectedVotes: 0, state: .dead, incarnation: 0, joinTime: 0,
@@ -180,7 +204,8 @@ extension Quorum {
             let info = NodeInfo(nodeID: nodeID, clusterName: settings.clusterName, name: me.name, votes: me.votes,
                                 expectedVotes: expectedVotes, configVersion: configVersion, incarnation: incarnation ?? 0,
                                 joinTime: joinTime, dirty: dirty, qdiskVotes: localQdiskVotes, seenAll: seenAll,
-                                ports: localPorts.sorted())
+                                ports: localPorts.sorted(), qdiskMaster: localQdiskMaster, fresh: !announcedOnce)
+            announcedOnce = true
             out.effects.append(.multicast(Message.nodeInfo(info).encode()))
         }
 
@@ -194,6 +219,9 @@ extension Quorum {
                 out.effects.append(.notice("expected votes set to \(n) by node \(from)"))
             case .setVotes(let node, let votes):
                 guard nodes[node] != nil else { return }
+                // Raising a node's votes raises expected votes with them, so quorum stays above half of every vote
+                // that exists, including those of nodes this partition cannot see.
+                if votes > nodes[node]!.votes { raiseExpected(by: votes - nodes[node]!.votes) }
                 nodes[node]!.votes = votes
                 out.effects.append(.notice("node \(nodes[node]!.name) now has \(votes) vote(s)"))
             case .kill(let node, let reason):
@@ -208,6 +236,8 @@ extension Quorum {
                     leaving = true
                     out.effects.append(.leaveCluster(reason: remove ? "left the cluster (remove)" : "left the cluster"))
                 } else if let n = nodes[node] {
+                    // It no longer counts, even before the membership shows it gone.
+                    nodes[node]!.leaving = true
                     if remove {
                         expectedVotes = max(expectedVotes > n.votes ? expectedVotes - n.votes : 1, 1)
                         for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = expectedVotes }
@@ -216,7 +246,13 @@ extension Quorum {
                 }
             case .configPropose(let origin, let version, let bytes):
                 proposal = Proposal(origin: origin, version: version, bytes: bytes, voters: Set(members), refusals: [], accepted: [])
-                out.effects.append(.validateConfig(origin: origin, version: version, bytes: bytes))
+                if summary.quorate {
+                    out.effects.append(.validateConfig(origin: origin, version: version, bytes: bytes))
+                } else {
+                    // cman installs configuration only in a quorate partition: a minority must not change the rules
+                    // its majority runs by.
+                    out.effects.append(.multicast(Message.configVote(node: nodeID, version: version, refusal: "this node's partition is inquorate").encode()))
+                }
             case .data(let port, let to, let bytes):
                 if (to.rawValue == 0 || to == nodeID) && localPorts.contains(port) {
                     out.effects.append(.portData(from: from, port: port, bytes: bytes))
@@ -247,9 +283,11 @@ extension Quorum {
                 r.state = .member
                 if let left = r.leftIncarnation {
                     // It was a member, left, and is back: with the same incarnation it never restarted.
-                    if left == info.incarnation && info.dirty && dirty {
+                    // cman's rule: it is enough that the returning node holds state (its daemons changed state while
+                    // away, and nothing can merge it back).
+                    if left == info.incarnation && info.dirty {
                         r.state = .disallowed
-                        out.effects.append(.notice("node \(info.name) rejoined without restarting while both sides hold state: Disallowed"))
+                        out.effects.append(.notice("node \(info.name) rejoined without restarting while holding state: Disallowed"))
                     } else {
                         r.leftIncarnation = nil
                     }
@@ -264,6 +302,8 @@ extension Quorum {
             r.configVersion = info.configVersion
             r.dirty = info.dirty
             r.qdiskVotes = info.qdiskVotes
+            r.qdiskMaster = info.qdiskMaster
+            r.leaving = false
             r.seenAll = info.seenAll
             let newPorts = Set(info.ports)
             if newPorts != r.ports {
@@ -272,7 +312,7 @@ extension Quorum {
             }
             nodes[from] = r
             if info.seenAll { seenAll = true }
-            if firstHeard { announce(&out) }
+            if firstHeard || (info.fresh && from != nodeID) { announce(&out) }
             if r.state == .member && info.expectedVotes > expectedVotes && from != nodeID {
                 expectedVotes = info.expectedVotes
             }
@@ -289,28 +329,38 @@ extension Quorum {
                 summary = compute()
                 announce(&out)
             }
+            if summary.totalVotes > expectedVotes && !settings.mutations.contains(.quorumNotSticky) {
+                // Sticky quorum (cman never lowers quorum on its own; votequorum raises expected votes to the highest
+                // total seen): once this many votes were present, a later partition needs a majority of them.
+                expectedVotes = summary.totalVotes
+                summary = compute()
+                announce(&out)
+            }
             if old.quorate != summary.quorate {
                 out.effects.append(.notice(summary.quorate ? "quorum regained (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"
                                            : "quorum lost, blocking activity (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"))
             }
             if summary.quorate { killDisallowed(out: &out) }
+            // Configuration catch-up waits for quorum; it may have been held back until now.
+            if summary.quorate && !old.quorate { checkConfigVersions(out: &out) }
             if settings.lastManStanding && summary.quorate && lastManStandingDeadline == nil && summary.totalVotes < expectedVotes {
                 lastManStandingDeadline = now + settings.lastManStandingWindow
             }
         }
 
         /// Members that take part (not Disallowed).
-        var activeMembers: [NodeID] { members.filter { nodes[$0]?.state == .member } }
+        var activeMembers: [NodeID] { members.filter { nodes[$0]?.state == .member && nodes[$0]?.leaving == false } }
 
         func compute() -> Summary {
             let active = activeMembers
             let qdisk = active.map { nodes[$0]!.qdiskVotes }.max() ?? 0
             let total = active.reduce(UInt32(0)) { $0 + nodes[$1]!.votes } + qdisk
             let reported = active.map { nodes[$0]!.expectedVotes }.max() ?? 0
-            let expected = max(expectedVotes, reported, total, 1)
-            var quorum = max((expected + 2) / 2, (total + 2) / 2)
-            if settings.twoNode && settings.nodes.count <= 2 { quorum = 1 }
+            var expected = max(expectedVotes, reported, total, 1)
+            if settings.mutations.contains(.quorumNotSticky) { expected = max(total, 1) }
+            let quorum = quorum(expected: expected, total: total)
             var quorate = total >= quorum && active.contains(nodeID)
+            if settings.mutations.contains(.quorumCheckSkipped) { quorate = total > 0 && active.contains(nodeID) }
             if settings.waitForAll && !seenAll { quorate = false }
             if !quorate && settings.autoTieBreaker && total * 2 == expected && active.contains(nodeID),
                let lowest = settings.nodes.first?.id, active.contains(lowest) {
@@ -319,6 +369,18 @@ extension Quorum {
             let disallowed = members.filter { nodes[$0]?.state == .disallowed }
             return Summary(quorate: quorate, quorum: quorum, totalVotes: total, expectedVotes: expected, qdiskVotes: qdisk,
                            memberCount: active.count, disallowed: disallowed)
+        }
+
+        /// The OpenVMS formula, with two_node's exception.
+        func quorum(expected: UInt32, total: UInt32) -> UInt32 {
+            if settings.twoNode && settings.nodes.count <= 2 { return 1 }
+            return max((expected + 2) / 2, (total + 2) / 2)
+        }
+
+        /// Raises the cluster's expected votes (and every record's) by `delta`.
+        private mutating func raiseExpected(by delta: UInt32) {
+            expectedVotes += delta
+            for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = max(nodes[id]!.expectedVotes, expectedVotes) }
         }
 
         /// A quorate side tells Disallowed nodes to leave; its lowest node id sends the message.
@@ -341,13 +403,25 @@ extension Quorum {
             switch r {
             case .setExpected(let n):
                 guard n >= 1 else { return .refused("expected votes must be at least 1") }
-                guard n >= summary.totalVotes else {
-                    return .refused("expected votes \(n) is below the \(summary.totalVotes) votes present; that would let another partition be quorate too")
+                let total = summary.totalVotes
+                guard n >= total else {
+                    return .refused("expected votes \(n) is below the \(total) votes present; quorum is never computed from fewer votes than are present")
+                }
+                let newQuorum = quorum(expected: n, total: total)
+                // cman answers EINVAL: an administrator may not switch the cluster off by raising expected votes.
+                guard newQuorum <= total else {
+                    return .refused("expected votes \(n) would need a quorum of \(newQuorum) but only \(total) votes are present: the cluster would be inquorate")
+                }
+                if !summary.quorate && !settings.mutations.contains(.adminChangesInMinority) {
+                    return .refused(minorityRefusal("setting expected votes to \(n)"))
                 }
                 out.effects.append(.multicast(Message.setExpected(n).encode()))
             case .setVotes(let node, let votes):
-                guard nodes[node] != nil else { return .refused("node \(node) is not known") }
+                guard let r = nodes[node] else { return .refused("node \(node) is not known") }
                 guard votes <= 255 else { return .refused("votes must be 0...255") }
+                if !summary.quorate && votes > r.votes && !settings.mutations.contains(.adminChangesInMinority) {
+                    return .refused(minorityRefusal("giving node \(r.name) \(votes) vote(s)"))
+                }
                 out.effects.append(.multicast(Message.setVotes(node: node, votes: votes).encode()))
             case .kill(let node):
                 guard let n = nodes[node], members.contains(node) else { return .refused("node \(node) is not a member") }
@@ -366,6 +440,9 @@ extension Quorum {
                 localBarriers.insert(name)
                 out.effects.append(.multicast(Message.barrierWait(name: name, expected: expected).encode()))
             case .proposeConfig(let version, let bytes):
+                guard summary.quorate else {
+                    return .refused("a new configuration can only be installed by a quorate partition; this one has \(summary.totalVotes) of \(summary.expectedVotes) votes (quorum \(summary.quorum))")
+                }
                 guard proposal == nil else { return .refused("another configuration is being distributed") }
                 guard version > configVersion || (version == configVersion && members.contains { nodes[$0]!.configVersion < version }) else {
                     return .refused("config version \(version) is not above the running version \(configVersion)")
@@ -374,6 +451,18 @@ extension Quorum {
                 out.effects.append(.multicast(Message.configPropose(origin: nodeID, version: version, bytes: bytes).encode()))
             }
             return .accepted
+        }
+
+        /// Why an administrative change that adds power to an inquorate partition is refused.
+        private func minorityRefusal(_ what: String) -> String {
+            let present = Set(activeMembers)
+            let absent = settings.nodes.filter { !present.contains($0.id) }
+            let absentVotes = absent.reduce(UInt32(0)) { $0 + (nodes[$1.id]?.votes ?? $1.votes) }
+            let names = absent.map(\.name).joined(separator: ", ")
+            return "this partition is inquorate (\(summary.totalVotes) of \(summary.expectedVotes) votes, quorum \(summary.quorum)); "
+                + "\(what) here could make it quorate while the \(absentVotes) vote(s) it cannot see (\(names.isEmpty ? "none" : names)) may be "
+                + "quorate on their own: a split brain. Reconnect the partitions; if those nodes are gone for good, remove them from "
+                + "cluster.conf and restart"
         }
 
         // MARK: - Barriers
@@ -412,7 +501,7 @@ extension Quorum {
 
         /// A member runs an older config: the member with the newest (lowest id among equals) proposes its own.
         private mutating func checkConfigVersions(out: inout Output) {
-            guard proposal == nil else { return }
+            guard proposal == nil, summary.quorate else { return }
             let heard = activeMembers.filter { nodes[$0]!.heard }
             guard heard.count == activeMembers.count, let newest = heard.map({ nodes[$0]!.configVersion }).max() else { return }
             guard heard.contains(where: { nodes[$0]!.configVersion < newest }) else { return }

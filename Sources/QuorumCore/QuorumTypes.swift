@@ -25,6 +25,11 @@ extension Quorum {
         public var configVersion: UInt64
         public var dirty: Bool
         public var qdiskVotes: UInt32
+        /// Its quorum-disk offer was made as the disk's master: it holds across membership changes, where a
+        /// non-master's offer (computed against the old membership) does not.
+        public var qdiskMaster = false
+        /// It announced its departure (`leaving`): it no longer counts, before the membership shows it gone.
+        public var leaving = false
         /// Heard from since it last (re)joined.
         public var heard: Bool
         /// Ports its clients listen on.
@@ -81,8 +86,9 @@ extension Quorum {
         case request(Request)
         /// A local daemon holds state now (cman_set_dirty).
         case setDirty
-        /// The local quorum disk's offer: its votes while this node is in the master's partition, else 0.
-        case qdisk(votes: UInt32)
+        /// The local quorum disk's offer: its votes while this node is in the master's partition, else 0;
+        /// `asMaster` when this node is the disk's master (with master_wins only the master offers votes).
+        case qdisk(votes: UInt32, asMaster: Bool)
         /// The shell's verdict on a proposed configuration: nil if valid.
         case configValidated(version: UInt64, refusal: String?)
         /// A new cluster.conf is running: new nodes, votes, expected votes and modes.

@@ -239,7 +239,7 @@ public final class QuorumDaemon {
             stop(reason: "evicted by the quorum disk master", code: .failure)
             return
         }
-        feed(.qdisk(votes: d.votes))
+        feed(.qdisk(votes: d.votes, asMaster: d.isMaster))
         if core.isQuorate {
             for n in d.evict where core.members.contains(n) {
                 logger.notice("quorum disk: node \(n) is dead by disk; telling it to leave")

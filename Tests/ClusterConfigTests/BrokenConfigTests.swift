@@ -83,6 +83,22 @@ struct BrokenConfigTests {
         #expect(load(text).diagnostics.hasErrors)
     }
 
+    @Test("expected_votes whose quorum is not a majority of the configured votes is an error")
+    func expectedVotesBelowMajority() {
+        func conf(_ expected: Int, qdisk: Bool = false) -> String {
+            """
+            <cluster name="c" config_version="1"><cman expected_votes="\(expected)"/><clusternodes>
+            <clusternode name="a" nodeid="1"/><clusternode name="b" nodeid="2"/><clusternode name="c" nodeid="3"/>
+            <clusternode name="d" nodeid="4"/><clusternode name="e" nodeid="5"/></clusternodes>\(qdisk ? "<quorumd device=\"/dev/null\" votes=\"4\"/>" : "")</cluster>
+            """
+        }
+        #expect(load(conf(3)).errorLines.contains { $0.contains("expected_votes=\"3\" gives a quorum of 2, not a majority of the 5") })
+        #expect(!load(conf(4)).errorLines.contains { $0.contains("not a majority") })
+        #expect(!load(conf(5)).errorLines.contains { $0.contains("not a majority") })
+        // With a quorum disk its votes count too: 9 votes need expected_votes of at least 8.
+        #expect(load(conf(5, qdisk: true)).errorLines.contains { $0.contains("not a majority of the 9") })
+    }
+
     @Test("two_node with three nodes, and with a quorum disk")
     func twoNodeRules() {
         let three = """

@@ -50,6 +50,17 @@ struct QuorumBus {
         for n in cores.keys.sorted() where (cores[n]?.nextDeadline).map({ $0 <= now }) ?? false { send(n, .deadlineReached) }
     }
 
+    /// Restarts node `n`'s quorumd while the ring stays as it is: only the new process sees the current
+    /// configuration (as it does when it connects to totemd); its peers see no configuration change.
+    mutating func restartInPlace(_ n: Int, settings: Quorum.Settings) {
+        cores[n] = Quorum.StateMachine(nodeID: NodeID(UInt32(n)), settings: settings, configVersion: 1, joinTime: 5_000 + UInt64(n))
+        let g = group(of: n)
+        let members = partitions[g].filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
+        var queue: [(group: Int, from: Int, bytes: [UInt8])] = []
+        _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+        drain(&queue)
+    }
+
     /// Removes a node's process (crash); the next partition call should drop it.
     mutating func crash(_ n: Int) { cores[n] = nil }
 

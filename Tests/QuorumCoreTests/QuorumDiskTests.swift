@@ -29,12 +29,22 @@ struct QuorumDiskTests {
         func master(_ i: Int) -> NodeID? { lastDecision[NodeID(UInt32(i))]?.master }
     }
 
-    @Test("the lowest fit node becomes master and both members get the votes")
+    @Test("the lowest fit node becomes master; without master_wins every member in its partition offers the votes")
     func election() {
-        var disk = Disk(2)
+        var disk = Disk(2, masterWins: false)
         for _ in 0..<4 { disk.interval(running: [1, 2], members: [1: [1, 2], 2: [1, 2]]) }
         #expect(disk.master(1) == NodeID(1) && disk.master(2) == NodeID(1))
         #expect(disk.votes(1) == 1 && disk.votes(2) == 1)
+    }
+
+    @Test("master_wins: only the master advertises the device's votes (qdisk(5))")
+    func masterWinsOnlyMasterOffers() {
+        var disk = Disk(2)
+        for _ in 0..<4 { disk.interval(running: [1, 2], members: [1: [1, 2], 2: [1, 2]]) }
+        #expect(disk.master(2) == NodeID(1))
+        #expect(disk.votes(1) == 1)
+        #expect(disk.votes(2) == 0)
+        #expect(disk.lastDecision[NodeID(1)]?.isMaster == true && disk.lastDecision[NodeID(2)]?.isMaster == false)
     }
 
     @Test("master_wins: after a link failure only the master's partition gets the votes")

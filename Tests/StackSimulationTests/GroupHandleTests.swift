@@ -10,14 +10,14 @@ private struct Loopback {
     var wire: [[UInt8]] = []
 
     init() {
-        apply(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)])))
+        apply(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
         settle()
     }
 
     /// Takes a request's effects; its multicasts stay on the wire until `settle`.
     @discardableResult
     mutating func request(_ e: ProcessGroup.Event) -> ProcessGroup.RequestResult? {
-        let out = core.handle(e)
+        let out = core.handle(e, at: .zero)
         apply(out)
         return out.result
     }
@@ -33,7 +33,7 @@ private struct Loopback {
 
     /// Delivers everything on the wire, in order.
     mutating func settle() {
-        while !wire.isEmpty { apply(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()))) }
+        while !wire.isEmpty { apply(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
     }
 
     func deliveries(_ h: ProcessGroup.Handle) -> [[UInt8]] {
@@ -49,13 +49,15 @@ private struct Loopback {
 struct GroupHandleTests {
     let me = ProcessGroup.Address(node: NodeID(1), pid: 500)
 
-    @Test("a process that closes its handle and joins again at once keeps its new membership")
+    @Test("a process that closes its handle and joins again keeps its new membership; before the old one settles: try again")
     func reconnectWithSamePid() {
         var net = Loopback()
         #expect(net.request(.join(handle: 1, pid: 500, group: "g")) == .ok)
         net.settle()
         // The old connection goes; the same process joins on a new one before the old leave is delivered.
         net.request(.processGone(handle: 1))
+        #expect(net.request(.join(handle: 2, pid: 500, group: "g")) == .tryAgain)
+        net.settle()
         #expect(net.request(.join(handle: 2, pid: 500, group: "g")) == .ok)
         net.settle()
         #expect(net.core.members(of: "g") == [me])
@@ -72,13 +74,106 @@ struct GroupHandleTests {
         net.settle()
         #expect(net.request(.leave(handle: 1, group: "g")) == .ok)
         #expect(net.request(.leave(handle: 1, group: "g")) == .notMember, "a second leave while the first is pending")
-        #expect(net.request(.join(handle: 1, pid: 500, group: "g")) == .exists, "rejoining before the leave is delivered")
+        #expect(net.request(.join(handle: 1, pid: 500, group: "g")) == .busy, "rejoining before the leave is delivered")
+        #expect(net.request(.mcast(handle: 1, group: "g", payload: [1])) == .notMember, "multicast after leave")
         // The handle closes while its leave is pending, and the process joins again on a new handle.
         net.request(.processGone(handle: 1))
+        #expect(net.request(.join(handle: 2, pid: 500, group: "g")) == .tryAgain)
+        net.settle()
         #expect(net.request(.join(handle: 2, pid: 500, group: "g")) == .ok)
         net.settle()
         #expect(net.views(1) == [[me]], "a handle that is gone gets nothing more")
         #expect(net.core.members(of: "g") == [me])
         #expect(net.views(2) == [[me]])
+    }
+}
+
+@Suite("libcpg request results")
+struct GroupRequestResultTests {
+    @Test("leave while the join is pending: busy; a second join on the same handle: exists")
+    func pendingJoin() {
+        var net = Loopback()
+        #expect(net.request(.join(handle: 1, pid: 500, group: "g")) == .ok)
+        #expect(net.request(.leave(handle: 1, group: "g")) == .busy)
+        #expect(net.request(.join(handle: 1, pid: 500, group: "g")) == .exists)
+        #expect(net.request(.join(handle: 1, pid: 500, group: "other")) == .exists, "one group per handle")
+        #expect(net.request(.mcast(handle: 1, group: "g", payload: [7])) == .ok, "multicast is allowed while joining")
+        net.settle()
+        #expect(net.deliveries(1) == [[7]])
+        #expect(net.request(.leave(handle: 1, group: "g")) == .ok)
+    }
+
+    @Test("the totem configuration reaches a subscriber after the sync and its node-up changes")
+    func totemConfigurationAfterSync() {
+        var core = ProcessGroup.StateMachine(nodeID: NodeID(1))
+        var events: [ProcessGroup.ClientEvent] = []
+        var wire: [(NodeID, [UInt8])] = []
+        func take(_ out: ProcessGroup.Output, from: NodeID = NodeID(1)) {
+            for e in out.effects {
+                switch e {
+                case .multicast(let b): wire.append((from, b))
+                case .event(_, let ev): events.append(ev)
+                }
+            }
+        }
+        take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        take(core.handle(.join(handle: 1, pid: 10, group: "g"), at: .zero))
+        take(core.handle(.subscribeTotem(handle: 1), at: .zero))
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        events = []
+        // Node 2 joins the ring with a process of its own.
+        take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
+        take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        #expect(events.isEmpty, "nothing before the sync: \(events)")
+        let theirs = ProcessGroup.Message.syncList(ringSequence: 8, requester: NodeID(0), round: 0,
+                                                   entries: [ProcessGroup.SyncEntry(group: "g", pid: 20)], absent: [], views: []).encode()
+        wire.append((NodeID(2), theirs))
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        #expect(events.count == 2, "\(events)")
+        if case .configurationChange(let c)? = events.first {
+            #expect(c.joined.map(\.1) == [.nodeUp] && c.viewNumber >= 1)
+        } else {
+            Issue.record("the node-up view must come first: \(events)")
+        }
+        if case .totemConfiguration(let seq, _, let members)? = events.last {
+            #expect(seq == 8 && members == [NodeID(1), NodeID(2)])
+        } else {
+            Issue.record("the totem configuration must come last: \(events)")
+        }
+    }
+
+    @Test("a node without groupd does not stall the sync: the wait ends through the total order")
+    func syncWithoutGroupdOnOneNode() {
+        var core = ProcessGroup.StateMachine(nodeID: NodeID(1), syncWait: .milliseconds(100))
+        var wire: [[UInt8]] = []
+        func take(_ out: ProcessGroup.Output) { for case .multicast(let b) in out.effects { wire.append(b) } }
+        take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        #expect(core.isSyncing, "node 2 has not answered yet")
+        #expect(core.nextDeadline == MonotonicInstant.zero + .milliseconds(100))
+        take(core.handle(.deadlineReached, at: MonotonicInstant.zero + .milliseconds(100)))
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        #expect(!core.isSyncing && core.synchronised)
+        // Later changes do not wait for node 2 at all: it is known to run no groupd.
+        take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        #expect(!core.isSyncing)
+    }
+
+    @Test("a groupd that stops: its processes leave everywhere with reason process down")
+    func groupdStops() {
+        var net = Loopback()
+        net.request(.join(handle: 1, pid: 500, group: "g"))
+        net.settle()
+        let remote = ProcessGroup.Message.join(group: "g", pid: 77).encode()
+        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: remote), at: .zero))
+        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: ProcessGroup.Message.daemonStopped.encode()), at: .zero))
+        guard case .configurationChange(let c)? = net.events.last?.1 else {
+            Issue.record("no view change")
+            return
+        }
+        #expect(c.left.map(\.0) == [ProcessGroup.Address(node: NodeID(2), pid: 77)] && c.left.map(\.1) == [.processDown])
     }
 }

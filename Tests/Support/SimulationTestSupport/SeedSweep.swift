@@ -21,6 +21,8 @@ public struct SeedSweep: Sendable {
     /// Seeds whose checks compared nothing at all.
     public var checkedNothing: [UInt64] = []
     public var coverage = Coverage()
+    /// What the quorum and group checks of stack runs compared, summed.
+    public var stack = StackCoverage()
     public var seeds = 0
 
     /// Runs `seeds`; `make` builds each run (a plain totem run, a stack run, a mutated core...). A seed still
@@ -47,6 +49,7 @@ public struct SeedSweep: Sendable {
             while let (seed, report, options) = await group.next() {
                 sweep.seeds += 1
                 sweep.coverage = sweep.coverage + report.coverage
+                sweep.stack = sweep.stack + report.stack
                 if !report.coverage.comparedSomething { sweep.checkedNothing.append(seed) }
                 if !report.ok {
                     sweep.failures.append(Failure(seed: seed, options: options, violations: report.violations, replay: replay(seed)))
@@ -62,6 +65,9 @@ public struct SeedSweep: Sendable {
         sweep.checkedNothing.sort()
         return sweep
     }
+
+    /// The stack checks' figures, summed over the seeds.
+    public var stackFigures: String { "\(seeds) seeds: \(stack)" }
 
     /// One line per figure: what the sweep compared and which paths it took.
     public var figures: String {

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+
+extension ProcessGroup {
+    /// Deliberate weakenings of the group rules, each one rule switched off, for mutation tests: they prove that the
+    /// simulation's `GroupChecker` notices when a rule is broken.
+    ///
+    /// Production never sets any: groupd has no way to.
+    public struct Mutations: OptionSet, Sendable, Hashable, CustomStringConvertible {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+        /// A multicast is delivered to every local process of the group, in its view or not, from any sender.
+        public static let deliverOutsideView = Mutations(rawValue: 1 << 0)
+
+        /// Every mutation, with its name.
+        public static let all: [(name: String, mutation: Mutations)] = [
+            ("deliver outside the view", .deliverOutsideView),
+        ]
+
+        public var description: String {
+            let names = Self.all.filter { contains($0.mutation) }.map(\.name)
+            return names.isEmpty ? "none" : names.joined(separator: ", ")
+        }
+    }
+}
