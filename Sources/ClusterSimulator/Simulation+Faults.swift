@@ -134,6 +134,19 @@ extension Simulation {
         }
     }
 
+    /// A ring that looks whole right after the heal may still time out a token it lost during the faults: wait until
+    /// one ring has held for a token and consensus timeout (bounded) before checking stability.
+    func settle() {
+        let s = options.totemSettings
+        for _ in 0..<4 {
+            let before = nodes.map { $0.machine?.ringID }
+            runUntil(now + s.token + s.consensus)
+            if isWhole() && nodes.map({ $0.machine?.ringID }) == before { return }
+            let deadline = now + livenessBound
+            while now < deadline && !isWhole() { runUntil(now + .milliseconds(50)) }
+        }
+    }
+
     func isWhole() -> Bool {
         let all = nodes.map(\.id)
         return nodes.allSatisfy { n in

@@ -198,7 +198,10 @@ public final class Simulation {
             checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
         }
         // With quorum on top, a Disallowed node is told to leave after the heal: a membership change on purpose.
-        if convergedAt != nil && stackSettings == nil { checkStability() }
+        if convergedAt != nil && stackSettings == nil {
+            settle()
+            checkStability()
+        }
         let stableSince = now
         runUntil(now + .seconds(1))
         workloadOn = false
