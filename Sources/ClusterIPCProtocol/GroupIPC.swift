@@ -143,7 +143,7 @@ public enum GroupIPC {
     }
 
     public enum Event: IPCMessage, Hashable {
-        case configurationChange(group: String, members: [Address], joined: [Change], left: [Change], ringSequence: UInt64, viewNumber: UInt32)
+        case configurationChange(group: String, members: [Address], joined: [Change], left: [Change], ringSequence: UInt64, viewNumber: UInt64)
         case delivery(group: String, sender: Address, payload: [UInt8])
         case totemConfiguration(ringSequence: UInt64, ringRepresentative: NodeID, members: [NodeID])
 
@@ -190,7 +190,7 @@ public enum GroupIPC {
                     lists.append(l)
                 }
                 self = .configurationChange(group: g, members: members, joined: lists[0], left: lists[1],
-                                            ringSequence: try r.readUInt64("ring"), viewNumber: try r.readUInt32("view"))
+                                            ringSequence: try r.readUInt64("ring"), viewNumber: try r.readUInt64("view"))
             case 11:
                 self = .delivery(group: try r.readString("group", limit: 256),
                                  sender: Address(node: NodeID(try r.readUInt32("node")), pid: try r.readUInt32("pid")),

@@ -241,7 +241,9 @@ public enum TotemIPC {
 
     public enum Event: IPCMessage, Hashable {
         case configuration(Configuration)
-        case delivery(channel: UInt16, sender: NodeID, safe: Bool, payload: [UInt8])
+        /// `position`: the message's place in its ring's agreed stream, the same on every node that delivers it (see
+        /// `Totem.Delivery.position`).
+        case delivery(channel: UInt16, sender: NodeID, safe: Bool, payload: [UInt8], position: UInt64)
 
         public var messageID: Int32 {
             switch self {
@@ -253,10 +255,11 @@ public enum TotemIPC {
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
             case .configuration(let c): c.encode(&w)
-            case .delivery(let channel, let sender, let safe, let payload):
+            case .delivery(let channel, let sender, let safe, let payload, let position):
                 w.write(channel)
                 w.write(sender.rawValue)
                 w.write(safe)
+                w.write(position)
                 w.writeBlob(payload)
             }
         }
@@ -265,8 +268,10 @@ public enum TotemIPC {
             switch id {
             case 10: self = .configuration(try Configuration.decode(&r))
             case 11:
-                self = .delivery(channel: try r.readUInt16("channel"), sender: NodeID(try r.readUInt32("sender")),
-                                 safe: try r.readBool("safe"), payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax))
+                let channel = try r.readUInt16("channel"), sender = NodeID(try r.readUInt32("sender"))
+                let safe = try r.readBool("safe"), position = try r.readUInt64("position")
+                self = .delivery(channel: channel, sender: sender, safe: safe,
+                                 payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax), position: position)
             default: throw .invalid(field: "event", reason: "unknown id \(id)")
             }
         }

@@ -26,15 +26,17 @@ public struct GroupChecker: Sendable {
     public struct ViewID: Hashable, Sendable, CustomStringConvertible {
         var group: String
         var ring: UInt64
-        var number: Int
+        var representative: NodeID
+        var number: UInt64
         var members: [ProcessGroup.Address]
-        init(group: String, ring: UInt64, number: Int, members: [ProcessGroup.Address]) {
+        init(group: String, ring: UInt64, representative: NodeID, number: UInt64, members: [ProcessGroup.Address]) {
             self.group = group
             self.ring = ring
+            self.representative = representative
             self.number = number
             self.members = number == 0 ? members : []
         }
-        public var description: String { "\(group)@\(ring)#\(number)\(number == 0 ? "\(members)" : "")" }
+        public var description: String { "\(group)@\(representative)/\(ring)#\(number)\(number == 0 ? "\(members)" : "")" }
     }
 
     enum Entry: Sendable {

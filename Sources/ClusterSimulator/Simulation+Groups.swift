@@ -25,7 +25,18 @@ extension Simulation {
         guard var g = n.groups, n.machine != nil else { return }
         let out = g.handle(event, at: localTime(n))
         n.groups = g
-        if verbose { print("\(now) n\(n.index + 1) groups \(Self.describe(event)) -> \(out.effects.count) effect(s)\(g.isSyncing ? " [syncing]" : "")") }
+        if verbose {
+            let effects = out.effects.map { e -> String in
+                switch e {
+                case .multicast(let b): return "send \((try? ProcessGroup.Message.decode(b)).map { "\($0)" } ?? "?")" // tracing only
+                case .event(let h, .configurationChange(let c)):
+                    return "h\(h) view \(c.group)#\(c.viewNumber) \(c.members) +\(c.joined.map(\.0)) -\(c.left.map(\.0))"
+                case .event(let h, .delivery(let group, let sender, _)): return "h\(h) deliver \(group) from \(sender)"
+                case .event(let h, .totemConfiguration(let r, _, let m)): return "h\(h) totem \(r) \(m)"
+                }
+            }
+            print("\(now) n\(n.index + 1) groups \(Self.describe(event)) -> \(effects.joined(separator: "; "))\(g.isSyncing ? " [syncing]" : "")")
+        }
         var pending: [[UInt8]] = []
         for e in out.effects {
             switch e {
@@ -36,7 +47,8 @@ extension Simulation {
                 let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
                 switch ev {
                 case .configurationChange(let c):
-                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, number: c.viewNumber, members: c.members)
+                    let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, representative: c.ringRepresentative,
+                                                 number: c.viewNumber, members: c.members)
                     groupChecker.record(p, address: address, .view(id, c.members, joined: c.joined.map(\.0), left: c.left.map(\.0), at: now))
                 case .delivery(let group, let sender, let payload):
                     groupChecker.record(p, address: address, .delivery(group: group, sender: sender, id: payload, at: now))
@@ -60,8 +72,8 @@ extension Simulation {
     static func describe(_ e: ProcessGroup.Event) -> String {
         switch e {
         case .configuration(let kind, let seq, _, let members): return "\(kind == .regular ? "regular" : "transitional") \(seq) \(members)"
-        case .delivered(let from, let bytes):
-            return "from \(from): \((try? ProcessGroup.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
+        case .delivered(let from, let bytes, let position):
+            return "from \(from) @\(position >> 16).\(position & 0xFFFF): \((try? ProcessGroup.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
         case .join(let h, let pid, let g): return "join h\(h) pid \(pid) \(g)"
         case .leave(let h, let g): return "leave h\(h) \(g)"
         case .mcast(let h, let g, _): return "mcast h\(h) \(g)"

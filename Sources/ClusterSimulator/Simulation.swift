@@ -388,7 +388,7 @@ public final class Simulation {
                 groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
                                              ringRepresentative: c.ringID.representative, members: c.members))
             case .message(let d) where d.channel == ProcessGroup.channel:
-                groupEvent(n, .delivered(from: d.sender, bytes: d.payload))
+                groupEvent(n, .delivered(from: d.sender, bytes: d.payload, position: d.position))
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d):

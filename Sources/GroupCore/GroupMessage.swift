@@ -10,10 +10,8 @@ extension ProcessGroup {
         case mcast(group: String, pid: UInt32, payload: [UInt8])
         /// This node's processes and their groups, for a sync round: the one after a configuration change
         /// (requester 0) or the one a sync request opened (requester and its incarnation). It also announces that
-        /// this node runs groupd, names the ring members it knows run none (`absent`), and gives each group's view
-        /// number here, so every member numbers the synchronised views alike.
-        case syncList(ringSequence: UInt64, requester: NodeID, round: UInt32, entries: [SyncEntry], absent: [NodeID],
-                      views: [ViewCount])
+        /// this node runs groupd and names the ring members it knows run none (`absent`).
+        case syncList(ringSequence: UInt64, requester: NodeID, round: UInt32, entries: [SyncEntry], absent: [NodeID])
         /// A groupd that started while the ring was already running asks everyone to send their lists again;
         /// `round` (the requester's incarnation) tells its round apart from earlier ones.
         case syncRequest(ringSequence: UInt64, round: UInt32)
@@ -22,12 +20,6 @@ extension ProcessGroup {
         case syncClose(ringSequence: UInt64, requester: NodeID, round: UInt32)
         /// This node's groupd is stopping: its processes leave with reason process down, and syncs stop waiting for it.
         case daemonStopped
-    }
-
-    /// A group's view number at the sender.
-    public struct ViewCount: Hashable, Sendable {
-        public var group: String
-        public var number: UInt32
     }
 
     public struct SyncEntry: Hashable, Sendable {
@@ -51,13 +43,11 @@ extension ProcessGroup.Message {
             w.write(UInt8(2)); w.write(g); w.write(pid); w.write(reason.rawValue)
         case .mcast(let g, let pid, let payload):
             w.write(UInt8(3)); w.write(g); w.write(pid); w.writeBlob(payload)
-        case .syncList(let seq, let requester, let round, let entries, let absent, let views):
+        case .syncList(let seq, let requester, let round, let entries, let absent):
             w.write(UInt8(4)); w.write(seq); w.write(requester.rawValue); w.write(round); w.write(UInt32(entries.count))
             for e in entries { w.write(e.group); w.write(e.pid) }
             w.write(UInt32(absent.count))
             for n in absent { w.write(n.rawValue) }
-            w.write(UInt32(views.count))
-            for v in views { w.write(v.group); w.write(v.number) }
         case .syncRequest(let seq, let round):
             w.write(UInt8(5)); w.write(seq); w.write(round)
         case .syncClose(let seq, let requester, let round):
@@ -92,10 +82,7 @@ extension ProcessGroup.Message {
             let a = try r.readCount("absent", limit: 65_536, minimumElementBytes: 4)
             var absent: [NodeID] = []
             for _ in 0..<a { absent.append(NodeID(try r.readUInt32("node"))) }
-            let v = try r.readCount("views", limit: 65_536, minimumElementBytes: 8)
-            var views: [ProcessGroup.ViewCount] = []
-            for _ in 0..<v { views.append(ProcessGroup.ViewCount(group: try r.readString("group", limit: limit), number: try r.readUInt32("view"))) }
-            m = .syncList(ringSequence: seq, requester: requester, round: round, entries: entries, absent: absent, views: views)
+            m = .syncList(ringSequence: seq, requester: requester, round: round, entries: entries, absent: absent)
         case 5:
             m = .syncRequest(ringSequence: try r.readUInt64("ring"), round: try r.readUInt32("round"))
         case 6:

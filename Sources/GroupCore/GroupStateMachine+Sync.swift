@@ -13,7 +13,10 @@ extension ProcessGroup.StateMachine {
     mutating func configuration(_ kind: ProcessGroup.ConfigurationKind, _ seq: UInt64, _ rep: NodeID, _ list: [NodeID],
                                 now: MonotonicInstant, out: inout ProcessGroup.Output) {
         if kind == .transitional {
+            // Until the regular configuration, totem delivers what is left of the old ring, skipping messages nobody
+            // here received: views installed now depend on this side's gaps, so they are provisional.
             transitional = Set(list)
+            provisionalViews = true
             return
         }
         if nodes.isEmpty && transitional == nil && list.count > 1 {
@@ -25,29 +28,28 @@ extension ProcessGroup.StateMachine {
             out.effects.append(.multicast(ProcessGroup.Message.syncRequest(ringSequence: seq, round: incarnation).encode()))
             return
         }
-        // A sync still open from the previous ring ends here: what it held is applied in that ring's view.
+        // A round still open from the previous ring closes here, with the lists it has, at the same point of the
+        // order for everyone who was in that ring; then the new round starts. Nothing changes in any group before the
+        // new round ends: processes of nodes that did not come along leave then (node down), in the same view
+        // everywhere, rather than at the configuration change, where the two sides of a merge would each install a
+        // view of their own.
         if sync != nil {
-            sync = nil
-            flushHeld(out: &out)
+            // Only this side of the old ring ends the round here (the other side of a partition may hold other
+            // lists): its views are provisional too.
+            provisionalViews = true
+            finishSync(out: &out)
         }
-        applyingConfiguration = true
-        defer { applyingConfiguration = false }
+        provisionalViews = false
+        // A newcomer whose request did not come round before the ring changed: what it held predates its knowledge,
+        // and the members' lists for the new round already reflect it.
+        if newcomer { held = [] }
         let stayed = transitional ?? Set(list)
         transitional = nil
         nodes = list
         ringSequence = seq
-        viewCounter = [:]
         ringRepresentative = rep
         newcomer = false
         knownAbsent = knownAbsent.intersection(stayed).intersection(Set(list))
-        // Processes whose node did not come along (or came back from elsewhere) leave: node down.
-        for g in groups.keys.sorted() {
-            let gone = groups[g]!.filter { !stayed.contains($0.node) || !list.contains($0.node) }
-            guard !gone.isEmpty else { continue }
-            groups[g]!.removeAll { gone.contains($0) }
-            notify(g, joined: [], left: gone.map { ($0, .nodeDown) }, out: &out)
-            if groups[g]!.isEmpty { groups[g] = nil }
-        }
         guard list.contains(nodeID) else {
             for h in handles.keys.sorted() where handles[h]!.totem { out.effects.append(.event(h, totemEvent())) }
             return
@@ -63,17 +65,15 @@ extension ProcessGroup.StateMachine {
             groups[g]!.filter { $0.node == nodeID }.map { ProcessGroup.SyncEntry(group: g, pid: $0.pid) }
         }
         let absent = knownAbsent.intersection(s.transitional).sorted()
-        let views = viewCounter.keys.sorted().map { ProcessGroup.ViewCount(group: $0, number: UInt32(viewCounter[$0]!)) }
         out.effects.append(.multicast(ProcessGroup.Message.syncList(ringSequence: s.key.ringSequence, requester: s.key.requester, round: s.key.round,
-                                                       entries: mine, absent: absent, views: views).encode()))
+                                                       entries: mine, absent: absent).encode()))
     }
 
     mutating func syncListDelivered(_ key: RoundKey, from: NodeID, entries: [ProcessGroup.SyncEntry], absent: [NodeID],
-                                    views: [ProcessGroup.ViewCount], out: inout ProcessGroup.Output) {
+                                    out: inout ProcessGroup.Output) {
         if var s = sync, s.key == key {
             s.lists[from] = entries
             s.absent.formUnion(absent.filter { $0 != s.key.requester })
-            for v in views { s.views[v.group] = max(s.views[v.group] ?? 0, Int(v.number)) }
             sync = s
             if Set(nodes).isSubset(of: Set(s.lists.keys).union(s.absent)) { finishSync(out: &out) }
         } else if sync == nil, !newcomer, let f = finished, f.key == key, !f.listed.contains(from), nodes.contains(from) {
@@ -93,11 +93,8 @@ extension ProcessGroup.StateMachine {
         for node in s.lists.keys.sorted() {
             for e in s.lists[node]! { union[e.group, default: []].insert(ProcessGroup.Address(node: node, pid: e.pid)) }
         }
-        // Number the synchronised views alike everywhere: one past the highest number any listed member had (only
-        // what the lists say, so every member computes the same).
+        // The synchronised views are named by the position of the message that ended the round, alike everywhere.
         sync = nil
-        viewCounter = s.views
-        for g in union.keys.sorted() { viewCounter[g, default: 0] += 1 }
         for g in Set(groups.keys).union(union.keys).sorted() {
             let before = Set(groups[g] ?? [])
             let after = union[g] ?? []
@@ -110,8 +107,9 @@ extension ProcessGroup.StateMachine {
                                                           joined: joined.map { ($0, .nodeUp) },
                                                           left: left.map { ($0, s.transitional.contains($0.node) ? .processDown : .nodeDown) })
             change.ringSequence = ringSequence
+            change.ringRepresentative = ringRepresentative
             // A group that empties here exists on this side only: its last view is provisional (0).
-            change.viewNumber = after.isEmpty ? 0 : viewCounter[g]!
+            change.viewNumber = after.isEmpty || provisionalViews ? 0 : position
             for h in inView[g] ?? [] { out.effects.append(.event(h, .configurationChange(change))) }
             // Local processes no list named are out of the view they were just shown leaving.
             for a in left where a.node == nodeID { dropLocal(a, group: g) }
@@ -142,13 +140,16 @@ extension ProcessGroup.StateMachine {
         }
     }
 
-    /// A groupd stopped: its processes leave with reason process down; syncs stop waiting for it.
+    /// A groupd stopped: its processes leave with reason process down; syncs stop waiting for it. During a round its
+    /// list is dropped, so its processes leave when the round ends, with every other change of the round.
     mutating func daemonStopped(_ node: NodeID, out: inout ProcessGroup.Output) {
         knownAbsent.insert(node)
         if var s = sync {
             s.lists[node] = nil
             s.absent.insert(node)
             sync = s
+            if Set(nodes).isSubset(of: Set(s.lists.keys).union(s.absent)) { finishSync(out: &out) }
+            return
         }
         for g in groups.keys.sorted() {
             let gone = groups[g]!.filter { $0.node == node }
@@ -157,7 +158,6 @@ extension ProcessGroup.StateMachine {
             notify(g, joined: [], left: gone.map { ($0, .processDown) }, out: &out)
             if groups[g]!.isEmpty { groups[g] = nil }
         }
-        if let s = sync, Set(nodes).isSubset(of: Set(s.lists.keys).union(s.absent)) { finishSync(out: &out) }
     }
 
     /// This node's own processes named again (after a list of its own came late): back into their views.
@@ -174,6 +174,6 @@ extension ProcessGroup.StateMachine {
     mutating func flushHeld(out: inout ProcessGroup.Output) {
         let pending = held
         held = []
-        for (from, m) in pending { deliver(m, from: from, now: now, out: &out) }
+        for (from, m, p) in pending { deliver(m, from: from, at: p, out: &out) }
     }
 }

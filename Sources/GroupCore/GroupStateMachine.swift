@@ -11,8 +11,8 @@ extension ProcessGroup {
     public enum Event: Sendable {
         /// A totem configuration change.
         case configuration(kind: ConfigurationKind, ringSequence: UInt64, ringRepresentative: NodeID, members: [NodeID])
-        /// A groupd message delivered by totem in agreed order.
-        case delivered(from: NodeID, bytes: [UInt8])
+        /// A groupd message delivered by totem in agreed order, at `position` in its ring's stream.
+        case delivered(from: NodeID, bytes: [UInt8], position: UInt64)
         /// A local process (pid) on `handle` asks to join `group`; `totemEvents` also gives it totem configurations.
         case join(handle: Handle, pid: UInt32, group: String)
         case leave(handle: Handle, group: String)
@@ -69,17 +69,18 @@ extension ProcessGroup {
         /// Handles in each group's view, in join order.
         var inView: [String: [Handle]] = [:]
         var sync: Sync?
-        var held: [(NodeID, Message)] = []
-        /// The current view number of each group in this ring (0 until the first synchronised view).
-        var viewCounter: [String: Int] = [:]
+        var held: [(NodeID, Message, UInt64)] = []
+        /// The stream position of the message being applied: it names the views that message installs.
+        var position: UInt64 = 0
+        /// Views installed now are seen by one side of a partition only (a round closed by a configuration change):
+        /// they are numbered 0.
+        var provisionalViews = false
         /// This groupd joined a running ring and knows nobody's processes yet.
         var newcomer = false
         /// Ring members known to run no groupd (silent in the last sync, or stopped since).
         var knownAbsent: Set<NodeID> = []
         /// The last finished round and whose lists it had: a list for it from anyone else is a late announcement.
         var finished: (key: RoundKey, listed: Set<NodeID>)?
-        /// Configuration handled while the totem configuration is being applied (its views are provisional).
-        var applyingConfiguration = false
         /// The instant of the event being handled.
         var now = MonotonicInstant.zero
         /// Tells this process's sync requests apart from an earlier groupd's on the same node.
@@ -110,8 +111,6 @@ extension ProcessGroup {
             var lists: [NodeID: [SyncEntry]] = [:]
             /// Members some list says run no groupd.
             var absent: Set<NodeID> = []
-            /// The highest view number each group had at any listed member.
-            var views: [String: Int] = [:]
             var transitional: Set<NodeID>
             var deadline: MonotonicInstant
             var closeSent = false
@@ -143,16 +142,16 @@ extension ProcessGroup {
             switch event {
             case .configuration(let kind, let seq, let rep, let list):
                 configuration(kind, seq, rep, list, now: now, out: &out)
-            case .delivered(let from, let bytes):
+            case .delivered(let from, let bytes, let position):
                 guard let m = try? Message.decode(bytes) else { break } // garbage from a member: dropped
                 switch m {
                 case .syncList, .syncRequest, .syncClose, .daemonStopped:
-                    deliver(m, from: from, now: now, out: &out)
+                    deliver(m, from: from, at: position, out: &out)
                 case .join, .leave, .mcast:
                     if (sync != nil || newcomer) {
-                        held.append((from, m))
+                        held.append((from, m, position))
                     } else {
-                        deliver(m, from: from, now: now, out: &out)
+                        deliver(m, from: from, at: position, out: &out)
                     }
                 }
             case .join(let h, let pid, let group):
@@ -197,6 +196,9 @@ extension ProcessGroup {
             guard !group.isEmpty, group.utf8.count <= ProcessGroup.nameBytesMax else {
                 return .invalid("group names are 1-\(ProcessGroup.nameBytesMax) bytes")
             }
+            // Until this groupd has taken part in one sync it does not know the groups: a join now could not be placed
+            // in any view (and its own held join would be lost when the lists arrive), so the client tries again.
+            guard synchronised else { return .tryAgain }
             // One group per handle, as libcpg: leaving → busy, joining or joined → exists.
             if let p = handles[h], !p.groups.isEmpty { return p.groups == p.leaving ? .busy : .exists }
             // (pid, group) is unique on a node.
@@ -221,7 +223,8 @@ extension ProcessGroup {
 
         // MARK: - The ordered stream
 
-        mutating func deliver(_ m: Message, from: NodeID, now: MonotonicInstant, out: inout Output) {
+        mutating func deliver(_ m: Message, from: NodeID, at position: UInt64, out: inout Output) {
+            self.position = position
             switch m {
             case .join(let g, let pid):
                 let a = Address(node: from, pid: pid)
@@ -258,27 +261,24 @@ extension ProcessGroup {
                 // Delivered only to members of the view it arrives in, and only from a member.
                 guard groups[g]?.contains(a) == true else { return }
                 for h in inView[g] ?? [] { out.effects.append(.event(h, .delivery(group: g, sender: a, payload: payload))) }
-            case .syncList(let seq, let requester, let round, let entries, let absent, let views):
+            case .syncList(let seq, let requester, let round, let entries, let absent):
                 syncListDelivered(RoundKey(ringSequence: seq, requester: requester, round: round), from: from, entries: entries,
-                                  absent: absent, views: views, out: &out)
+                                  absent: absent, out: &out)
             case .syncRequest(let seq, let round):
                 guard seq == ringSequence else { return }
-                // Everybody sends its list again for this round; a newcomer takes every list, the others only
-                // what is new. A round opened earlier is superseded (a newcomer may not have seen it).
-                let stayed: Set<NodeID> = newcomer ? [] : Set(nodes)
-                let pendingTotem = sync?.totem
+                // Everybody sends its list again for this round; a newcomer takes every list, the others only what is
+                // new. A round still open is closed first, with the lists it has (at this point of the order for all
+                // of its members, so alike everywhere), and what it held applied: the lists of the new round then
+                // reflect every message before the request, which is what the newcomer, who drops what it held, needs.
+                let wasNewcomer = newcomer
                 if newcomer {
-                    // What it held came before its round: the lists it is about to get already reflect it.
                     held = []
-                } else {
-                    // A round superseded before it finished: apply what it held now (in provisional views), so this
-                    // node's list for the new round reflects it — a newcomer never saw those messages.
-                    let pending = held
-                    held = []
-                    for (f, m) in pending { deliver(m, from: f, now: now, out: &out) }
+                } else if sync != nil {
+                    finishSync(out: &out)
                 }
-                sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round), transitional: stayed, deadline: now + syncWait,
-                            totem: pendingTotem ?? (newcomer ? totemEvent() : nil))
+                sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round),
+                            transitional: wasNewcomer ? [] : Set(nodes), deadline: now + syncWait,
+                            totem: wasNewcomer ? totemEvent() : nil)
                 newcomer = false
                 sendList(out: &out)
             case .syncClose(let seq, let requester, let round):
@@ -293,15 +293,13 @@ extension ProcessGroup {
             handles.keys.sorted().first { handles[$0]!.pid == pid && handles[$0]!.groups.contains(group) && !handles[$0]!.leaving.contains(group) }
         }
 
-        /// A view change of `group`, to every local process in its view. Views before the sync after a ring change
-        /// are numbered 0: the two sides of a merge see different ones.
+        /// A view change of `group`, to every local process in its view, named by the position of the message that
+        /// caused it (0 while views are provisional).
         mutating func notify(_ g: String, joined: [(Address, Reason)], left: [(Address, Reason)], out: inout Output) {
             var change = ConfigurationChange(group: g, members: groups[g] ?? [], joined: joined, left: left)
             change.ringSequence = ringSequence
-            if sync == nil && !newcomer && !applyingConfiguration {
-                viewCounter[g, default: 0] += 1
-                change.viewNumber = viewCounter[g]!
-            }
+            change.ringRepresentative = ringRepresentative
+            if sync == nil && !newcomer && !provisionalViews { change.viewNumber = position }
             for h in inView[g] ?? [] { out.effects.append(.event(h, .configurationChange(change))) }
         }
 

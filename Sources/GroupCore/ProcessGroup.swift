@@ -45,12 +45,14 @@ public enum ProcessGroup {
     public struct ConfigurationChange: Hashable, Sendable {
         public var group: String
         public var members: [Address]
-        /// The totem ring this view was installed in, and its number among this group's views in that ring. Every
-        /// member numbers the views from the sync after the ring change on alike (the synchronised view is the same
-        /// number everywhere); 0 marks a view installed before that sync finished (node down at the ring change),
-        /// which only this side of a merge sees.
+        /// The totem ring this view was installed in, and the place in that ring's agreed stream of the message that
+        /// installed it (`Totem.Delivery.position`): every member that installs the view names it the same way. 0
+        /// marks a provisional view, installed when a configuration change cut a sync round short, which only this
+        /// side of a partition sees.
         public var ringSequence: UInt64 = 0
-        public var viewNumber: Int = 0
+        /// The representative of that ring: with the sequence, the ring id (two partitions may reuse a sequence).
+        public var ringRepresentative = NodeID(0)
+        public var viewNumber: UInt64 = 0
         public var joined: [(Address, Reason)] { joinedList }
         public var left: [(Address, Reason)] { leftList }
         var joinedList: [(Address, Reason)]

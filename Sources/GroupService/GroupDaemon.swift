@@ -58,9 +58,9 @@ public final class GroupDaemon: IPCServiceHandler {
         totem.onEvent = { [unowned self] e in
             switch e {
             case .configuration(let c): configuration(c)
-            case .delivery(let ch, let sender, _, let payload):
+            case .delivery(let ch, let sender, _, let payload, let position):
                 if ch == ProcessGroup.channel {
-                    feed(.delivered(from: sender, bytes: payload))
+                    feed(.delivered(from: sender, bytes: payload, position: position))
                     logger.debug("delivery from node \(sender): \((try? ProcessGroup.Message.decode(payload)).map { "\($0)" } ?? "?"); syncing: \(core?.isSyncing ?? false)")
                 }
             }
@@ -132,7 +132,7 @@ public final class GroupDaemon: IPCServiceHandler {
                 group: change.group, members: change.members.map(address),
                 joined: change.joined.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
                 left: change.left.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
-                ringSequence: change.ringSequence, viewNumber: UInt32(change.viewNumber)))
+                ringSequence: change.ringSequence, viewNumber: change.viewNumber))
         case .delivery(let g, let sender, let payload):
             c.sendEvent(GroupIPC.Event.delivery(group: g, sender: address(sender), payload: payload))
         case .totemConfiguration(let ring, let rep, let members):

@@ -115,7 +115,7 @@ public final class QuorumDaemon {
         channel.onEvent = { [unowned self] e in
             switch e {
             case .configuration(let c): feedConfiguration(c)
-            case .delivery(let ch, let sender, _, let payload):
+            case .delivery(let ch, let sender, _, let payload, _):
                 if ch == Quorum.channel { feed(.delivered(from: sender, bytes: payload)) }
             }
         }

@@ -20,6 +20,12 @@ extension Totem {
         /// delivered while recovering from it): what a checker needs to tell who held it when it was delivered.
         public var ringID: RingID
         public var seq: UInt32
+        /// Which of the messages that frame completed this is (frames pack several small messages).
+        public var index: UInt16
+
+        /// The message's place in its ring's agreed stream, `seq` × 65536 + `index`: the same on every node that
+        /// delivers it, so upper layers can name events by it (a process group's view).
+        public var position: UInt64 { UInt64(seq) << 16 | UInt64(index) }
     }
 }
 
@@ -158,7 +164,7 @@ struct Reassembler {
             case .whole:
                 partial[sender] = nil
                 out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: Array(c.bytes),
-                                          ringID: m.ringID, seq: m.seq))
+                                          ringID: m.ringID, seq: m.seq, index: UInt16(truncatingIfNeeded: out.count)))
             case .first:
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(Int(c.totalLength))
@@ -175,7 +181,7 @@ struct Reassembler {
                     partial[sender] = nil
                     if p.bytes.count == p.total {
                         out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes,
-                                                  ringID: m.ringID, seq: m.seq))
+                                                  ringID: m.ringID, seq: m.seq, index: UInt16(truncatingIfNeeded: out.count)))
                     } else {
                         dropped += 1
                     }

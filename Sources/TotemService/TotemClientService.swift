@@ -126,7 +126,8 @@ final class TotemClientService: IPCServiceHandler {
     func deliver(_ d: Totem.Delivery) {
         guard let targets = byChannel[d.channel], !targets.isEmpty else { return }
         var w = ByteWriter(capacity: d.payload.count + 16)
-        TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload).encodeBody(into: &w)
+        TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload,
+                                position: d.position).encodeBody(into: &w)
         for c in targets { c.sendEvent(messageID: 11, body: w.bytes) }
     }
 }

@@ -8,6 +8,7 @@ private struct Loopback {
     var core = ProcessGroup.StateMachine(nodeID: NodeID(1))
     var events: [(ProcessGroup.Handle, ProcessGroup.ClientEvent)] = []
     var wire: [[UInt8]] = []
+    var position: UInt64 = 0
 
     init() {
         apply(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
@@ -33,7 +34,10 @@ private struct Loopback {
 
     /// Delivers everything on the wire, in order.
     mutating func settle() {
-        while !wire.isEmpty { apply(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        while !wire.isEmpty {
+            position += 1
+            apply(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: position << 16), at: .zero))
+        }
     }
 
     func deliveries(_ h: ProcessGroup.Handle) -> [[UInt8]] {
@@ -108,6 +112,7 @@ struct GroupRequestResultTests {
         var core = ProcessGroup.StateMachine(nodeID: NodeID(1))
         var events: [ProcessGroup.ClientEvent] = []
         var wire: [(NodeID, [UInt8])] = []
+        var position: UInt64 = 0
         func take(_ out: ProcessGroup.Output, from: NodeID = NodeID(1)) {
             for e in out.effects {
                 switch e {
@@ -117,19 +122,19 @@ struct GroupRequestResultTests {
             }
         }
         take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
-        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); position += 1; take(core.handle(.delivered(from: f, bytes: b, position: position << 16), at: .zero)) }
         take(core.handle(.join(handle: 1, pid: 10, group: "g"), at: .zero))
         take(core.handle(.subscribeTotem(handle: 1), at: .zero))
-        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); position += 1; take(core.handle(.delivered(from: f, bytes: b, position: position << 16), at: .zero)) }
         events = []
         // Node 2 joins the ring with a process of its own.
         take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
         take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
         #expect(events.isEmpty, "nothing before the sync: \(events)")
         let theirs = ProcessGroup.Message.syncList(ringSequence: 8, requester: NodeID(0), round: 0,
-                                                   entries: [ProcessGroup.SyncEntry(group: "g", pid: 20)], absent: [], views: []).encode()
+                                                   entries: [ProcessGroup.SyncEntry(group: "g", pid: 20)], absent: []).encode()
         wire.append((NodeID(2), theirs))
-        while !wire.isEmpty { let (f, b) = wire.removeFirst(); take(core.handle(.delivered(from: f, bytes: b), at: .zero)) }
+        while !wire.isEmpty { let (f, b) = wire.removeFirst(); position += 1; take(core.handle(.delivered(from: f, bytes: b, position: position << 16), at: .zero)) }
         #expect(events.count == 2, "\(events)")
         if case .configurationChange(let c)? = events.first {
             #expect(c.joined.map(\.1) == [.nodeUp] && c.viewNumber >= 1)
@@ -149,16 +154,16 @@ struct GroupRequestResultTests {
         var wire: [[UInt8]] = []
         func take(_ out: ProcessGroup.Output) { for case .multicast(let b) in out.effects { wire.append(b) } }
         take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
-        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(core.isSyncing, "node 2 has not answered yet")
         #expect(core.nextDeadline == MonotonicInstant.zero + .milliseconds(100))
         take(core.handle(.deadlineReached, at: MonotonicInstant.zero + .milliseconds(100)))
-        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(!core.isSyncing && core.synchronised)
         // Later changes do not wait for node 2 at all: it is known to run no groupd.
         take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
         take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
-        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) }
+        while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(!core.isSyncing)
     }
 
@@ -168,8 +173,8 @@ struct GroupRequestResultTests {
         net.request(.join(handle: 1, pid: 500, group: "g"))
         net.settle()
         let remote = ProcessGroup.Message.join(group: "g", pid: 77).encode()
-        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: remote), at: .zero))
-        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: ProcessGroup.Message.daemonStopped.encode()), at: .zero))
+        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: remote, position: 100 << 16), at: .zero))
+        net.apply(net.core.handle(.delivered(from: NodeID(2), bytes: ProcessGroup.Message.daemonStopped.encode(), position: 101 << 16), at: .zero))
         guard case .configurationChange(let c)? = net.events.last?.1 else {
             Issue.record("no view change")
             return

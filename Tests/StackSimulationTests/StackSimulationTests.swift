@@ -69,16 +69,7 @@ struct GroupSimulationTests {
             Simulation(options: SimulationOptions(seed: $0, nodes: 2...8), groups: true)
         }
         print("group sweep: \(sweep.stackFigures)")
-        // Known and open (see docs/architecture.md and notes/issue9.md): after merges and groupd restarts, members can
-        // still number or fill a view differently. These are recorded, not hidden; any other violation fails.
-        let viewDisagreement = ["views:", "order:", "virtual synchrony:"]
-        for f in sweep.failures {
-            if f.violations.allSatisfy({ v in viewDisagreement.contains { v.hasPrefix($0) } }) {
-                withKnownIssue("GroupCore: view agreement after merges and groupd restarts", isIntermittent: true) { Issue.record("\(f)") }
-            } else {
-                Issue.record("\(f)")
-            }
-        }
+        for f in sweep.failures { Issue.record("\(f)") }
         #expect(sweep.seeds == seeds.count)
         for f: StackCoverage.Figure in [.groupMessagesDelivered, .groupViewsCompared, .groupOrderComparisons, .groupSelfDeliveriesChecked,
                                         .groupLivenessChecked] {

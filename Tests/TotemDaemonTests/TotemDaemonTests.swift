@@ -40,7 +40,7 @@ struct TotemDaemonTests {
         while ContinuousClock.now < deadline && seen.contains(where: { $0.count < total }) {
             for (i, c) in clients.enumerated() {
                 while let e = try c.nextEvent(timeoutMilliseconds: seen[i].count < total ? 5 : 0) {
-                    if case .delivery(let channel, _, _, let payload) = e, channel == 100 {
+                    if case .delivery(let channel, _, _, let payload, _) = e, channel == 100 {
                         seen[i].append(String(decoding: payload, as: UTF8.self))
                     }
                 }

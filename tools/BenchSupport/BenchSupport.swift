@@ -167,7 +167,7 @@ public func measure(_ cluster: BenchCluster, via path: BenchPath = .totem, size:
         let receiver = try TotemClient(instance: cluster.instance(1))
         _ = try receiver.open(channels: [7])
         receive = { timeout in
-            guard case .delivery(_, _, _, let p)? = try receiver.nextEvent(timeoutMilliseconds: timeout) else { return nil }
+            guard case .delivery(_, _, _, let p, _)? = try receiver.nextEvent(timeoutMilliseconds: timeout) else { return nil }
             return p
         }
         sender = { k in
