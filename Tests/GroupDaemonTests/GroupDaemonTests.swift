@@ -101,7 +101,7 @@ struct GroupDaemonTests {
         let one = try GroupClient(instance: c.instance(1))
         let two = try GroupClient(instance: c.instance(2))
         try one.join("lib")
-        #expect(throws: GroupError.self) { try one.join("lib") }
+        #expect(throws: ClusterError.self) { try one.join("lib") }
         try two.join("lib")
         var seen = 0
         let deadline = ContinuousClock.now + .seconds(10)
@@ -125,7 +125,7 @@ struct GroupDaemonTests {
             // One-way: no error comes back, and nothing is delivered.
         }
         let missing = try LocalCluster(nodes: 1)
-        #expect(throws: GroupError.self) { try GroupClient(instance: missing.instance(1)) }
+        #expect(throws: ClusterError.self) { try GroupClient(instance: missing.instance(1)) }
     }
 
     @Test("a flood of odd-sized messages is flow-controlled, never dropped, and arrives in order; a client that reconnects under the same pid keeps its membership")
@@ -192,7 +192,7 @@ struct GroupDaemonTests {
     func joinRetrying(_ client: GroupClient, _ group: String) throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
-            do throws(GroupError) {
+            do throws(ClusterError) {
                 try client.join(group)
                 return
             } catch {

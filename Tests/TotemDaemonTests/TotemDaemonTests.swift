@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterClient
+import TotemLink
 import ClusterIPCProtocol
 import ClusterTypes
 import Foundation

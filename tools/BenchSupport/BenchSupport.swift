@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shared by totembench and cpgbench: a local cluster of real daemons and load generators that measure delivery.
 import ClusterClient
+import TotemLink
 import ClusterIPC
 import ClusterIPCProtocol
 import ClusterSystem

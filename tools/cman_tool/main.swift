@@ -2,6 +2,7 @@
 // cman_tool: the cluster manager's administration tool.
 import ArgumentParser
 import ClusterClient
+import TotemLink
 import ClusterIPC
 import ClusterIPCProtocol
 import ClusterSystem
@@ -82,24 +83,25 @@ struct Ring: ParsableCommand {
 }
 
 /// Maps cman call failures to tool errors.
-func cmanFailure(_ error: CmanError) -> ToolError {
-    switch error {
-    case .ipc(let e): ipcFailure(e)
-    case .refused(let why): ToolError(why)
+func cmanFailure(_ error: ClusterError) -> ToolError {
+    switch error.code {
+    case .notRunning: ToolError("\(error)", exit: .unavailable)
+    case .accessDenied: ToolError("\(error)", exit: .noPermission)
+    default: ToolError("\(error)")
     }
 }
 
 /// Connects to quorumd (the admin service when `admin`).
 func cman(_ node: NodeOptions, admin: Bool = false) throws -> CmanClient {
-    do { return try CmanClient(instance: try node.resolve(), admin: admin) } catch let e as IPCError {
-        if case .notRunning = e { throw ToolError("cannot connect to quorumd: the cluster manager is not running on this node (cman_tool join starts it)", exit: .unavailable) }
-        throw ipcFailure(e)
+    do { return try CmanClient(instance: try node.resolve(), admin: admin) } catch let e as ClusterError {
+        if e.code == .notRunning { throw ToolError("cannot connect to quorumd: the cluster manager is not running on this node (cman_tool join starts it)", exit: .unavailable) }
+        throw cmanFailure(e)
     }
 }
 
 /// Runs a cman call, mapping its failure.
 func attempt<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as CmanError { throw cmanFailure(e) }
+    do { return try body() } catch let e as ClusterError { throw cmanFailure(e) }
 }
 
 func formatTime(_ seconds: UInt64) -> String {
@@ -194,7 +196,7 @@ struct Services: ParsableCommand {
         let groups: [ServiceListing]
         do {
             groups = try GroupClient(instance: try node.resolve()).groups().map(ServiceListing.init)
-        } catch let e as GroupError {
+        } catch let e as ClusterError {
             throw ToolError(e.code == .notRunning ? "cannot list services: groupd is not running on this node" : e.message,
                             exit: e.code == .notRunning ? .unavailable : .failure)
         }

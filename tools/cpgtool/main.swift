@@ -16,7 +16,7 @@ struct CPGTool: ParsableCommand {
         let groups: [GroupIPC.GroupInfo]
         do {
             groups = try GroupClient(instance: try NodeInstance.resolve(instance: instance)).groups()
-        } catch let e as GroupError {
+        } catch let e as ClusterError {
             throw ToolError(e.message, exit: e.code == .notRunning ? .unavailable : .failure)
         }
         if json {

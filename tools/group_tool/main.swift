@@ -13,7 +13,7 @@ ToolOutput.run("group_tool") {
     let groups: [ServiceListing]
     do {
         groups = try GroupClient(instance: try NodeInstance.resolve()).groups().map(ServiceListing.init)
-    } catch let e as GroupError {
+    } catch let e as ClusterError {
         throw ToolError(e.message, exit: e.code == .notRunning ? .unavailable : .failure)
     }
     if args.contains("--json") {
