@@ -29,7 +29,7 @@ struct Options {
 
 func say(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil)  // every line goes out at once (the C `stdout` global is not concurrency-safe in Swift 6)
 }
 
 /// Retries a call the daemon answers with "try again" (groupd before its first sync, a saturated ring).
