@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "ArchitectureTests", swiftSettings: strict),
-        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator"], swiftSettings: strict),
+        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator"], exclude: ["testdata"], swiftSettings: strict),
         .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "QuorumCore", "GroupCore", "ClusterTypes"],
