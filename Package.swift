@@ -42,7 +42,8 @@ let package = Package(
         .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
         .target(name: "ResourceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore", "ResourceCore"],
+                swiftSettings: optimized),
 
         // MARK: Effect modules
         .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
@@ -150,6 +151,10 @@ let package = Package(
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ResourceAgentsTests", dependencies: ["ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes",
                                                                 "TestSupportKit", "rg_test"], swiftSettings: strict),
+        .testTarget(name: "ResourceSimulationTests", dependencies: ["ClusterSimulator", "ResourceCore", "QuorumCore", "ClusterTypes"],
+                    swiftSettings: strict),
+        .testTarget(name: "ResourceMutationTests", dependencies: ["ClusterSimulator", "ResourceCore", "QuorumCore", "ClusterTypes"],
+                    swiftSettings: strict),
         .testTarget(name: "ResourceCoreTests", dependencies: ["ResourceCore", "ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],

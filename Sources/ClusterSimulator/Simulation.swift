@@ -68,6 +68,8 @@ public final class Simulation {
         case startGroups(node: Int, incarnation: Int)
         /// A crash planned earlier (only if the node has not restarted since).
         case crash(node: Int, incarnation: Int)
+        /// The rgmanager layer's agents, deadlines and fencing.
+        case resource(ResourceTimer)
     }
 
     final class SimNode {
@@ -111,6 +113,8 @@ public final class Simulation {
     /// and dying, and the run checks closed-process-group semantics.
     public let groupStack: Bool
     public internal(set) var groupChecker = GroupChecker()
+    /// With `enableResources`: the rgmanager layer (Simulation+Resources.swift).
+    var resourceLayer: ResourceLayer?
     var groupRandom: SeededRandom
     var groupMessageCounter: UInt32 = 0
 
@@ -193,6 +197,7 @@ public final class Simulation {
             }
         }
         checker.checkSafety()
+        if convergedAt != nil && resourceLayer != nil { resourceLiveness() }
         if convergedAt != nil {
             var alive: [Int: Int] = [:]
             for n in nodes where n.isUp { alive[n.index] = n.incarnation }
@@ -202,7 +207,8 @@ public final class Simulation {
             groupChecker.check()
         }
         for n in nodes { retire(n) }
-        return Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
+        return Report(violations: checker.violations + quorumViolations + groupChecker.violations + (resourceLayer?.checker.violations ?? []),
+                      converged: convergedAt != nil,
                       convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
     }
 
@@ -265,6 +271,8 @@ public final class Simulation {
             let n = nodes[node]
             guard n.incarnation == incarnation, n.machine != nil, !healed else { return }
             crash(n, " as planned")
+        case .resource(let t):
+            resourceTimer(t)
         case .startGroups(let node, let incarnation):
             let n = nodes[node]
             guard n.incarnation == incarnation, n.groupsPending, n.machine != nil else { return }
@@ -346,6 +354,7 @@ public final class Simulation {
             note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
         }
         for u in out.upcalls {
+            resourceUpcall(n, u)
             switch u {
             case .configurationChange(let c):
                 n.configuration = c
@@ -358,6 +367,8 @@ public final class Simulation {
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
+            case .message(let d) where d.channel == Simulation.resourceChannel:
+                break
             case .message(let d):
                 if d.guarantee == .safe, let c = n.configuration {
                     let key = FrameKey(ring: d.ringID, seq: d.seq)
@@ -371,6 +382,7 @@ public final class Simulation {
             }
         }
         schedule(n)
+        resourceQuorum(n)
     }
 
     func schedule(_ n: SimNode) {

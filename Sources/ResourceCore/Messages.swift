@@ -18,8 +18,9 @@ extension ResourceManager {
     /// rgmanager's messages in its process group (agreed order). Each names the view it was sent in and is
     /// ignored in any other, so a decision made in one view never lands in the next.
     public enum Message: Sendable, Hashable {
-        /// After every view: the sender's whole table and the services it holds resources of.
-        case sync(view: ViewID, records: [String: Record], active: [String])
+        /// After every view: the sender's whole table, the services it holds resources of, and the nodes it knows
+        /// were fenced since they were last members.
+        case sync(view: ViewID, records: [String: Record], active: [String], fenced: [NodeID])
         /// A table change by the coordinator or the service's owner, valid only from `generation`.
         case change(view: ViewID, service: String, generation: UInt64, record: Record)
         /// An administrator's request, applied by every member alike.
@@ -27,7 +28,7 @@ extension ResourceManager {
 
         public var view: ViewID {
             switch self {
-            case .sync(let v, _, _), .change(let v, _, _, _), .admin(let v, _, _, _): v
+            case .sync(let v, _, _, _), .change(let v, _, _, _), .admin(let v, _, _, _): v
             }
         }
     }
@@ -43,7 +44,7 @@ extension ResourceManager.Message {
         var w = ByteWriter()
         w.write(Self.version)
         switch self {
-        case .sync(let view, let records, let active):
+        case .sync(let view, let records, let active, let fenced):
             w.write(UInt8(1))
             Self.write(view, &w)
             w.write(UInt32(records.count))
@@ -53,6 +54,8 @@ extension ResourceManager.Message {
             }
             w.write(UInt32(active.count))
             for a in active.sorted() { w.write(a) }
+            w.write(UInt32(fenced.count))
+            for n in fenced.sorted() { w.write(n.rawValue) }
         case .change(let view, let service, let generation, let record):
             w.write(UInt8(2))
             Self.write(view, &w)
@@ -83,7 +86,10 @@ extension ResourceManager.Message {
             let a = try r.readCount("active", limit: ResourceManager.servicesMax, minimumElementBytes: 4)
             var active: [String] = []
             for _ in 0..<a { active.append(try r.readString("active", limit: nameBytesMax)) }
-            m = .sync(view: view, records: records, active: active)
+            let f = try r.readCount("fenced", limit: 1024, minimumElementBytes: 4)
+            var fenced: [NodeID] = []
+            for _ in 0..<f { fenced.append(NodeID(try r.readUInt32("fenced"))) }
+            m = .sync(view: view, records: records, active: active, fenced: fenced)
         case 2:
             let service = try r.readString("service", limit: nameBytesMax)
             let generation = try r.readUInt64("generation")

@@ -7,6 +7,16 @@ extension ResourceManager.StateMachine {
     /// Placement and recovery, on the coordinator only, as changes multicast to everyone.
     mutating func decide() {
         let anyFence = settings.mutations.contains(.recoverWithoutFencing)
+        // A configured node outside the view may hold anything: nothing is placed until it is fenced (as cman's
+        // fence domain blocks recovery, and fences absent nodes at startup).
+        let unfenced = settings.configuredNodes.filter { !members.contains($0) && !fenced.contains($0) }
+        if !anyFence && !unfenced.isEmpty {
+            if waitNoticeView != view {
+                waitNoticeView = view
+                notice("Waiting for \(unfenced.map { "node \($0)" }.joined(separator: ", ")) to be fenced before placing services")
+            }
+            return
+        }
         // Placement sees the changes proposed in this pass too (they are not applied yet), so two services placed
         // together respect exclusive and load.
         var planned = table

@@ -6,6 +6,9 @@ extension ResourceManager {
     /// Typed settings of one node's rgmanager.
     public struct Settings: Sendable {
         public var nodeID: NodeID
+        /// Every node of cluster.conf. One that is not in the view must be fenced before anything is placed: its
+        /// holdings are unknown (it may have started services the others never heard of).
+        public var configuredNodes: [NodeID]
         public var services: [ServiceSpec]
         public var rules: [String: Rule]
         /// `<rm status_child_max>`: status checks running at once on this node.
@@ -15,9 +18,10 @@ extension ResourceManager {
         /// Deliberate weakenings, for the mutation tests only.
         public var mutations: Mutations
 
-        public init(nodeID: NodeID, services: [ServiceSpec], rules: [String: Rule], statusChildMax: Int = 5,
+        public init(nodeID: NodeID, configuredNodes: [NodeID], services: [ServiceSpec], rules: [String: Rule], statusChildMax: Int = 5,
                     wallClockOrigin: UInt64 = 0, mutations: Mutations = []) {
             self.nodeID = nodeID
+            self.configuredNodes = configuredNodes
             self.services = services
             self.rules = rules
             self.statusChildMax = statusChildMax
@@ -105,7 +109,9 @@ extension ResourceManager {
         public internal(set) var table: [String: Record]
         /// True once every member's sync of the current view has arrived.
         public internal(set) var synced = false
-        var syncReceived: [NodeID: (records: [String: Record], active: [String])] = [:]
+        var syncReceived: [NodeID: (records: [String: Record], active: [String], fenced: [NodeID])] = [:]
+        /// The view in which the coordinator last said it waits for fencing (said once per view).
+        var waitNoticeView: ViewID?
         var specs: [String: ServiceSpec]
         var local: [String: LocalService] = [:]
         /// Changes this node has sent and not yet seen applied: service -> generation they start from.
@@ -173,14 +179,14 @@ extension ResourceManager {
             synced = false
             syncReceived = [:]
             sent = [:]
-            multicast(.sync(view: id, records: table, active: activeServices))
+            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted()))
         }
 
         mutating func apply(_ m: Message, from: NodeID) {
             guard m.view == view, members.contains(from) else { return }
             switch m {
-            case .sync(_, let records, let active):
-                syncReceived[from] = (records, active)
+            case .sync(_, let records, let active, let fencedList):
+                syncReceived[from] = (records, active, fencedList)
                 if !synced && members.allSatisfy({ syncReceived[$0] != nil }) { mergeSyncs() }
             case .change(_, let service, let generation, var record):
                 guard synced, let current = table[service], current.generation == generation else { return }
@@ -233,6 +239,8 @@ extension ResourceManager {
                 merged[name] = rec
             }
             table = merged
+            // What any member knows was fenced, everyone in the view now knows (and the coordinator decides on).
+            for n in members { fenced.formUnion(syncReceived[n]!.fenced.filter { !members.contains($0) }) }
             synced = true
         }
 
@@ -255,7 +263,9 @@ extension ResourceManager {
 
         /// The earliest instant a status check is due.
         public var nextDeadline: MonotonicInstant? {
-            local.values.compactMap { $0.nextCheckDue }.min()
+            // At the cap, the next check waits for a running one to end (an agent result), not for a time.
+            guard local.values.filter({ $0.checking != nil }).count < settings.statusChildMax else { return nil }
+            return local.values.compactMap { $0.nextCheckDue }.min()
         }
     }
 }

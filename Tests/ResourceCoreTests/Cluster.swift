@@ -29,7 +29,8 @@ struct TestCluster {
         let specs = forest.services.map { ResourceManager.ServiceSpec(tree: $0, rules: Fixtures.rules, domains: domains) }
         for i in 1...nodes {
             let id = NodeID(UInt32(i))
-            cores[id] = ResourceManager.StateMachine(settings: .init(nodeID: id, services: specs, rules: Fixtures.rules, mutations: mutations))
+            cores[id] = ResourceManager.StateMachine(settings: .init(nodeID: id, configuredNodes: (1...nodes).map { NodeID(UInt32($0)) },
+                                                                     services: specs, rules: Fixtures.rules, mutations: mutations))
         }
     }
 

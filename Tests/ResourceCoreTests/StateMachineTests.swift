@@ -104,6 +104,9 @@ struct StateMachineTests {
         for noFailback in [false, true] {
             var c = TestCluster(nodes: 3, services: [TestCluster.service("www", ["domain": "d"])], domains: [ordered(noFailback)])
             c.view([1, 2])
+            #expect(c.record("www")?.state == .stopped, "node 3 is configured and absent: nothing moves until it is fenced")
+            c.feed(n1, .fenced(n3))
+            c.settle()
             #expect(c.record("www")?.owner == n2)
             c.view([1, 2, 3])
             #expect(c.record("www")?.owner == (noFailback ? n2 : n3), "nofailback=\(noFailback)")
@@ -145,7 +148,7 @@ struct StateMachineTests {
         rec.waitingFor = [n3]
         rec.flags = [.frozen]
         let messages: [RM.Message] = [
-            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"]),
+            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"], fenced: [n3]),
             .change(view: .init(ring: 9, number: 2), service: "a", generation: 7, record: rec),
             .admin(view: .init(ring: 9, number: 2), origin: n1, requestID: 5, request: .relocate(service: "a", target: n3)),
         ]
