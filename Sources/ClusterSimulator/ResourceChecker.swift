@@ -14,6 +14,8 @@ public struct ResourceChecker: Sendable {
     public internal(set) var fencings = 0
     public internal(set) var statusFailures = 0
     public internal(set) var adminRequests = 0
+    /// Runs whose cluster stayed inquorate after the heal (no liveness to require).
+    public internal(set) var inquorateAfterHeal = 0
     /// node -> service -> resource paths that are up.
     var up: [Int: [String: Set<[Int]>]] = [:]
 

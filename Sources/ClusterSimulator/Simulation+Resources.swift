@@ -46,6 +46,9 @@ enum ResourceTimer {
     case agentDone(node: Int, incarnation: Int, call: ResourceManager.AgentCall, ok: Bool)
     case deadline(node: Int, incarnation: Int, generation: UInt64)
     case tick
+    /// Multicasts a core asked for, submitted to totem as a step of their own (never inside another node step's
+    /// upcalls, which would reorder what the totem checker records).
+    case submit(node: Int, incarnation: Int, bytes: [UInt8])
 }
 
 extension Simulation {
@@ -93,10 +96,7 @@ extension Simulation {
             switch effect {
             case .multicast(let bytes):
                 if let m = try? ResourceManager.Message.decode(bytes) { layer.append("\(now) n\(n.index + 1) sends \(Self.describe(m))") } // log only
-                guard var m = n.machine, n.isUp else { continue }
-                let o = m.handle(.submit(channel: Self.resourceChannel, payload: bytes, guarantee: .agreed), at: localTime(n))
-                n.machine = m
-                carryOut(n, o)
+                queue.push(.resource(.submit(node: n.index, incarnation: n.incarnation, bytes: bytes)), at: now)
             case .runAgent(let call):
                 let rate: Double = switch call.action {
                 case .start: layer.config.startFailure
@@ -172,6 +172,12 @@ extension Simulation {
             let n = nodes[i]
             guard n.isUp, n.incarnation == inc, layer.deadlineGeneration[i] == generation else { return }
             resourceEvent(n, .deadlineReached)
+        case .submit(let i, let inc, let bytes):
+            let n = nodes[i]
+            guard n.isUp, n.incarnation == inc, var m = n.machine else { return }
+            let o = m.handle(.submit(channel: Self.resourceChannel, payload: bytes, guarantee: .agreed), at: localTime(n))
+            n.machine = m
+            carryOut(n, o)
         case .tick:
             fenceMissingNodes()
             if !healed { adminWorkload() }
@@ -184,10 +190,11 @@ extension Simulation {
             "\(r.state)@\(r.owner.map { "n\($0)" } ?? "-") gen \(r.generation)\(r.waitingFor.isEmpty ? "" : " waiting \(r.waitingFor)")\(r.failedOn.isEmpty ? "" : " failedOn \(r.failedOn)") \(r.intent)"
         }
         switch m {
-        case .sync(let v, let records, let active, let fenced):
-            return "sync \(v) active \(active) fenced \(fenced) " + records.keys.sorted().map { "\($0)=\(rec(records[$0]!))" }.joined(separator: " ")
+        case .quorum(let v, let q): return "quorum \(v) \(q)"
+        case .sync(let v, let records, let active, let fenced, let q):
+            return "sync \(v) quorate \(q) active \(active) fenced \(fenced) " + records.keys.sorted().map { "\($0)=\(rec(records[$0]!))" }.joined(separator: " ")
         case .change(let v, let s, let g, let r): return "change \(v) \(s) from gen \(g): \(rec(r))"
-        case .admin(let v, _, let id, let r): return "admin \(v) \(id) \(r)"
+        case .admin(let v, _, let id, let r, _): return "admin \(v) \(id) \(r)"
         }
     }
 
@@ -262,10 +269,17 @@ extension Simulation {
             runUntil(now + .milliseconds(100))
             if resourcesSettled() { return }
         }
+        // A cluster where no node is quorate after the heal (every node Disallowed by the others) may not start
+        // anything: nothing to require of rgmanager then.
+        if !nodes.filter(\.isUp).contains(where: { $0.quorum?.isQuorate ?? false }) {
+            layer.checker.inquorateAfterHeal += 1
+            return
+        }
         let tables = nodes.filter(\.isUp).map { n in
-            "n\(n.index + 1): " + (layer.cores[n.index]?.table.keys.sorted().map { k in
+            "n\(n.index + 1)\(layer.cores[n.index]?.synced == true ? "" : " (not synced)")\(layer.cores[n.index]?.coordinator == n.id ? " (coordinator)" : ""): "
+                + (layer.cores[n.index]?.table.keys.sorted().map { k in
                 let r = layer.cores[n.index]!.table[k]!
-                return "\(k)=\(r.state)@\(r.owner.map { "n\($0)" } ?? "-")\(r.waitingFor.isEmpty ? "" : " waiting \(r.waitingFor)")"
+                return "\(k)=\(r.state)@\(r.owner.map { "n\($0)" } ?? "-")/g\(r.generation)\(r.waitingFor.isEmpty ? "" : " waiting \(r.waitingFor)")\(r.held ? " held" : "")"
             }.joined(separator: " ") ?? "no core")
         }
         layer.checker.fail("rgmanager liveness: services not each started once within 60 s of the heal: "
@@ -279,9 +293,13 @@ extension Simulation {
         guard !up.isEmpty, up.allSatisfy({ layer.cores[$0.index]?.synced == true }) else { return false }
         let tables = up.map { layer.cores[$0.index]!.table }
         guard tables.allSatisfy({ $0 == tables[0] }) else { return false }
+        let core = layer.cores[up[0].index]!
         return layer.config.services.allSatisfy { s in
-            guard let r = tables[0][s.name], r.state == .started, let o = r.owner else { return false }
-            return layer.checker.holders(s.name) == [Int(o.rawValue) - 1]
+            guard let r = tables[0][s.name] else { return false }
+            if r.state == .started, let o = r.owner { return layer.checker.holders(s.name) == [Int(o.rawValue) - 1] }
+            // A service no member may run (restricted domain, exclusive, its dependency unplaceable) stays stopped.
+            return r.state == .stopped && r.owner == nil && !r.held && layer.checker.holders(s.name).isEmpty
+                && core.placementTarget(for: s.name) == nil
         }
     }
 }

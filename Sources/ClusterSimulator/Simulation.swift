@@ -354,7 +354,9 @@ public final class Simulation {
             note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
         }
         for u in out.upcalls {
-            resourceUpcall(n, u)
+            // A node told to leave while these upcalls were being handed out (quorum's Disallowed rule) delivers
+            // nothing more of them.
+            if n.machine?.state == .left { break }
             switch u {
             case .configurationChange(let c):
                 n.configuration = c
@@ -363,12 +365,13 @@ public final class Simulation {
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
                 groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
                                              ringRepresentative: c.ringID.representative, members: c.members))
+                resourceUpcall(n, u)
             case .message(let d) where d.channel == ProcessGroup.channel:
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
             case .message(let d) where d.channel == Simulation.resourceChannel:
-                break
+                resourceUpcall(n, .message(d))
             case .message(let d):
                 if d.guarantee == .safe, let c = n.configuration {
                     let key = FrameKey(ring: d.ringID, seq: d.seq)

@@ -20,15 +20,18 @@ extension ResourceManager {
     public enum Message: Sendable, Hashable {
         /// After every view: the sender's whole table, the services it holds resources of, and the nodes it knows
         /// were fenced since they were last members.
-        case sync(view: ViewID, records: [String: Record], active: [String], fenced: [NodeID])
+        case sync(view: ViewID, records: [String: Record], active: [String], fenced: [NodeID], quorate: Bool)
+        /// The sender's quorum changed (so every member agrees who may coordinate).
+        case quorum(view: ViewID, quorate: Bool)
         /// A table change by the coordinator or the service's owner, valid only from `generation`.
         case change(view: ViewID, service: String, generation: UInt64, record: Record)
-        /// An administrator's request, applied by every member alike.
-        case admin(view: ViewID, origin: NodeID, requestID: UInt64, request: AdminRequest)
+        /// An administrator's request, applied by every member alike (`time`: the origin's wall clock, for the
+        /// row's last transition, so every member writes the same).
+        case admin(view: ViewID, origin: NodeID, requestID: UInt64, request: AdminRequest, time: UInt64)
 
         public var view: ViewID {
             switch self {
-            case .sync(let v, _, _, _), .change(let v, _, _, _), .admin(let v, _, _, _): v
+            case .sync(let v, _, _, _, _), .change(let v, _, _, _), .admin(let v, _, _, _, _), .quorum(let v, _): v
             }
         }
     }
@@ -44,7 +47,7 @@ extension ResourceManager.Message {
         var w = ByteWriter()
         w.write(Self.version)
         switch self {
-        case .sync(let view, let records, let active, let fenced):
+        case .sync(let view, let records, let active, let fenced, let quorate):
             w.write(UInt8(1))
             Self.write(view, &w)
             w.write(UInt32(records.count))
@@ -56,18 +59,24 @@ extension ResourceManager.Message {
             for a in active.sorted() { w.write(a) }
             w.write(UInt32(fenced.count))
             for n in fenced.sorted() { w.write(n.rawValue) }
+            w.write(quorate)
+        case .quorum(let view, let quorate):
+            w.write(UInt8(4))
+            Self.write(view, &w)
+            w.write(quorate)
         case .change(let view, let service, let generation, let record):
             w.write(UInt8(2))
             Self.write(view, &w)
             w.write(service)
             w.write(generation)
             Self.write(record, &w)
-        case .admin(let view, let origin, let id, let request):
+        case .admin(let view, let origin, let id, let request, let time):
             w.write(UInt8(3))
             Self.write(view, &w)
             w.write(origin.rawValue)
             w.write(id)
             Self.write(request, &w)
+            w.write(time)
         }
         return w.bytes
     }
@@ -89,7 +98,7 @@ extension ResourceManager.Message {
             let f = try r.readCount("fenced", limit: 1024, minimumElementBytes: 4)
             var fenced: [NodeID] = []
             for _ in 0..<f { fenced.append(NodeID(try r.readUInt32("fenced"))) }
-            m = .sync(view: view, records: records, active: active, fenced: fenced)
+            m = .sync(view: view, records: records, active: active, fenced: fenced, quorate: try r.readBool("quorate"))
         case 2:
             let service = try r.readString("service", limit: nameBytesMax)
             let generation = try r.readUInt64("generation")
@@ -97,7 +106,10 @@ extension ResourceManager.Message {
         case 3:
             let origin = NodeID(try r.readUInt32("origin"))
             let id = try r.readUInt64("request id")
-            m = .admin(view: view, origin: origin, requestID: id, request: try readRequest(&r))
+            let request = try readRequest(&r)
+            m = .admin(view: view, origin: origin, requestID: id, request: request, time: try r.readUInt64("time"))
+        case 4:
+            m = .quorum(view: view, quorate: try r.readBool("quorate"))
         default:
             throw WireError.invalid(field: "kind", reason: "\(kind)")
         }

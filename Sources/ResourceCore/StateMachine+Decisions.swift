@@ -20,6 +20,8 @@ extension ResourceManager.StateMachine {
         // Placement sees the changes proposed in this pass too (they are not applied yet), so two services placed
         // together respect exclusive and load.
         var planned = table
+        // Only members that say they are quorate can start anything.
+        let able = members.filter { memberQuorate[$0] == true }
         for name in specs.keys.sorted() {
             guard let spec = specs[name], var r = table[name], sent[name] != r.generation else { continue }
             if r.flags.contains(.frozen) { continue }
@@ -42,7 +44,7 @@ extension ResourceManager.StateMachine {
             switch r.state {
             case .stopped where r.owner == nil && !r.held && dependencyMet(spec):
                 let avoid = Set(r.failedOn)
-                if let t = ResourceManager.Placement.target(for: spec, members: members, table: planned, specs: specs, avoid: avoid,
+                if let t = ResourceManager.Placement.target(for: spec, members: able, table: planned, specs: specs, avoid: avoid,
                                                           preferred: r.preferred) {
                     r.state = .starting
                     r.owner = t
@@ -58,7 +60,7 @@ extension ResourceManager.StateMachine {
                     notice("Stopping service:\(name): it depends on service:\(d), which is not running")
                     r.state = .stopping
                     r.intent = .none
-                } else if let t = ResourceManager.Placement.failback(for: spec, owner: o, members: members, table: planned, specs: specs),
+                } else if let t = ResourceManager.Placement.failback(for: spec, owner: o, members: able, table: planned, specs: specs),
                           t != o {
                     notice("Relocating service:\(name) to its preferred member \(t)")
                     r.state = .stopping
@@ -72,6 +74,14 @@ extension ResourceManager.StateMachine {
                 planned[name] = r
             }
         }
+    }
+
+    /// Where the coordinator would start `service` now, if it is stopped: nil when no member may run it (restricted
+    /// domain, exclusive, unmet dependency, failed everywhere).
+    public func placementTarget(for service: String) -> NodeID? {
+        guard let spec = specs[service], let r = table[service], dependencyMet(spec) else { return nil }
+        return ResourceManager.Placement.target(for: spec, members: members.filter { memberQuorate[$0] == true }, table: table, specs: specs,
+                                                avoid: Set(r.failedOn), preferred: r.preferred)
     }
 
     func dependencyMet(_ spec: ResourceManager.ServiceSpec) -> Bool {
@@ -88,11 +98,11 @@ extension ResourceManager.StateMachine {
         guard synced, let view else { return refuse("rgmanager is synchronising its service table; try again") }
         guard specs[r.service] != nil else { return refuse("service:\(r.service) does not exist") }
         pendingRequests.append(id)
-        multicast(.admin(view: view, origin: nodeID, requestID: id, request: r))
+        multicast(.admin(view: view, origin: nodeID, requestID: id, request: r, time: wallSeconds))
     }
 
     /// Applies an admin request to the table (every member alike).
-    mutating func applyAdmin(_ req: ResourceManager.AdminRequest) -> ResourceManager.AdminResult {
+    mutating func applyAdmin(_ req: ResourceManager.AdminRequest, time: UInt64) -> ResourceManager.AdminResult {
         let name = req.service
         guard var r = table[name] else { return .refused("service:\(name) does not exist") }
         if r.flags.contains(.frozen), req != .unfreeze(service: name) { return .refused("service:\(name) is frozen") }
@@ -145,7 +155,7 @@ extension ResourceManager.StateMachine {
             r.flags.remove(.frozen)
         }
         r.generation += 1
-        r.lastTransition = wallSeconds
+        r.lastTransition = time
         table[name] = r
         return .accepted
     }

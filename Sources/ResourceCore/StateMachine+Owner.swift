@@ -63,6 +63,7 @@ extension ResourceManager.StateMachine {
             local[name, default: LocalService()].active = true
         case .stop, .stopAfterFailedStart:
             op = Operation(kind: kind, steps: plan(.stop, name))
+            local[name, default: LocalService()].stopFailed = false
         case .restart:
             op = Operation(kind: kind, steps: plan(.stop, name), then: plan(.start, name))
         case .subtreeRestart(let path):
@@ -244,11 +245,20 @@ extension ResourceManager.StateMachine {
                 }
                 continue
             }
-            if loc.stopFailed { continue }
+            // After a failed stop nothing is retried on its own; an administrator's disable (state stopping) is the
+            // request to try again.
+            if loc.stopFailed && !(mine && rec.state == .stopping && quorate) { continue }
             if !quorate {
                 if loc.active && !keep {
                     notice("Stopping service service:\(name): no quorum")
                     begin(name, .stop)
+                } else if mine && !loc.active && rec.state.holdsResources && rec.state != .failed && sent[name] != rec.generation {
+                    // Saying "stopped here" is always true, quorum or not: the quorate members can place it again.
+                    var r = rec
+                    r.state = .stopped
+                    r.owner = nil
+                    r.lastOwner = nodeID
+                    propose(name, r)
                 }
                 continue
             }

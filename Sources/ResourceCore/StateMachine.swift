@@ -129,8 +129,11 @@ extension ResourceManager {
         }
 
         public var nodeID: NodeID { settings.nodeID }
-        /// The coordinator (clustat's RG-Master): the lowest member of the view.
-        public var coordinator: NodeID? { members.first }
+        /// Each member's quorum as it last announced it in the group (agreed, so the same on every member).
+        public internal(set) var memberQuorate: [NodeID: Bool] = [:]
+        /// The coordinator (clustat's RG-Master): the lowest member of the view that says it is quorate. A member
+        /// without quorum (a Disallowed node, say) could not act, so it must not be the one everyone waits for.
+        public var coordinator: NodeID? { members.first { memberQuorate[$0] == true } }
         /// Services this node may hold resources of right now (started, or partly started or stopped).
         public var activeServices: [String] { local.keys.sorted().filter { local[$0]!.active } }
         /// Services this node has fully started.
@@ -143,8 +146,11 @@ extension ResourceManager {
             switch event {
             case .view(let id, let list): installView(id, list.sorted())
             case .quorum(let q):
-                if q != quorate { notice(q ? "Quorum regained" : "Quorum lost: stopping this node's services") }
-                quorate = q
+                if q != quorate {
+                    notice(q ? "Quorum regained" : "Quorum lost: stopping this node's services")
+                    quorate = q
+                    if let view, members.contains(nodeID) { multicast(.quorum(view: view, quorate: q)) }
+                }
             case .fenced(let n):
                 if !members.contains(n) { fenced.insert(n) }
             case .delivered(let from, let bytes):
@@ -179,14 +185,16 @@ extension ResourceManager {
             synced = false
             syncReceived = [:]
             sent = [:]
-            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted()))
+            memberQuorate = [:]
+            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted(), quorate: quorate))
         }
 
         mutating func apply(_ m: Message, from: NodeID) {
             guard m.view == view, members.contains(from) else { return }
             switch m {
-            case .sync(_, let records, let active, let fencedList):
+            case .sync(_, let records, let active, let fencedList, let q):
                 syncReceived[from] = (records, active, fencedList)
+                memberQuorate[from] = q
                 if !synced && members.allSatisfy({ syncReceived[$0] != nil }) { mergeSyncs() }
             case .change(_, let service, let generation, var record):
                 guard synced, let current = table[service], current.generation == generation else { return }
@@ -195,9 +203,11 @@ extension ResourceManager {
                 record.generation = generation + 1
                 table[service] = record
                 if sent[service] == generation { sent[service] = nil }
-            case .admin(_, let origin, let id, let request):
+            case .quorum(_, let q):
+                memberQuorate[from] = q
+            case .admin(_, let origin, let id, let request, let time):
                 guard synced else { return }
-                let result = applyAdmin(request)
+                let result = applyAdmin(request, time: time)
                 if origin == nodeID, let i = pendingRequests.firstIndex(of: id) {
                     pendingRequests.remove(at: i)
                     output.effects.append(.reply(id: id, result))

@@ -114,16 +114,23 @@ struct StateMachineTests {
         }
     }
 
-    @Test("a node that loses quorum stops its services; the table keeps them until quorum returns")
+    @Test("a node that loses quorum stops its services and says so; a quorate member takes them, never both at once")
     func quorumLoss() {
         var c = TestCluster(nodes: 2, services: [TestCluster.service("www")])
         c.view([1, 2])
         let owner = Int(c.record("www")!.owner!.rawValue)
+        let other = 3 - owner
         c.feed(NodeID(UInt32(owner)), .quorum(false))
         c.settle()
-        #expect(c.holders("www").isEmpty)
-        c.view([1, 2])
-        #expect(c.record("www")?.state == .started && c.holders("www").count == 1)
+        #expect(c.holders("www") == [other], "stopped on the inquorate node, then placed on the quorate one")
+        #expect(c.record("www")?.lastOwner == NodeID(UInt32(owner)) && c.agreed)
+        #expect(c.log.firstIndex(of: "n\(owner) stop service:www")! < c.log.firstIndex(of: "n\(other) start service:www")!)
+        // The inquorate node is not a candidate: a relocation finds nowhere to go, and the service stays stopped
+        // until enabled (rgmanager would start it again in place).
+        #expect(c.request(other, 1, .relocate(service: "www", target: nil)) == .accepted)
+        #expect(c.holders("www").isEmpty && c.record("www")?.state == .stopped && c.record("www")?.held == true)
+        #expect(c.request(other, 2, .enable(service: "www", target: nil)) == .accepted)
+        #expect(c.holders("www") == [other])
     }
 
     @Test("exclusive: never on a node running another service; hard depend stops with its dependency")
@@ -148,9 +155,10 @@ struct StateMachineTests {
         rec.waitingFor = [n3]
         rec.flags = [.frozen]
         let messages: [RM.Message] = [
-            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"], fenced: [n3]),
+            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"], fenced: [n3], quorate: true),
+            .quorum(view: .init(ring: 9, number: 2), quorate: false),
             .change(view: .init(ring: 9, number: 2), service: "a", generation: 7, record: rec),
-            .admin(view: .init(ring: 9, number: 2), origin: n1, requestID: 5, request: .relocate(service: "a", target: n3)),
+            .admin(view: .init(ring: 9, number: 2), origin: n1, requestID: 5, request: .relocate(service: "a", target: n3), time: 1_700_000_000),
         ]
         for m in messages {
             let bytes = m.encode()

@@ -46,13 +46,20 @@ struct ResourceSimulationTests {
     func replay() {
         guard let text = ProcessInfo.processInfo.environment["RM_SEED"], let seed = UInt64(text) else { return }
         let (sim, rm) = ResourceStack.simulation(seed: seed)
+        if ProcessInfo.processInfo.environment["RM_NORES"] != nil {
+            let plain = Simulation(options: SimulationOptions(seed: seed, nodes: 3...6), stack: ResourceStack.quorumSettings(sim.options.nodeCount))
+            print("without rgmanager: \(plain.run().violations)")
+        }
+        if ProcessInfo.processInfo.environment["RM_TRACE"] != nil { sim.traceLimit = 1_000_000 }
         let report = sim.run()
         print("seed \(seed): \(sim.options)\n\(rm.description)")
         for line in sim.resourceLog { print(line) }
         print(report.violations.joined(separator: "\n"))
+        for i in 0..<sim.options.nodeCount { print("n\(i + 1) quorum: \(String(describing: sim.quorumView(i)))") }
+        if let n = ProcessInfo.processInfo.environment["RM_TRACE"].flatMap(Int.init) { for l in sim.trace[n - 1] { print(l) } }
     }
 
-    static let seeds = Array(UInt64(9_000)..<9_060)
+    static let seeds = Array(UInt64(9_000)..<9_150)
 
     @Test("never two owners: partitions, crashes, heals, fencing delays and agent failures; every service runs once after the heal")
     func neverTwoOwners() {
