@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterConfig
+import ClusterTypes
 import Foundation
+import ResourceAgents
+import ResourceCore
 import Testing
 import TestSupportKit
 
@@ -76,6 +80,31 @@ struct RGTestToolTests {
         #expect(Agents.read(log) == "start x\n", "a failed start stops the walk")
     }
 
+    @Test("an OCF agent used directly by its tag (ocf.heartbeat.Dummy) parses, orders after typed children, and runs")
+    func directOCFTag() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy"),
+                     "Debian's resource-agents must be installed (tools/deps installs it)")
+        let dir = try makeTemporaryDirectory("rm-ocf")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/cluster.conf"
+        try Agents.write(conf("""
+            <service name="cache">
+              <ocf.heartbeat.Dummy name="marker" state="\(dir)/marker.state"/>
+              <script name="s" file="/bin/true"/>
+            </service>
+        """), to: path)
+        let noop = try rgTest(["noop", "--agents", Agents.shipped, path, "start", "service", "cache"])
+        #expect(noop.status == 0, "\(noop.stderr)")
+        #expect(noop.stdout.contains("[start] service:cache\n[start] script:s\n[start] ocf.heartbeat.Dummy:marker\n"))
+        let start = try rgTest(["test", "--agents", Agents.shipped, path, "start", "service", "cache"])
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/marker.state"))
+        let status = try rgTest(["test", "--agents", Agents.shipped, path, "status", "service", "cache"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let stop = try rgTest(["test", "--agents", Agents.shipped, path, "stop", "service", "cache"])
+        #expect(stop.status == 0 && !FileManager.default.fileExists(atPath: dir + "/marker.state"))
+    }
+
     @Test("rules lists every rule; delta shows added, removed and changed resources")
     func rulesAndDelta() throws {
         let rules = try rgTest(["rules", "--agents", Agents.shipped])
@@ -96,5 +125,28 @@ struct RGTestToolTests {
           + service:database/service:dbms/script:extra
 
         """)
+    }
+}
+
+@Suite("Settings from cluster.conf")
+struct SettingsFromConfigTests {
+    @Test("the webserver example: nodes, its failover domain with ids, the service's options and status checks")
+    func webserver() throws {
+        let loaded = ConfigLoader.load(path: Agents.examples + "/webserver.conf")
+        let config = try #require(loaded.valid)
+        let (rules, failures) = RuleLoader(runner: Agents.runner).load()
+        #expect(failures.isEmpty)
+        var builder = ResourceManager.TreeBuilder(rules: rules, file: "webserver.conf")
+        let forest = builder.build(try #require(config.resourceManager))
+        let s = ResourceManager.Settings(configuration: config, nodeID: NodeID(2), forest: forest, rules: rules)
+        #expect(s.configuredNodes == [NodeID(1), NodeID(2), NodeID(3)])
+        let www = try #require(s.services.first)
+        #expect(www.name == "www" && www.autostart && www.recovery == .restart)
+        let d = try #require(www.domain)
+        #expect(d.name == "www-domain" && !d.ordered && !d.restricted && d.noFailback)
+        #expect(d.members.map(\.node) == [NodeID(1), NodeID(2)])
+        // ip (20 s, 60 s at depth 10), fs (60 s, 30 s d10, 60 s d20), script (30 s), service (1 h).
+        #expect(www.checks.count == 7)
+        #expect(www.checks.contains { $0.depth == 20 && $0.interval == .seconds(60) })
     }
 }
