@@ -100,7 +100,7 @@ struct RunnerTests {
         let dir = try makeTemporaryDirectory("rm-script")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let initScript = dir + "/myd"
-        try Agents.write("""
+        try Agents.writeExecutable("""
         #!/bin/sh
         case "$1" in
           start) touch \(dir)/running ;;
@@ -108,7 +108,6 @@ struct RunnerTests {
           status) [ -f \(dir)/running ] && exit 0; exit 3 ;;
         esac
         """, to: initScript)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: initScript)
         let r = resource("script", [("name", "myd"), ("file", initScript)])
         func run(_ a: String) -> AgentResult { Agents.runner.run(AgentCall(resource: r, action: a, timeout: .seconds(10)), output: .capture).result }
         #expect(run("status") == .exited(7))

@@ -18,12 +18,19 @@ enum Agents {
         for name in try fm.contentsOfDirectory(atPath: shipped) {
             try fm.createSymbolicLink(atPath: dir + "/" + name, withDestinationPath: shipped + "/" + name)
         }
-        for (name, body) in extra {
-            let path = dir + "/" + name
-            try ("#!/bin/sh\n" + body).write(toFile: path, atomically: true, encoding: .utf8)
-            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        }
+        for (name, body) in extra { try writeExecutable("#!/bin/sh\n" + body, to: dir + "/" + name) }
         return dir
+    }
+
+    /// Writes a script with a close-on-exec descriptor: a descriptor open for writing that leaks into a process
+    /// another test spawns at that moment would make executing the script fail with "text file busy".
+    static func writeExecutable(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown) }
     }
 
     /// Minimal metadata for a test agent of `type` with the given parameters and action timeout.
