@@ -41,7 +41,9 @@ let package = Package(
 
         .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
+        .target(name: "ResourceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore", "ResourceCore"],
+                swiftSettings: optimized),
 
         // MARK: Effect modules
         .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
@@ -66,6 +68,8 @@ let package = Package(
         .target(name: "GroupService",
                 dependencies: ["GroupCore", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterDaemonSupport", "ClusterSystem",
                                "ClusterTypes", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "ResourceAgents", dependencies: ["ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
         .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -113,6 +117,9 @@ let package = Package(
                                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_config_validate", swiftSettings: strict),
 
+        .executableTarget(name: "rg_test", dependencies: ["ToolSupport", "ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel",
+                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/rg_test", swiftSettings: strict),
         .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
                           path: "tools/totem-sim", swiftSettings: strict),
         .executableTarget(name: "stack-sim", dependencies: ["ClusterSimulator", "QuorumCore", "GroupCore", "ClusterTypes"],
@@ -154,6 +161,13 @@ let package = Package(
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "ResourceAgentsTests", dependencies: ["ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes",
+                                                                "TestSupportKit", "rg_test"], swiftSettings: strict),
+        .testTarget(name: "ResourceSimulationTests", dependencies: ["ClusterSimulator", "ResourceCore", "QuorumCore", "ClusterTypes"],
+                    swiftSettings: strict),
+        .testTarget(name: "ResourceMutationTests", dependencies: ["ClusterSimulator", "ResourceCore", "QuorumCore", "ClusterTypes"],
+                    swiftSettings: strict),
+        .testTarget(name: "ResourceCoreTests", dependencies: ["ResourceCore", "ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd",
                                                      "cman_tool", "group_tool", "cpgtool"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],

@@ -72,6 +72,8 @@ public final class Simulation {
         case upperDeadline(node: Int, incarnation: Int)
         /// A stack-run event (quorum disk interval, fencing, administrator action).
         case stack(StackEvent)
+        /// The rgmanager layer's agents, deadlines and fencing.
+        case resource(ResourceTimer)
     }
 
     final class SimNode {
@@ -117,6 +119,8 @@ public final class Simulation {
     /// and dying, and the run checks closed-process-group semantics.
     public let groupStack: Bool
     public internal(set) var groupChecker = GroupChecker()
+    /// With `enableResources`: the rgmanager layer (Simulation+Resources.swift).
+    var resourceLayer: ResourceLayer?
     var groupRandom: SeededRandom
     var groupMessageCounter: UInt32 = 0
 
@@ -214,6 +218,7 @@ public final class Simulation {
             }
         }
         checker.checkSafety()
+        if convergedAt != nil && resourceLayer != nil { resourceLiveness() }
         if convergedAt != nil {
             var alive: [Int: Int] = [:]
             for n in nodes where n.isUp { alive[n.index] = n.incarnation }
@@ -223,7 +228,9 @@ public final class Simulation {
             groupChecker.check(alive: liveProcesses(), stableSince: stableSince, bound: groupLivenessBound)
         }
         for n in nodes { retire(n) }
-        var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
+        var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations
+                                + (resourceLayer?.checker.violations ?? []),
+                            converged: convergedAt != nil,
                             convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
         report.stack = stackCoverage()
         report.violations += report.stack.emptyChecks(quorum: stackSettings != nil, groups: groupStack)
@@ -296,6 +303,8 @@ public final class Simulation {
             upperDeadlineReached(n)
         case .stack(let e):
             stackEvent(e)
+        case .resource(let t):
+            resourceTimer(t)
         case .startGroups(let node, let incarnation):
             let n = nodes[node]
             guard n.incarnation == incarnation, n.groupsPending, n.machine != nil else { return }
@@ -379,6 +388,9 @@ public final class Simulation {
             note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
         }
         for u in out.upcalls {
+            // A node told to leave while these upcalls were being handed out (quorum's Disallowed rule) delivers
+            // nothing more of them.
+            if n.machine?.state == .left { break }
             switch u {
             case .configurationChange(let c):
                 n.configuration = c
@@ -387,10 +399,13 @@ public final class Simulation {
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
                 groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
                                              ringRepresentative: c.ringID.representative, members: c.members))
+                resourceUpcall(n, u)
             case .message(let d) where d.channel == ProcessGroup.channel:
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload, position: d.position))
             case .message(let d) where d.channel == Quorum.channel:
                 quorumEvent(n, .delivered(from: d.sender, bytes: d.payload))
+            case .message(let d) where d.channel == Simulation.resourceChannel:
+                resourceUpcall(n, .message(d))
             case .message(let d):
                 if d.guarantee == .safe, let c = n.configuration {
                     let key = FrameKey(ring: d.ringID, seq: d.seq)
@@ -404,6 +419,7 @@ public final class Simulation {
             }
         }
         schedule(n)
+        resourceQuorum(n)
     }
 
     func schedule(_ n: SimNode) {

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterTypes
+import ClusterWire
+
+extension ResourceManager {
+    /// Typed settings of one node's rgmanager.
+    public struct Settings: Sendable {
+        public var nodeID: NodeID
+        /// Every node of cluster.conf. One that is not in the view must be fenced before anything is placed: its
+        /// holdings are unknown (it may have started services the others never heard of).
+        public var configuredNodes: [NodeID]
+        public var services: [ServiceSpec]
+        public var rules: [String: Rule]
+        /// `<rm status_child_max>`: status checks running at once on this node.
+        public var statusChildMax: Int
+        /// Wall-clock seconds at `MonotonicInstant.zero`, for `lastTransition` (0 in simulations).
+        public var wallClockOrigin: UInt64
+        /// Deliberate weakenings, for the mutation tests only.
+        public var mutations: Mutations
+
+        public init(nodeID: NodeID, configuredNodes: [NodeID], services: [ServiceSpec], rules: [String: Rule], statusChildMax: Int = 5,
+                    wallClockOrigin: UInt64 = 0, mutations: Mutations = []) {
+            self.nodeID = nodeID
+            self.configuredNodes = configuredNodes
+            self.services = services
+            self.rules = rules
+            self.statusChildMax = statusChildMax
+            self.wallClockOrigin = wallClockOrigin
+            self.mutations = mutations
+        }
+    }
+
+    /// Rules the simulator's mutation tests switch off, one at a time, to show the checker catches the damage.
+    public struct Mutations: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Recover a failed node's services without waiting for it to be fenced.
+        public static let recoverWithoutFencing = Mutations(rawValue: 1)
+        /// Keep running services after losing quorum.
+        public static let keepServicesWithoutQuorum = Mutations(rawValue: 2)
+    }
+
+    /// One input of the core.
+    public enum Event: Sendable {
+        /// A view of the rgmanager process group: its member nodes (every node whose rgmanager joined).
+        case view(ViewID, members: [NodeID])
+        /// This node's quorum, from quorumd.
+        case quorum(Bool)
+        /// fenced reports `node` fenced (after it left the membership).
+        case fenced(NodeID)
+        /// A message of the rgmanager group, in agreed order.
+        case delivered(from: NodeID, bytes: [UInt8])
+        /// An agent call this core asked for has ended.
+        case agentFinished(id: UInt64, succeeded: Bool)
+        /// An administrator's request (from clusvcadm over IPC); the answer comes as `.reply`.
+        case request(id: UInt64, AdminRequest)
+        /// `nextDeadline` was reached: due status checks run.
+        case deadlineReached
+    }
+
+    /// One agent call for the shell to make and report with `.agentFinished(id:succeeded:)`.
+    public struct AgentCall: Sendable, Hashable {
+        public var id: UInt64
+        public var service: String
+        /// The resource, by its path from the service root.
+        public var path: [Int]
+        public var action: Action
+        /// OCF_CHECK_LEVEL of a status check.
+        public var depth: Int
+        public var timeout: Duration
+    }
+
+    /// An effect for the shell.
+    public enum Effect: Sendable, Hashable {
+        /// Multicast to the rgmanager group (agreed order).
+        case multicast([UInt8])
+        /// Run an agent and report its end.
+        case runAgent(AgentCall)
+        /// Answer the admin request `id`.
+        case reply(id: UInt64, AdminResult)
+        /// A line for the log (operator-facing, stable wording).
+        case notice(String)
+    }
+
+    /// What one `handle` returns. The shell carries the effects out IN ORDER.
+    public struct Output: Sendable {
+        public var effects: [Effect] = []
+        public init() {}
+    }
+
+    /// A node's rgmanager core: the service table agreed in the rgmanager group, placement by the coordinator
+    /// (the lowest member of the view), and the execution of this node's own services through agent calls.
+    ///
+    /// Safety rules, in one place:
+    /// - a change to the table is a message applied by every member in the same order, and only if it comes from
+    ///   the coordinator or the service's owner and names the current generation of the row;
+    /// - only the owner runs a service's agents, and only while quorate; a node that loses quorum stops its
+    ///   services;
+    /// - a service whose owner left the view is placed elsewhere only after fenced reports that owner fenced; after
+    ///   a merge, every out-of-view node any member still believed to hold it must be fenced first.
+    public struct StateMachine: Sendable {
+        public let settings: Settings
+        public internal(set) var view: ViewID?
+        public internal(set) var members: [NodeID] = []
+        public internal(set) var quorate = false
+        /// Nodes fenced since they were last members.
+        public internal(set) var fenced = Set<NodeID>()
+        /// The agreed table (valid once `synced`).
+        public internal(set) var table: [String: Record]
+        /// True once every member's sync of the current view has arrived.
+        public internal(set) var synced = false
+        var syncReceived: [NodeID: (records: [String: Record], active: [String], fenced: [NodeID])] = [:]
+        /// The view in which the coordinator last said it waits for fencing (said once per view).
+        var waitNoticeView: ViewID?
+        var specs: [String: ServiceSpec]
+        var local: [String: LocalService] = [:]
+        /// Changes this node has sent and not yet seen applied: service -> generation they start from.
+        var sent: [String: UInt64] = [:]
+        var nextCallID: UInt64 = 1
+        var pendingRequests: [UInt64] = []
+        var output = Output()
+        var now = MonotonicInstant.zero
+
+        public init(settings: Settings) {
+            self.settings = settings
+            specs = Dictionary(settings.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            table = Dictionary(settings.services.map { ($0.name, Record(state: $0.autostart ? .stopped : .disabled)) },
+                               uniquingKeysWith: { a, _ in a })
+        }
+
+        public var nodeID: NodeID { settings.nodeID }
+        /// Each member's quorum as it last announced it in the group (agreed, so the same on every member).
+        public internal(set) var memberQuorate: [NodeID: Bool] = [:]
+        /// The coordinator (clustat's RG-Master): the lowest member of the view that says it is quorate. A member
+        /// without quorum (a Disallowed node, say) could not act, so it must not be the one everyone waits for.
+        public var coordinator: NodeID? { members.first { memberQuorate[$0] == true } }
+        /// Services this node may hold resources of right now (started, or partly started or stopped).
+        public var activeServices: [String] { local.keys.sorted().filter { local[$0]!.active } }
+        /// Services this node has fully started.
+        public var runningServices: [String] { local.keys.sorted().filter { local[$0]!.running } }
+
+        /// The single entry point.
+        public mutating func handle(_ event: Event, at now: MonotonicInstant) -> Output {
+            self.now = now
+            output = Output()
+            switch event {
+            case .view(let id, let list): installView(id, list.sorted())
+            case .quorum(let q):
+                if q != quorate {
+                    notice(q ? "Quorum regained" : "Quorum lost: stopping this node's services")
+                    quorate = q
+                    if let view, members.contains(nodeID) { multicast(.quorum(view: view, quorate: q)) }
+                }
+            case .fenced(let n):
+                if !members.contains(n) { fenced.insert(n) }
+            case .delivered(let from, let bytes):
+                guard let m = try? Message.decode(bytes) else {
+                    // Garbage from the group is dropped, never trusted (only rgmanagers write there).
+                    notice("dropped an undecodable message from node \(from)")
+                    break
+                }
+                apply(m, from: from)
+            case .agentFinished(let id, let ok): agentFinished(id, ok)
+            case .request(let id, let r): request(id, r)
+            case .deadlineReached: break
+            }
+            settle()
+            return output
+        }
+
+        /// Runs everything the current state calls for: own services' operations and reports, then the
+        /// coordinator's decisions, then status checks.
+        mutating func settle() {
+            reconcileLocal()
+            if synced && quorate && coordinator == nodeID { decide() }
+            runStatusChecks()
+        }
+
+        // MARK: - Views and sync
+
+        mutating func installView(_ id: ViewID, _ list: [NodeID]) {
+            view = id
+            members = list
+            for n in list { fenced.remove(n) }
+            synced = false
+            syncReceived = [:]
+            sent = [:]
+            memberQuorate = [:]
+            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted(), quorate: quorate))
+        }
+
+        mutating func apply(_ m: Message, from: NodeID) {
+            guard m.view == view, members.contains(from) else { return }
+            switch m {
+            case .sync(_, let records, let active, let fencedList, let q):
+                syncReceived[from] = (records, active, fencedList)
+                memberQuorate[from] = q
+                if !synced && members.allSatisfy({ syncReceived[$0] != nil }) { mergeSyncs() }
+            case .change(_, let service, let generation, var record):
+                guard synced, let current = table[service], current.generation == generation else { return }
+                guard from == coordinator || (current.owner == from && record.owner == from)
+                    || (current.owner == from && record.owner == nil) else { return }
+                record.generation = generation + 1
+                table[service] = record
+                if sent[service] == generation { sent[service] = nil }
+            case .quorum(_, let q):
+                memberQuorate[from] = q
+            case .admin(_, let origin, let id, let request, let time):
+                guard synced else { return }
+                let result = applyAdmin(request, time: time)
+                if origin == nodeID, let i = pendingRequests.firstIndex(of: id) {
+                    pendingRequests.remove(at: i)
+                    output.effects.append(.reply(id: id, result))
+                }
+            }
+        }
+
+        /// Every member's table and running services arrived: the agreed table is their merge, the same on all.
+        mutating func mergeSyncs() {
+            var merged: [String: Record] = [:]
+            for name in specs.keys.sorted() {
+                let reports = members.compactMap { n in syncReceived[n]!.records[name].map { (n, $0) } }
+                var rec = reports.max { a, b in (a.1.generation, b.0.rawValue) < (b.1.generation, a.0.rawValue) }?.1
+                    ?? Record(state: specs[name]!.autostart ? .stopped : .disabled)
+                let runners = members.filter { syncReceived[$0]!.active.contains(name) }
+                // Nodes outside the view that some member still believed to hold it: fence before placing.
+                var claims = Set(rec.waitingFor.filter { !members.contains($0) })
+                for (_, r) in reports where r.state.holdsResources {
+                    if let o = r.owner, !members.contains(o) { claims.insert(o) }
+                }
+                if let owner = runners.first {
+                    if runners.count > 1 { notice("service:\(name) is held by nodes \(runners.map(\.description).joined(separator: ", "))") }
+                    let own = syncReceived[owner]!.records[name]
+                    if rec.owner != owner || !rec.state.holdsResources {
+                        rec = own?.owner == owner ? own! : rec
+                        rec.owner = owner
+                        if !rec.state.holdsResources { rec.state = .started }
+                    }
+                } else if let o = rec.owner, members.contains(o), rec.state.holdsResources {
+                    // The owner is here and holds nothing: it is stopped.
+                    rec.lastOwner = o
+                    rec.owner = nil
+                    rec.state = rec.state == .failed ? .failed : .stopped
+                }
+                if let o = rec.owner, !members.contains(o) { claims.insert(o) }
+                rec.waitingFor = claims.sorted()
+                rec.held = false
+                rec.generation = reports.map(\.1.generation).max().map { $0 + 1 } ?? 1
+                merged[name] = rec
+            }
+            table = merged
+            // What any member knows was fenced, everyone in the view now knows (and the coordinator decides on).
+            for n in members { fenced.formUnion(syncReceived[n]!.fenced.filter { !members.contains($0) }) }
+            synced = true
+        }
+
+        // MARK: - Helpers
+
+        mutating func multicast(_ m: Message) { output.effects.append(.multicast(m.encode())) }
+
+        mutating func notice(_ text: String) { output.effects.append(.notice(text)) }
+
+        /// Sends a change of `service`'s row from its current generation, once per generation.
+        mutating func propose(_ service: String, _ record: Record) {
+            guard let view, let current = table[service], sent[service] != current.generation else { return }
+            var r = record
+            r.lastTransition = wallSeconds
+            sent[service] = current.generation
+            multicast(.change(view: view, service: service, generation: current.generation, record: r))
+        }
+
+        var wallSeconds: UInt64 { settings.wallClockOrigin + UInt64(max(0, (now - .zero).components.seconds)) }
+
+        /// The earliest instant a status check is due.
+        public var nextDeadline: MonotonicInstant? {
+            // At the cap, the next check waits for a running one to end (an agent result), not for a time.
+            guard local.values.filter({ $0.checking != nil }).count < settings.statusChildMax else { return nil }
+            return local.values.compactMap { $0.nextCheckDue }.min()
+        }
+    }
+}
