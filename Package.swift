@@ -41,6 +41,7 @@ let package = Package(
 
         .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
+        .target(name: "FenceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "GroupCore"], swiftSettings: optimized),
         .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
 
         // MARK: Effect modules
@@ -142,6 +143,7 @@ let package = Package(
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "FenceCoreTests", dependencies: ["FenceCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterConfig"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
                     swiftSettings: strict),
