@@ -47,6 +47,8 @@ let package = Package(
         // MARK: Effect modules
         .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
+        .target(name: "FenceAgents", dependencies: ["FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
+                swiftSettings: strict),
         .target(name: "ClusterSystem", dependencies: ["ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
@@ -143,6 +145,8 @@ let package = Package(
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "FenceAgentsTests", dependencies: ["FenceAgents", "FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes"],
+                    swiftSettings: strict),
         .testTarget(name: "FenceCoreTests", dependencies: ["FenceCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterConfig"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],

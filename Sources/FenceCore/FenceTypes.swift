@@ -168,6 +168,21 @@ extension Fence {
         public var stdin: [String]
         public var timeout: Duration
 
+        public init(id: UInt64, purpose: Purpose, target: NodeID, targetName: String, method: String, methodNumber: Int, device: String,
+                    deviceNumber: Int, agent: String, stdin: [String], timeout: Duration) {
+            self.id = id
+            self.purpose = purpose
+            self.target = target
+            self.targetName = targetName
+            self.method = method
+            self.methodNumber = methodNumber
+            self.device = device
+            self.deviceNumber = deviceNumber
+            self.agent = agent
+            self.stdin = stdin
+            self.timeout = timeout
+        }
+
         public var description: String {
             "\(purpose == .fence ? "fence" : "unfence") \(targetName) dev \(methodNumber).\(deviceNumber) agent \(agent)"
         }
