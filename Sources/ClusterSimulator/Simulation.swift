@@ -68,6 +68,8 @@ public final class Simulation {
         case startGroups(node: Int, incarnation: Int)
         /// A crash planned earlier (only if the node has not restarted since).
         case crash(node: Int, incarnation: Int)
+        /// A timer of the fence layer (Simulation+Fencing).
+        case fencing(token: UInt64)
     }
 
     final class SimNode {
@@ -113,11 +115,13 @@ public final class Simulation {
     public internal(set) var groupChecker = GroupChecker()
     var groupRandom: SeededRandom
     var groupMessageCounter: UInt32 = 0
+    /// With `fencing` (which needs `stack` and turns groups on): every node also runs a fence daemon's core.
+    var fencing: FenceStack?
 
-    public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false) {
+    public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false, fencing: FencingOptions? = nil) {
         self.options = options
         self.stackSettings = stack
-        self.groupStack = groups
+        self.groupStack = groups || fencing != nil
         groupRandom = SeededRandom(seed: options.seed).fork(label: "groups")
         let root = SeededRandom(seed: options.seed)
         netRandom = root.fork(label: "network")
@@ -128,6 +132,10 @@ public final class Simulation {
         trace = Array(repeating: [], count: options.nodeCount)
         tracksFrames = options.safeProbability > 0
         received = Array(repeating: [], count: options.nodeCount)
+        if let f = fencing {
+            self.fencing = FenceStack(options: f, nodes: options.nodeCount, seed: options.seed)
+            workloadOn = false  // fencing runs carry only the stack's own traffic
+        }
         var startRandom = root.fork(label: "start")
         for n in nodes {
             n.persisted = startRandom.chance(0.3) ? UInt64.random(in: 0...1000, using: &startRandom) * 4 : 0
@@ -176,6 +184,7 @@ public final class Simulation {
                 break
             }
         }
+        if fencing != nil && convergedAt != nil && !watchdogFired { settleFencing() }
         if convergedAt == nil && !watchdogFired {
             checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
         }
@@ -202,7 +211,8 @@ public final class Simulation {
             groupChecker.check()
         }
         for n in nodes { retire(n) }
-        return Report(violations: checker.violations + quorumViolations + groupChecker.violations, converged: convergedAt != nil,
+        return Report(violations: checker.violations + quorumViolations + groupChecker.violations + (fenceReport?.violations ?? []),
+                      converged: convergedAt != nil,
                       convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
     }
 
@@ -274,6 +284,9 @@ public final class Simulation {
             if let c = n.lastRegular, n.machine?.state == .operational {
                 groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
             }
+            fencingStarted(n)
+        case .fencing(let token):
+            fencingStep(token: token)
         }
     }
 
@@ -309,8 +322,9 @@ public final class Simulation {
             n.lastRegular = nil
             n.groups = nil
             n.groupsPending = true
-            // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring.
-            if groupRandom.chance(0.5) {
+            // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring. With
+            // fencing it always starts with totemd, as the fence daemon's unit requires it.
+            if fencing != nil || groupRandom.chance(0.5) {
                 n.groups = ProcessGroup.StateMachine(nodeID: n.id, incarnation: UInt32(n.incarnation))
                 n.groupsPending = false
             } else {
@@ -319,6 +333,7 @@ public final class Simulation {
         }
         n.incarnation += 1
         handle(n, .start)
+        fencingStarted(n)
     }
 
     func handle(_ n: SimNode, _ event: Totem.Event) {
@@ -371,6 +386,7 @@ public final class Simulation {
             }
         }
         schedule(n)
+        fencingSync(n)
     }
 
     func schedule(_ n: SimNode) {

@@ -19,6 +19,8 @@ extension Fence.StateMachine {
         if weJoined {
             phase = .member
             complete = false
+            disallowed = []
+            addedSinceSettle = []
             victims = []
             delayUntil = nil
             delayForever = false
@@ -39,6 +41,8 @@ extension Fence.StateMachine {
             }
         }
         if weJoined || !v.joined.isEmpty { joinedSinceSettle = true }
+        addedSinceSettle.formUnion(v.joined.filter { $0 != me })
+        disallowed = disallowed.filter { v.members.contains($0) }
         view = v
         starts = [:]
         sentStart = false
@@ -56,7 +60,7 @@ extension Fence.StateMachine {
             victims[i].startup = false
             victims[i].announced = false
             if let inc = incarnation { victims[i].failedIncarnation = inc }
-            victims[i].seenGone = quorumKnown && incarnation == nil
+            victims[i].seenGone = quorumKnown && (incarnation == nil || incident.ringSequence <= quorumRing)
             return
         }
         guard victims.count < Fence.victimsMax else {
@@ -64,7 +68,8 @@ extension Fence.StateMachine {
             return
         }
         victims.append(Fence.Victim(node: node, name: settings.name(of: node), incident: incident, startup: false,
-                                    failedIncarnation: incarnation, seenGone: quorumKnown && incarnation == nil))
+                                    failedIncarnation: incarnation,
+                                    seenGone: quorumKnown && (incarnation == nil || incident.ringSequence <= quorumRing)))
     }
 
     /// This member is out of the domain (its leave, or the group lost it): it forgets the domain's state.
@@ -72,6 +77,8 @@ extension Fence.StateMachine {
         phase = .outside
         view = nil
         victims = []
+        disallowed = []
+        addedSinceSettle = []
         starts = [:]
         settled = false
         sentStart = false
@@ -85,13 +92,18 @@ extension Fence.StateMachine {
 
     // MARK: - Quorum
 
-    mutating func quorumChanged(_ q: Bool, _ members: [Fence.QuorumMember], out: inout Fence.Output) {
+    mutating func quorumChanged(_ q: Bool, ring: UInt64, _ members: [Fence.QuorumMember], out: inout Fence.Output) {
         quorate = q
         quorumKnown = true
+        quorumRing = ring
         quorumMembers = [:]
         for m in members { quorumMembers[m.node] = m.incarnation }
         for i in victims.indices where !victims[i].seenGone {
-            if let inc = quorumMembers[victims[i].node] {
+            if victims[i].incident.ringSequence <= ring {
+                // quorumd has processed the configuration the failure happened in, so its quorum counts it (even if
+                // the node is back by now).
+                victims[i].seenGone = true
+            } else if let inc = quorumMembers[victims[i].node] {
                 if let failed = victims[i].failedIncarnation, failed != inc { victims[i].seenGone = true }
             } else {
                 victims[i].seenGone = true
@@ -116,7 +128,7 @@ extension Fence.StateMachine {
     // MARK: - Messages
 
     mutating func delivered(from: Fence.Member, bytes: [UInt8], now: MonotonicInstant, out: inout Fence.Output) {
-        guard phase == .member || phase == .leaving, let v = view, v.members.contains(from) else {
+        guard phase == .member || phase == .leaving, let v = view, v.members.contains(from), !disallowed.contains(from) else {
             droppedMessages += 1
             return
         }
@@ -133,18 +145,30 @@ extension Fence.StateMachine {
             // A start sent for an earlier view with other members is stale; one for a view with the same members
             // is taken as it is: every member takes it the same way, so all still choose the same master.
             guard members == v.members else { return }
-            starts[from] = flag
-            if !settled && v.members.allSatisfy({ starts[$0] != nil }) { settle(now: now, out: &out) }
+            if flag && complete && addedSinceSettle.contains(from) {
+                // fenced's merge rule: a member just added that already holds a domain state comes from another
+                // partition; two states cannot be merged, so it is left out until it restarts.
+                disallowed.insert(from)
+                out.log(.warning, "fence daemon \(from) of node \(settings.name(of: from.node)) merged in from another partition with its own domain state; ignoring it until it restarts")
+            } else {
+                starts[from] = flag
+            }
+            settleIfReady(now: now, out: &out)
         case .victimDone(let victim, let incident, let how, let agent, let method, let wall):
             resolve(victim, incident: incident, how: how, by: from.node, agent: agent, method: method, wall: wall, out: &out)
         case .attempt(let victim, _, let method, let device, let agent, let outcome, let stderr, _):
             out.log(outcome.isSuccess ? .info : .error,
                     Fence.Text.attempt(settings.name(of: victim), method: method, device: device, agent: agent, outcome: outcome, stderr: stderr))
         case .complete(let members):
-            if !complete && members.contains(me) {
-                complete = true
-                victims.removeAll { $0.startup }
-                out.log(.debug, "the domain's state is complete here; startup victims cleared")
+            // The settled master has no victims left after the view with these members. A member that was new
+            // now holds the domain's state and drops its startup victims; any member drops victims the master does
+            // not have (failures it saw in a partition whose state did not survive the merge). Only a complete
+            // for the current view counts: a later failure must not be wiped by an older complete.
+            guard settled, from.node == master, members == v.members.filter({ !disallowed.contains($0) }), members.contains(me) else { return }
+            if !complete { complete = true }
+            if !victims.isEmpty {
+                out.log(.info, "the master has no victims: forgetting \(victims.map(\.name).joined(separator: ", "))")
+                victims = []
             }
         case .acknowledge(let victim, let wall):
             if let entry = victims.first(where: { $0.node == victim }) {
@@ -161,17 +185,27 @@ extension Fence.StateMachine {
         }
     }
 
+    /// The cycle settles once every member has said `start`, except members left out: merged in with a state of
+    /// their own, or on a node quorumd does not count (Disallowed, or gone): such a member is about to be removed
+    /// and must not hold the domain up.
+    mutating func settleIfReady(now: MonotonicInstant, out: inout Fence.Output) {
+        guard phase == .member, !settled, sentStart, let v = view else { return }
+        guard v.members.allSatisfy({ starts[$0] != nil || disallowed.contains($0) || quorumMembers[$0.node] == nil }) else { return }
+        settle(now: now, out: &out)
+    }
+
     /// Every `start` is in: all members choose the same master, the lowest node id among members that hold the
     /// domain's state, or the lowest of all when none does (the domain is being formed).
     private mutating func settle(now: MonotonicInstant, out: inout Fence.Output) {
         guard let v = view else { return }
         settled = true
+        addedSinceSettle = []
         let holders = v.members.filter { starts[$0] == true }.map(\.node)
-        master = holders.min() ?? v.nodes.min()
+        master = holders.min() ?? v.members.filter { !disallowed.contains($0) }.map(\.node).min()
         let pending = victims.filter { !$0.announced }
         if master == me.node {
             if victims.isEmpty {
-                out.multicast(.complete(members: v.members))
+                out.multicast(.complete(members: v.members.filter { !disallowed.contains($0) }))
             } else if running == nil {
                 let reason = joinedSinceSettle ? "post_join_delay" : "post_fail_delay"
                 let chosen = joinedSinceSettle ? settings.postJoinDelay : settings.postFailDelay
@@ -198,14 +232,16 @@ extension Fence.StateMachine {
         let entry = victims.remove(at: i)
         if running?.target == victim { running!.abandoned = true }
         history[victim] = Fence.HistoryEntry(node: victim, master: by, how: how, wallClockSeconds: wall, agent: agent)
-        let r = Fence.Resolution(victim: victim, victimName: entry.name, incident: entry.incident, how: how, by: by, agent: agent,
+        // The resolution names the failure that was settled as the domain agreed on it (the master's incident),
+        // so every member reports the same one even where this member knew the victim only from its own startup.
+        let r = Fence.Resolution(victim: victim, victimName: entry.name, incident: incident, how: how, by: by, agent: agent,
                                  method: method, wallClockSeconds: wall)
         out.log(how == .override ? .warning : .notice, Fence.Text.resolved(r))
         out.effects.append(.victimResolved(r))
         if victims.isEmpty, settled, master == me.node, let v = view {
             delayUntil = nil
             delayForever = false
-            out.multicast(.complete(members: v.members))
+            out.multicast(.complete(members: v.members.filter { !disallowed.contains($0) }))
         }
     }
 }

@@ -33,7 +33,8 @@ extension Fence.StateMachine {
     /// A victim may go unfenced once it is a cluster member again with an incarnation other than the one it failed
     /// with (it restarted, so it holds nothing), and its fence daemon is back in the domain.
     private func rejoinedCleanly(_ v: Fence.Victim) -> Bool {
-        guard let inc = quorumMembers[v.node], view?.nodes.contains(v.node) == true else { return false }
+        guard let inc = quorumMembers[v.node],
+              view?.members.contains(where: { $0.node == v.node && !disallowed.contains($0) }) == true else { return false }
         if v.startup { return true }
         if let failed = v.failedIncarnation { return inc != failed }
         return v.seenGone

@@ -28,8 +28,9 @@ extension Fence {
         case domainView(DomainView)
         /// A domain message, in agreed order.
         case delivered(from: Member, bytes: [UInt8])
-        /// quorumd's view changed: quorate or not, and the nodes it counts as members. Feed it before `.join`.
-        case quorum(quorate: Bool, members: [QuorumMember])
+        /// quorumd's view changed: quorate or not, the totem ring its view is of (cman's generation), and the nodes
+        /// it counts as members. Feed it before `.join`.
+        case quorum(quorate: Bool, ringSequence: UInt64, members: [QuorumMember])
         /// An agent run asked for by `.runAgent` finished.
         case agentFinished(AgentResult)
         /// A new cluster.conf: plans and delays for what starts from now on.
@@ -114,6 +115,14 @@ extension Fence {
         public internal(set) var quorate = false
         var quorumKnown = false
         var quorumMembers: [NodeID: UInt64] = [:]
+        /// The ring quorumd's view is of: a failure seen in this ring or an earlier one is reflected in its quorum.
+        var quorumRing: UInt64 = 0
+        /// Members added to the view since the last settled cycle.
+        var addedSinceSettle: Set<Member> = []
+        /// Members that merged in from another partition with a domain state of their own (their `start` said
+        /// complete although they were just added): they take no part until they leave and come back afresh, as in
+        /// fenced; quorumd's Disallowed state and the fencing of one side resolve such a merge.
+        public internal(set) var disallowed: Set<Member> = []
         var delayUntil: MonotonicInstant?
         var delayForever = false
         var delay: Duration = .zero
@@ -142,8 +151,9 @@ extension Fence {
                 viewChanged(v, now: now, out: &out)
             case .delivered(let from, let bytes):
                 delivered(from: from, bytes: bytes, now: now, out: &out)
-            case .quorum(let q, let members):
-                quorumChanged(q, members, out: &out)
+            case .quorum(let q, let ring, let members):
+                quorumChanged(q, ring: ring, members, out: &out)
+                settleIfReady(now: now, out: &out)
             case .agentFinished(let result):
                 agentFinished(result, now: now, out: &out)
             case .reconfigure(let s):

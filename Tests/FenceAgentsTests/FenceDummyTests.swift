@@ -62,7 +62,7 @@ struct FenceDummyTests {
         let config = try #require(loaded.valid)
         var core = Fence.StateMachine(nodeID: NodeID(1), pid: 11, settings: Fence.Settings(config: config),
                                       clock: Fence.WallClockAnchor(instant: .zero, secondsSinceEpoch: 1_700_000_000))
-        _ = core.handle(.quorum(quorate: true, members: [Fence.QuorumMember(node: NodeID(1), incarnation: 4)]), at: .zero)
+        _ = core.handle(.quorum(quorate: true, ringSequence: 4, members: [Fence.QuorumMember(node: NodeID(1), incarnation: 4)]), at: .zero)
         let runner = AgentRunner(locator: AgentLocator(environment: [:]))
         let effects = Self.drive(&core, core.handle(.request(.join), at: .zero), runner: runner)
         let runs = effects.compactMap { if case .runAgent(let r) = $0 { r } else { nil } }

@@ -17,6 +17,8 @@ struct FenceBus {
     var incarnations: [Int: UInt64] = [:]
     /// Quorum by hand, per node; nil means majority of configured nodes in the partition.
     var quorumOverride: [Int: Bool] = [:]
+    /// Nodes each node's quorumd does not count (Disallowed).
+    var quorumHidden: [Int: Set<Int>] = [:]
     /// Pending agent runs: (node, run).
     var runs: [(node: Int, run: Fence.AgentRun)] = []
     /// Every agent run ever started, and whether the starter was quorate then.
@@ -26,6 +28,8 @@ struct FenceBus {
     var removed: [(by: Int, node: NodeID)] = []
     var joinFailures: [Int: [String]] = [:]
     var queue: [(partition: Int, from: Int, bytes: [UInt8])] = []
+    /// The ring quorumd reports, when a test holds it back (nil: the bus's current ring).
+    var quorumRing: UInt64?
 
     init(nodes: Int, settings: Fence.Settings? = nil) {
         self.settings = settings ?? FenceBus.settings(nodes)
@@ -69,9 +73,9 @@ struct FenceBus {
 
     mutating func feedQuorum(_ n: Int) {
         let p = partition(of: n)
-        let members = p < 0 ? [] : partitions[p].filter { cores[$0] != nil }.sorted()
+        let members = p < 0 ? [] : partitions[p].filter { cores[$0] != nil && !(quorumHidden[n]?.contains($0) ?? false) }.sorted()
             .map { Fence.QuorumMember(node: NodeID(UInt32($0)), incarnation: incarnations[$0]!) }
-        apply(n, .quorum(quorate: quorate(n), members: members))
+        apply(n, .quorum(quorate: quorate(n), ringSequence: quorumRing ?? ringSequence, members: members))
     }
 
     mutating func feedAllQuorum() { for n in cores.keys.sorted() { feedQuorum(n) } }

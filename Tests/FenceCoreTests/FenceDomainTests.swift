@@ -177,6 +177,9 @@ struct FenceDomainTests {
         s.postFailDelay = .seconds(5)
         var bus = Self.formed(3, settings: s)
         bus.partition([[1, 2], [3]])
+        // quorumd on 1 and 2 marks node 3 Disallowed; node 3 alone is inquorate.
+        bus.quorumHidden = [1: [3], 2: [3], 3: [1, 2]]
+        bus.quorumOverride = [3: false]
         bus.partition([[1, 2, 3]])
         #expect(bus.started.isEmpty)
         bus.advance(.seconds(6))
@@ -317,16 +320,13 @@ struct FenceDomainTests {
         #expect(bus.victims(2).isEmpty)
     }
 
-    @Test("a fence daemon that dies on a live node makes it a victim and asks for its removal from the cluster")
+    @Test("a fence daemon that dies on a live node makes it a victim, fenced at once, and asks for its removal from the cluster")
     func processDown() {
         var bus = Self.formed()
         bus.killDaemon(3)
         #expect(bus.victims(1) == [3])
         #expect(bus.removed.map(\.node) == [NodeID(3), NodeID(3)])
-        // It is still a quorum member with the same incarnation: no start until quorumd sees it go.
-        #expect(bus.started.isEmpty)
-        bus.crash(3)
-        bus.partition([[1, 2], [3]])
+        // quorumd still counts node 3 with the same incarnation: it did not restart, so it is fenced.
         #expect(bus.runTargets() == [3])
     }
 
@@ -369,7 +369,7 @@ struct FenceDomainTests {
     func joinRequests() {
         var core = Fence.StateMachine(nodeID: NodeID(1), pid: 1, settings: FenceBus.settings(1), clock: Fence.WallClockAnchor(instant: .zero, secondsSinceEpoch: 0))
         #expect(core.handle(.request(.join), at: .zero).result == .refused("the cluster's membership is not known yet; is quorumd running?"))
-        _ = core.handle(.quorum(quorate: true, members: [Fence.QuorumMember(node: NodeID(1), incarnation: 4)]), at: .zero)
+        _ = core.handle(.quorum(quorate: true, ringSequence: 4, members: [Fence.QuorumMember(node: NodeID(1), incarnation: 4)]), at: .zero)
         let out = core.handle(.request(.join), at: .zero)
         #expect(out.result == .accepted && out.effects.contains(.joinGroup))
         #expect(core.handle(.request(.join), at: .zero).result == .refused("already joining the fence domain"))
@@ -394,5 +394,41 @@ struct FenceDomainTests {
         #expect(bus.started.allSatisfy { $0.node == 1 })
         #expect(Set(bus.started.map(\.run.target)) == [NodeID(2), NodeID(5)])
         for n in [1, 3, 4] { #expect(bus.victims(n).isEmpty) }
+    }
+}
+
+@Suite("Fence domain: partitions that merge")
+struct FenceMergeTests {
+    @Test("after a merge a side whose quorumd does not count the other's nodes settles without them and fences them")
+    func mergedPartitions() {
+        var bus = FenceDomainTests.formed(5, settings: FenceBus.settings(5))
+        bus.partition([[1, 2], [3, 4, 5]])
+        #expect(bus.runTargets() == [1])
+        bus.finishOne(.failed(exitCode: 1))  // the device is unreachable; the retry comes after the merge
+        // quorumd marks the returning side Disallowed, so only 3, 4, 5 stay quorate.
+        bus.quorumHidden = [1: [3, 4, 5], 2: [3, 4, 5], 3: [1, 2], 4: [1, 2], 5: [1, 2]]
+        bus.quorumOverride = [1: false, 2: false]
+        bus.partition([[1, 2, 3, 4, 5]])
+        #expect(bus.cores[3]!.settled && bus.cores[3]!.status.master == NodeID(3))
+        #expect(bus.cores[1]!.waitState == .quorum, "the inquorate side never starts")
+        #expect(bus.runs.map(\.node) == [3] && bus.runTargets() == [2], "the quorate side's master fences the other side")
+        bus.finishAgents()
+        bus.advance(.seconds(5))
+        bus.finishAgents()
+        #expect(bus.victims(3).isEmpty && bus.victims(4).isEmpty)
+        #expect(bus.started.allSatisfy { $0.quorate } && bus.started.allSatisfy { $0.node != 1 && $0.node != 2 || $0.run.target.rawValue > 2 })
+    }
+
+    @Test("two sides that both hold the domain's state leave each other out when they merge (fenced's rule)")
+    func mergedStates() {
+        var bus = FenceDomainTests.formed(2, settings: FenceBus.settings(2))
+        bus.quorumOverride = [1: true, 2: true]  // two_node: each side alone is quorate
+        bus.partition([[1], [2]])
+        #expect(Set(bus.runs.map(\.node)) == [1, 2], "both sides race")
+        bus.runs = []  // the devices are slow: the link comes back first
+        bus.partition([[1, 2]])
+        #expect(bus.cores[1]!.disallowed.map(\.node) == [NodeID(2)] && bus.cores[2]!.disallowed.map(\.node) == [NodeID(1)])
+        #expect(bus.logs[1]!.contains { $0.text.contains("merged in from another partition with its own domain state") })
+        #expect(bus.cores[1]!.status.master == NodeID(1) && bus.cores[2]!.status.master == NodeID(2))
     }
 }
