@@ -6,6 +6,8 @@ extension Fence {
     public struct NodeStatus: Hashable, Sendable {
         public var node: NodeID
         public var member: Bool
+        /// A member left out because it merged in with a domain state of its own (fenced shows it as member -1).
+        public var disallowed: Bool = false
         public var victim: Bool
         /// The node that settled its last failure (0: never).
         public var lastFenceMaster: NodeID
@@ -63,7 +65,7 @@ extension Fence {
             if allNodes {
                 s += "all nodes\n"
                 for n in nodes {
-                    s += "nodeid \(n.node) member \(n.member ? 1 : 0) victim \(n.victim ? 1 : 0) last fence master \(n.lastFenceMaster) how \(n.lastFenceHow)\n"
+                    s += "nodeid \(n.node) member \(n.disallowed ? -1 : n.member ? 1 : 0) victim \(n.victim ? 1 : 0) last fence master \(n.lastFenceMaster) how \(n.lastFenceHow)\n"
                 }
             }
             return s + "\n"
@@ -79,9 +81,11 @@ extension Fence.StateMachine {
         ids.remove(NodeID(0))
         let nodes = ids.sorted().map { id -> Fence.NodeStatus in
             let h = history[id]
-            return Fence.NodeStatus(node: id, member: members.contains(id), victim: victims.contains { $0.node == id },
-                                    lastFenceMaster: h?.master ?? NodeID(0), lastFenceHow: h?.how ?? .none,
-                                    lastFenceTime: h?.wallClockSeconds ?? 0, lastFenceAgent: h?.agent ?? "")
+            var s = Fence.NodeStatus(node: id, member: members.contains(id), victim: victims.contains { $0.node == id },
+                                     lastFenceMaster: h?.master ?? NodeID(0), lastFenceHow: h?.how ?? .none,
+                                     lastFenceTime: h?.wallClockSeconds ?? 0, lastFenceAgent: h?.agent ?? "")
+            s.disallowed = disallowed.contains { $0.node == id }
+            return s
         }
         let now = running.flatMap { $0.abandoned ? nil : $0.target } ?? NodeID(0)
         return Fence.DomainStatus(phase: phase, members: members, victimCount: victims.count, victimNow: now,

@@ -430,5 +430,6 @@ struct FenceMergeTests {
         #expect(bus.cores[1]!.disallowed.map(\.node) == [NodeID(2)] && bus.cores[2]!.disallowed.map(\.node) == [NodeID(1)])
         #expect(bus.logs[1]!.contains { $0.text.contains("merged in from another partition with its own domain state") })
         #expect(bus.cores[1]!.status.master == NodeID(1) && bus.cores[2]!.status.master == NodeID(2))
+        #expect(bus.cores[1]!.status.listing(allNodes: true).contains("nodeid 2 member -1 victim 1 last fence master 0 how none\n"))
     }
 }
