@@ -31,6 +31,11 @@ public struct FenceDaemonConfig: Sendable, Hashable {
     public var cleanStart: Bool = false
     public var overridePath: String = "/var/run/cluster/fenced_override"
     public var overrideTime: Duration = .seconds(3)
+    /// How long one fence agent may run before it is killed (`agent_timeout`, seconds; this stack's addition).
+    public var agentTimeout: Duration = .seconds(60)
+    /// Directories searched for agents named without a path (`agent_path`, colon-separated; this stack's
+    /// addition). Empty means the default, /usr/sbin then /sbin.
+    public var agentPath: [String] = []
     public var line: Int = 0
     public var extraAttributes: [XMLAttribute] = []
 
@@ -50,6 +55,15 @@ public struct FenceDaemonConfig: Sendable, Hashable {
             if p.hasPrefix("/") { f.overridePath = p } else { r.error("<fence_daemon>: override_path \"\(p)\" must be absolute") }
         }
         f.overrideTime = r.seconds("override_time") ?? f.overrideTime
+        if let t = r.integer("agent_timeout", in: 1...86_400) { f.agentTimeout = .seconds(t) }
+        if let p = r.string("agent_path", nonEmpty: true) {
+            let dirs = p.split(separator: ":").map(String.init)
+            if let bad = dirs.first(where: { !$0.hasPrefix("/") }) {
+                r.error("<fence_daemon>: agent_path entry \"\(bad)\" must be an absolute directory")
+            } else {
+                f.agentPath = dirs
+            }
+        }
         r.accept("skip_undefined")
         f.extraAttributes = r.unknownAttributes()
         _ = r.unknownChildren()

@@ -21,8 +21,10 @@ extension Simulation {
     /// How long a message may take to reach every member once the healed ring has settled.
     var groupLivenessBound: Duration { options.token * 4 + .seconds(1) }
 
-    func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) {
-        guard var g = n.groups, n.machine != nil else { return }
+    /// Hands `event` to the node's group core and carries out its output; returns a request's result.
+    @discardableResult
+    func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) -> ProcessGroup.RequestResult? {
+        guard var g = n.groups, n.machine != nil else { return nil }
         let out = g.handle(event, at: localTime(n))
         n.groups = g
         if verbose {
@@ -42,6 +44,7 @@ extension Simulation {
             switch e {
             case .multicast(let bytes): pending.append(bytes)
             case .event(let h, let ev):
+                if fenceGroupEvent(n, handle: h, ev) { continue }
                 guard let proc = n.processes[h] else { continue }
                 let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
                 let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
@@ -61,12 +64,13 @@ extension Simulation {
             groupChecker.recordSent(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h), group: group, id: payload, at: now)
         }
         for bytes in pending {
-            guard var m = n.machine else { return }
+            guard var m = n.machine else { return out.result }
             let out = m.handle(.submit(channel: ProcessGroup.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
             n.machine = m
             carryOut(n, out)
         }
         scheduleUpper(n)
+        return out.result
     }
 
     static func describe(_ e: ProcessGroup.Event) -> String {

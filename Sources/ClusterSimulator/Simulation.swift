@@ -74,6 +74,8 @@ public final class Simulation {
         case stack(StackEvent)
         /// The rgmanager layer's agents, deadlines and fencing.
         case resource(ResourceTimer)
+        /// A timer of the fence layer (Simulation+Fencing).
+        case fencing(token: UInt64)
     }
 
     final class SimNode {
@@ -123,6 +125,8 @@ public final class Simulation {
     var resourceLayer: ResourceLayer?
     var groupRandom: SeededRandom
     var groupMessageCounter: UInt32 = 0
+    /// With `fencing` (which needs `stack` and turns groups on): every node also runs a fence daemon's core.
+    var fencing: FenceStack?
 
     /// With a scenario, the quorum settings, administrator actions, quorum disk and fencing of the stack run.
     public let quorumScenario: QuorumScenario?
@@ -132,12 +136,12 @@ public final class Simulation {
     var stackState = StackState()
 
     public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false, scenario: QuorumScenario? = nil,
-                groupMutations: ProcessGroup.Mutations = []) {
+                groupMutations: ProcessGroup.Mutations = [], fencing: FencingOptions? = nil) {
         self.options = options
         self.stackSettings = scenario?.settings ?? stack
         self.quorumScenario = scenario
         self.groupMutations = groupMutations
-        self.groupStack = groups
+        self.groupStack = groups || fencing != nil
         groupRandom = SeededRandom(seed: options.seed).fork(label: "groups")
         let root = SeededRandom(seed: options.seed)
         netRandom = root.fork(label: "network")
@@ -148,6 +152,10 @@ public final class Simulation {
         trace = Array(repeating: [], count: options.nodeCount)
         tracksFrames = options.safeProbability > 0
         received = Array(repeating: [], count: options.nodeCount)
+        if let f = fencing {
+            self.fencing = FenceStack(options: f, nodes: options.nodeCount, seed: options.seed)
+            workloadOn = false  // fencing runs carry only the stack's own traffic
+        }
         var startRandom = root.fork(label: "start")
         for n in nodes {
             n.persisted = startRandom.chance(0.3) ? UInt64.random(in: 0...1000, using: &startRandom) * 4 : 0
@@ -198,6 +206,7 @@ public final class Simulation {
                 break
             }
         }
+        if fencing != nil && convergedAt != nil && !watchdogFired { settleFencing() }
         if convergedAt == nil && !watchdogFired {
             checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
         }
@@ -229,11 +238,12 @@ public final class Simulation {
         }
         for n in nodes { retire(n) }
         var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations
-                                + (resourceLayer?.checker.violations ?? []),
+                                + (resourceLayer?.checker.violations ?? []) + (fenceReport?.violations ?? []),
                             converged: convergedAt != nil,
                             convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
         report.stack = stackCoverage()
-        report.violations += report.stack.emptyChecks(quorum: stackSettings != nil, groups: groupStack)
+        // A fencing run turns groups on only to carry the fence domain: its own checker proves what it compared.
+        report.violations += report.stack.emptyChecks(quorum: stackSettings != nil, groups: groupStack && fencing == nil)
         return report
     }
 
@@ -314,6 +324,9 @@ public final class Simulation {
             if let c = n.lastRegular, n.machine?.state == .operational {
                 groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
             }
+            fencingStarted(n)
+        case .fencing(let token):
+            fencingStep(token: token)
         }
     }
 
@@ -350,8 +363,9 @@ public final class Simulation {
             n.lastRegular = nil
             n.groups = nil
             n.groupsPending = true
-            // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring.
-            if groupRandom.chance(0.5) {
+            // Half the time groupd starts with totemd; otherwise it connects later, in the middle of a ring. With
+            // fencing it always starts with totemd, as the fence daemon's unit requires it.
+            if fencing != nil || groupRandom.chance(0.5) {
                 n.groups = makeGroupCore(n)
                 n.groupsPending = false
             } else {
@@ -361,6 +375,7 @@ public final class Simulation {
         }
         n.incarnation += 1
         handle(n, .start)
+        fencingStarted(n)
     }
 
     func handle(_ n: SimNode, _ event: Totem.Event) {
@@ -420,6 +435,7 @@ public final class Simulation {
         }
         schedule(n)
         resourceQuorum(n)
+        fencingSync(n)
     }
 
     func schedule(_ n: SimNode) {

@@ -3,6 +3,7 @@
 import ArgumentParser
 import ClusterConfig
 import ClusterConfigModel
+import FenceAgents
 import Foundation
 import ToolSupport
 
@@ -24,9 +25,17 @@ struct Validate: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print the diagnostics as JSON.")
     var json = false
 
+    @Flag(name: .customLong("agents"),
+          help: "Also ask every fence agent the file uses for its metadata (-o metadata): a missing agent is an error, a parameter it does not have a warning.")
+    var agents = false
+
     func run() throws {
         let path = ConfigPath.resolve(file)
-        let loaded = ConfigLoader.load(path: path, useSchema: !noSchema)
+        var loaded = ConfigLoader.load(path: path, useSchema: !noSchema)
+        if agents, let config = loaded.configuration {
+            let locator = AgentLocator(configured: config.fenceDaemon.agentPath)
+            loaded.diagnostics = (loaded.diagnostics + FenceAgents.checkDevices(config, file: path, locator: locator)).sortedForDisplay
+        }
         if json {
             struct Item: Encodable { let severity: String; let file: String; let line: Int; let message: String }
             struct Report: Encodable { let file: String; let valid: Bool; let diagnostics: [Item] }
