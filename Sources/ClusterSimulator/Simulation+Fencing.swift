@@ -91,6 +91,15 @@ final class FenceStack {
     /// Whether a node fenced after the heal is powered on again (as an operator or a reboot action would); scripted
     /// scenarios that want to see who survived turn it off.
     var powerOnAfterHeal = true
+    /// The fence layer's recent events (every core's inputs and effects, agents, power), for failure reports and
+    /// replays.
+    var log: [String] = []
+    static let logLimit = 4_000
+
+    func append(_ line: String) {
+        log.append(line)
+        if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
+    }
 
     /// The group handle of each node's fence daemon (far above the workload's handles).
     static let handle: ProcessGroup.Handle = 1 << 40
@@ -158,10 +167,13 @@ extension Simulation {
     }
 
     private func fenceApply(_ n: SimNode, _ event: Fence.Event) {
-        guard let f = fencing, var core = f.cores[n.index], f.incarnation[n.index] == n.incarnation, n.machine != nil else { return }
+        // A node told to leave the cluster (Disallowed, evicted) has no quorumd any more: fenced exits with it, as it
+        // does when its cman connection closes; it must not go on acting on the last quorum it was told.
+        guard let f = fencing, var core = f.cores[n.index], f.incarnation[n.index] == n.incarnation, n.isUp, n.quorum != nil else { return }
         let before = Set(core.victims.map { "\($0.node)/\($0.incident)" })
         let out = core.handle(event, at: localTime(n))
         f.cores[n.index] = core
+        f.append("\(now) n\(n.index + 1) \(Self.describe(event)) -> \(out.effects.compactMap(Self.describe).joined(separator: "; "))\(out.result.map { " result \($0)" } ?? "") [\(core.phase.rawValue)/\(core.waitState.rawValue) master \(core.master.map(\.description) ?? "-") victims \(core.victims.map { "\($0.node)@\($0.incident)" })]")
         for v in core.victims where !before.contains("\(v.node)/\(v.incident)") {
             f.checker.victimSeen(viewer: n.index, victim: v.node, incident: v.incident, at: now)
         }
@@ -192,12 +204,10 @@ extension Simulation {
         }
         scheduleFenceDeadline(n)
         for r in requests {
-            if case .join = r, groupEvent(n, r) == .tryAgain {
-                pushFenceTimer(n.index, .rejoin, at: now + .milliseconds(100))
-            } else if case .join = r {
-                continue
-            } else {
-                groupEvent(n, r)
+            let result = groupEvent(n, r)
+            if case .join = r {
+                f.append("\(now) n\(n.index + 1) join: \(result.map { "\($0)" } ?? "no groupd")")
+                if result == .tryAgain { pushFenceTimer(n.index, .rejoin, at: now + .milliseconds(100)) }
             }
         }
     }
@@ -231,6 +241,7 @@ extension Simulation {
             after = .milliseconds(Int64.random(in: f.options.agentMillisecondsMin...max(f.options.agentMillisecondsMin, f.options.agentMillisecondsMax),
                                                 using: &f.random))
         }
+        f.append("\(now) n\(n.index + 1) agent \(run.id) (\(run)) will end \(outcome) after \(after.millisecondsClamped) ms")
         pushFenceTimer(n.index, .agent(run, outcome), at: now + after)
     }
 
@@ -259,7 +270,9 @@ extension Simulation {
             fenceEvent(n, .agentFinished(Fence.AgentResult(runID: run.id, outcome: outcome, stderr: outcome == .success ? "" : "simulated device error")))
         case .rejoin:
             guard n.incarnation == inc, n.machine != nil, f.cores[node] != nil else { return }
-            if groupEvent(n, .join(handle: FenceStack.handle, pid: fencePID(n), group: Fence.groupName)) == .tryAgain {
+            let result = groupEvent(n, .join(handle: FenceStack.handle, pid: fencePID(n), group: Fence.groupName))
+            f.append("\(now) n\(node + 1) join again: \(result.map { "\($0)" } ?? "no groupd")")
+            if result == .tryAgain {
                 pushFenceTimer(node, .rejoin, at: now + .milliseconds(100))
             }
         case .powerOn(let v):
@@ -287,17 +300,12 @@ extension Simulation {
             }
             if settled { return }
         }
-        // The domain can only settle on what the layers below agree on. Two standing cases are theirs, not the fence
-        // domain's: a quorum standoff after a merge (Disallowed nodes and no quorate side; cman needs an
-        // administrator), and group cores whose views of the domain's group differ.
+        // The domain can only settle on what quorum agrees on: a quorum standoff after a merge (Disallowed nodes and
+        // no quorate side) needs an administrator, as in cman. (The group layer's views agree since the group core
+        // applies membership changes at the end of its sync rounds: differing views fail here like any other stall.)
         let quorums = nodes.compactMap(\.quorum)
         if quorums.contains(where: { !$0.isQuorate || !$0.summary.disallowed.isEmpty }) {
             f.undecided.append("quorum standoff")
-            return
-        }
-        let views = Set(nodes.compactMap { $0.groups?.members(of: Fence.groupName) })
-        if views.count > 1 {
-            f.undecided.append("group views differ: \(views.map { $0.map(\.description).joined(separator: ",") }.sorted())")
             return
         }
         let states = nodes.map { n -> String in
@@ -309,6 +317,37 @@ extension Simulation {
         }
         f.checker.failLiveness("the fence domain did not settle within 60 s of the heal: \(states.joined(separator: " "))")
     }
+
+    static func describe(_ e: Fence.Event) -> String {
+        switch e {
+        case .request(let r): return "request \(r)"
+        case .domainView(let v):
+            return "view ring \(v.ringSequence) \(v.members.map(\.description)) +\(v.joined.map(\.description)) -\(v.left.map { "\($0.member)(\($0.reason))" })"
+        case .delivered(let from, let bytes):
+            return "from \(from): \((try? Fence.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
+        case .quorum(let q, let ring, let members): return "quorum \(q) ring \(ring) \(members.map { "\($0.node)#\($0.incarnation)" })"
+        case .agentFinished(let r): return "agent \(r.runID) \(r.outcome)"
+        case .reconfigure: return "reconfigure"
+        case .deadlineReached: return "deadline"
+        }
+    }
+
+    static func describe(_ e: Fence.Effect) -> String? {
+        switch e {
+        case .joinGroup: return "join"
+        case .leaveGroup: return "leave"
+        case .multicast(let bytes): return "send \((try? Fence.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
+        case .runAgent(let run): return "run \(run)"
+        case .removeFromCluster(let node, _): return "kill \(node)"
+        case .victimResolved(let r): return "resolved \(r.victim) \(r.incident) \(r.how)"
+        case .joinFailed(let t): return "join failed: \(t)"
+        case .log(let l) where l.level != .debug: return l.description
+        case .log, .stateChanged: return nil
+        }
+    }
+
+    /// The fence layer's recent events, oldest first.
+    public var fenceLog: [String] { fencing?.log ?? [] }
 
     /// The fence checker's findings and counts, and why liveness could not be judged (nil without fencing).
     public var fenceReport: (violations: [String], counts: FenceChecker.Counts, undecided: [String])? {

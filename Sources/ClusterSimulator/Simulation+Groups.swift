@@ -63,12 +63,7 @@ extension Simulation {
         if case .mcast(let h, let group, let payload) = event, out.result == .ok {
             groupChecker.recordSent(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h), group: group, id: payload, at: now)
         }
-        for bytes in pending {
-            guard var m = n.machine else { return out.result }
-            let out = m.handle(.submit(channel: ProcessGroup.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, out)
-        }
+        for bytes in pending { submitUpper(n, channel: ProcessGroup.channel, bytes) }
         scheduleUpper(n)
         return out.result
     }

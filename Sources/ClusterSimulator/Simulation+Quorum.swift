@@ -96,12 +96,7 @@ extension Simulation {
             }
             if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: Set(members)) }
         }
-        for bytes in pending {
-            guard var m = n.machine else { return out.result }
-            let submitted = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, submitted)
-        }
+        for bytes in pending { submitUpper(n, channel: Quorum.channel, bytes) }
         scheduleUpper(n)
         checkQuorum()
         return out.result

@@ -106,6 +106,10 @@ extension Simulation {
                 let failure = healed ? 0 : rate
                 var delay = Duration.milliseconds(Int64(layer.random.next() % UInt64(max(1, layer.config.agentDelayMax.millisecondsClamped + 1))))
                 var ok = !layer.random.chance(failure)
+                // On the healed cluster agents answer in time: a call that outlives its timeout is a failure, and the
+                // liveness check needs agents that do not fail (a status check timing out a third of the time would
+                // keep services recovering forever).
+                if healed && delay >= call.timeout { delay = call.timeout / 2 }
                 if delay > call.timeout {
                     // The shell would kill it at its timeout: a failure then.
                     delay = call.timeout

@@ -92,6 +92,9 @@ public final class Simulation {
         var nextHandle: UInt64 = 1
         /// When the node's upper cores' earliest deadline is queued for.
         var upperScheduled: MonotonicInstant?
+        /// Nesting of `carryOut`'s upcall loop for this node, and the upper cores' multicasts asked for inside it.
+        var upcallDepth = 0
+        var deferredSubmits: [(incarnation: Int, channel: UInt16, bytes: [UInt8])] = []
 
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
@@ -402,6 +405,7 @@ public final class Simulation {
             for h in held { queue.push(.packet(to: n.index, from: h.from, bytes: h.bytes), at: now + .microseconds(50)) }
             note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
         }
+        n.upcallDepth += 1
         for u in out.upcalls {
             // A node told to leave while these upcalls were being handed out (quorum's Disallowed rule) delivers
             // nothing more of them.
@@ -433,9 +437,33 @@ public final class Simulation {
                 checker.record(n.index, .message(id))
             }
         }
+        n.upcallDepth -= 1
+        if n.upcallDepth == 0 { flushSubmits(n) }
         schedule(n)
         resourceQuorum(n)
         fencingSync(n)
+    }
+
+    /// A multicast of a node's quorum or group core. Asked for while the node's upcalls are being handed out, it
+    /// goes to totem once they all are: totem may deliver at once (a one-node ring), and those deliveries must come
+    /// after the rest of the output being handed out, not in the middle of it (as a daemon's IPC send would).
+    func submitUpper(_ n: SimNode, channel: UInt16, _ bytes: [UInt8]) {
+        if n.upcallDepth > 0 {
+            n.deferredSubmits.append((n.incarnation, channel, bytes))
+            return
+        }
+        guard var m = n.machine else { return }
+        let out = m.handle(.submit(channel: channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+        n.machine = m
+        carryOut(n, out)
+    }
+
+    private func flushSubmits(_ n: SimNode) {
+        while !n.deferredSubmits.isEmpty {
+            let s = n.deferredSubmits.removeFirst()
+            guard s.incarnation == n.incarnation else { continue }
+            submitUpper(n, channel: s.channel, s.bytes)
+        }
     }
 
     func schedule(_ n: SimNode) {

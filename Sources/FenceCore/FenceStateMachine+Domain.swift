@@ -19,6 +19,7 @@ extension Fence.StateMachine {
         if weJoined {
             phase = .member
             complete = false
+            memberIncarnation = [:]
             disallowed = []
             addedSinceSettle = []
             victims = []
@@ -43,7 +44,9 @@ extension Fence.StateMachine {
         if weJoined || !v.joined.isEmpty { joinedSinceSettle = true }
         addedSinceSettle.formUnion(v.joined.filter { $0 != me })
         disallowed = disallowed.filter { v.members.contains($0) }
+        memberIncarnation = memberIncarnation.filter { v.members.contains($0.key) }
         view = v
+        noteMemberIncarnations()
         starts = [:]
         sentStart = false
         settled = false
@@ -51,9 +54,13 @@ extension Fence.StateMachine {
         sendStartIfReady(out: &out)
     }
 
+    /// A member failed. The incarnation that failed is the one recorded while the member was in the domain, not the
+    /// one quorumd reports now: the group reports a node down only when the sync after the ring change ends, and by
+    /// then quorumd may count the node again, restarted (a new incarnation, which must not be taken for the failed
+    /// one, nor be fenced for it).
     private mutating func addVictim(_ member: Fence.Member, incident: Fence.Incident, out: inout Fence.Output) {
         let node = member.node
-        let incarnation = quorumMembers[node]
+        let incarnation = memberIncarnation[member] ?? quorumMembers[node]
         if let i = victims.firstIndex(where: { $0.node == node }) {
             // It failed again before its previous failure was settled: this failure is the one to settle now.
             victims[i].incident = incident
@@ -72,10 +79,19 @@ extension Fence.StateMachine {
                                     seenGone: quorumKnown && (incarnation == nil || incident.ringSequence <= quorumRing)))
     }
 
+    /// Records the quorum incarnation of members seen for the first time with their node in quorumd's view.
+    private mutating func noteMemberIncarnations() {
+        guard let v = view else { return }
+        for m in v.members where memberIncarnation[m] == nil {
+            if let inc = quorumMembers[m.node] { memberIncarnation[m] = inc }
+        }
+    }
+
     /// This member is out of the domain (its leave, or the group lost it): it forgets the domain's state.
     private mutating func leftDomain(out: inout Fence.Output) {
         phase = .outside
         view = nil
+        memberIncarnation = [:]
         victims = []
         disallowed = []
         addedSinceSettle = []
@@ -98,6 +114,7 @@ extension Fence.StateMachine {
         quorumRing = ring
         quorumMembers = [:]
         for m in members { quorumMembers[m.node] = m.incarnation }
+        noteMemberIncarnations()
         for i in victims.indices where !victims[i].seenGone {
             if victims[i].incident.ringSequence <= ring {
                 // quorumd has processed the configuration the failure happened in, so its quorum counts it (even if

@@ -105,6 +105,9 @@ extension Fence {
         public internal(set) var victims: [Victim] = []
         /// The last fence of every node this member knows of.
         public internal(set) var history: [NodeID: HistoryEntry] = [:]
+        /// The incarnation quorumd reported for each current member's node when this core first saw the member and
+        /// the node together: the incarnation that runs the member, so the one that fails if the member does.
+        var memberIncarnation: [Member: UInt64] = [:]
         /// The `start` messages received for the current view: member → its `complete` flag.
         var starts: [Member: Bool] = [:]
         var sentStart = false

@@ -33,17 +33,19 @@ extension ProcessGroup.StateMachine {
         // new round ends: processes of nodes that did not come along leave then (node down), in the same view
         // everywhere, rather than at the configuration change, where the two sides of a merge would each install a
         // view of their own.
+        let stayed = transitional ?? Set(list)
         if sync != nil {
             // Only this side of the old ring ends the round here (the other side of a partition may hold other
-            // lists): its views are provisional too.
+            // lists): its views are provisional too. A node that came along into the new ring but whose list had
+            // not come round yet (still queued when the ring broke) has lost nothing: its processes stay, as this
+            // node's own do; the new round's lists settle them.
             provisionalViews = true
-            finishSync(out: &out)
+            finishSync(keeping: stayed, out: &out)
         }
         provisionalViews = false
         // A newcomer whose request did not come round before the ring changed: what it held predates its knowledge,
         // and the members' lists for the new round already reflect it.
         if newcomer { held = [] }
-        let stayed = transitional ?? Set(list)
         transitional = nil
         nodes = list
         ringSequence = seq
@@ -61,9 +63,14 @@ extension ProcessGroup.StateMachine {
 
     func sendList(out: inout ProcessGroup.Output) {
         guard let s = sync else { return }
-        let mine = groups.keys.sorted().flatMap { g in
-            groups[g]!.filter { $0.node == nodeID }.map { ProcessGroup.SyncEntry(group: g, pid: $0.pid) }
+        // This node's processes in every group: those the groups list, and every local process whose join was
+        // delivered and that has not asked to leave (corosync's joinlist is the local processes), so one that an
+        // earlier round dropped for want of this node's list comes back with this one.
+        var own = Set(groups.keys.flatMap { g in groups[g]!.filter { $0.node == nodeID }.map { ProcessGroup.SyncEntry(group: g, pid: $0.pid) } })
+        for p in handles.values {
+            for g in p.groups.subtracting(p.joining).subtracting(p.leaving) { own.insert(ProcessGroup.SyncEntry(group: g, pid: p.pid)) }
         }
+        let mine = own.sorted { ($0.group, $0.pid) < ($1.group, $1.pid) }
         let absent = knownAbsent.intersection(s.transitional).sorted()
         out.effects.append(.multicast(ProcessGroup.Message.syncList(ringSequence: s.key.ringSequence, requester: s.key.requester, round: s.key.round,
                                                        entries: mine, absent: absent).encode()))
@@ -87,11 +94,19 @@ extension ProcessGroup.StateMachine {
     /// The round is over: every node now holds exactly the union of the delivered lists. Processes it knew that no
     /// list names leave (node down if their node did not stay, process down if it did); the others join with
     /// reason node up. Then the totem configuration, then the messages held meanwhile.
-    mutating func finishSync(out: inout ProcessGroup.Output) {
+    ///
+    /// A round cut short by a configuration change passes `keeping`: the nodes that came along into the new ring.
+    /// Those whose list is missing (not a stopped groupd, just not delivered yet) keep the processes they had, rather
+    /// than being shown leaving with a reason that is not true; the next round's lists settle them.
+    mutating func finishSync(keeping stayed: Set<NodeID>? = nil, out: inout ProcessGroup.Output) {
         guard let s = sync else { return }
         var union: [String: Set<ProcessGroup.Address>] = [:]
         for node in s.lists.keys.sorted() {
             for e in s.lists[node]! { union[e.group, default: []].insert(ProcessGroup.Address(node: node, pid: e.pid)) }
+        }
+        let unlisted = (stayed ?? []).subtracting(s.lists.keys).subtracting(s.absent)
+        for (g, members) in groups {
+            for a in members where unlisted.contains(a.node) { union[g, default: []].insert(a) }
         }
         // The synchronised views are named by the position of the message that ended the round, alike everywhere.
         sync = nil
@@ -115,7 +130,12 @@ extension ProcessGroup.StateMachine {
             for a in left where a.node == nodeID { dropLocal(a, group: g) }
         }
         let listed = Set(s.lists.keys)
-        knownAbsent = Set(nodes).subtracting(listed)
+        if stayed == nil {
+            knownAbsent = Set(nodes).subtracting(listed)
+        } else {
+            // Cut short, the round proves nobody silent: only what it was told (stopped, or named absent) counts.
+            knownAbsent = knownAbsent.union(s.absent).subtracting(listed).subtracting([nodeID])
+        }
         finished = (s.key, listed)
         synchronised = true
         newcomer = false

@@ -270,11 +270,13 @@ extension ProcessGroup {
                 // new. A round still open is closed first, with the lists it has (at this point of the order for all
                 // of its members, so alike everywhere), and what it held applied: the lists of the new round then
                 // reflect every message before the request, which is what the newcomer, who drops what it held, needs.
+                // Ring members whose list has not come yet keep their processes (nobody left the ring): the new
+                // round's lists settle them.
                 let wasNewcomer = newcomer
                 if newcomer {
                     held = []
                 } else if sync != nil {
-                    finishSync(out: &out)
+                    finishSync(keeping: Set(nodes), out: &out)
                 }
                 sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round),
                             transitional: wasNewcomer ? [] : Set(nodes), deadline: now + syncWait,

@@ -171,6 +171,25 @@ struct FenceDomainTests {
         #expect(bus.started.isEmpty && bus.victims(1).isEmpty)
     }
 
+    @Test("a node down that the group reports only after quorumd counts the node again, restarted: the new incarnation is let go, not fenced")
+    func nodeDownReportedAfterRestart() throws {
+        var s = FenceBus.settings(3)
+        s.postFailDelay = .seconds(10)
+        var bus = Self.formed(3, settings: s)
+        // Node 3 dies and comes back at once: quorumd counts its new incarnation before the group's sync round
+        // ends and reports the old fence daemon gone (node down), in a ring the new incarnation is already in.
+        bus.crash(3)
+        bus.start(3)
+        bus.partition([[1, 2, 3]])
+        #expect(bus.victims(1) == [3] && bus.victims(2) == [3])
+        bus.join(3)
+        let r = try #require(bus.resolutions[1]?.first)
+        #expect(r.how == .member && r.victim == NodeID(3))
+        bus.advance(.seconds(30))
+        #expect(bus.started.isEmpty, "the restarted node was fenced for its old incarnation: \(bus.started.map(\.run))")
+        #expect(bus.victims(1).isEmpty && bus.victims(2).isEmpty)
+    }
+
     @Test("a victim that comes back without restarting (same incarnation) is fenced after the delay anyway")
     func rejoinWithoutRestartIsFenced() {
         var s = FenceBus.settings(3)

@@ -2,6 +2,7 @@
 import ClusterSimulator
 import ClusterTypes
 import FenceCore
+import Foundation
 import QuorumCore
 import Testing
 
@@ -30,8 +31,6 @@ struct FencingSimulationTests {
         return o
     }
 
-    /// Seed 9038 is left out: it ends in a totem checker complaint ("regular configuration without its
-    /// transitional") that is the totem simulator's, not the fence domain's (see notes/issue11-core.md).
     /// A quiet scripted run whose fenced nodes stay down, after 4 s to form the cluster and the domain.
     static func scripted(seed: UInt64, nodes: Int, twoNode: Bool = false, fencing: FencingOptions = .reliable()) -> Simulation {
         let sim = Simulation(options: calm(seed, nodes: nodes), stack: quorum(nodes, twoNode: twoNode), fencing: fencing)
@@ -41,27 +40,49 @@ struct FencingSimulationTests {
         return sim
     }
 
-    static let sweepSeeds = Array(UInt64(9_000)..<9_060).filter { $0 != 9_038 }
+    static let sweepSeeds = Array(UInt64(9_000)..<9_060)
 
-    @Test("partitions, crashes and heals: nothing fenced while inquorate, nothing released before its fence, every failure settled", arguments: sweepSeeds)
-    func sweep(seed: UInt64) {
+    /// The sweep's run of one seed.
+    static func sweepRun(_ seed: UInt64) -> (Simulation, FencingOptions) {
         var options = SimulationOptions(seed: seed, nodes: 3...7)
         options.partitionProbability = max(options.partitionProbability, 0.1)
         options.crashProbability = max(options.crashProbability, 0.05)
         let fencing = FencingOptions(seed: seed)
-        let sim = Simulation(options: options, stack: Self.quorum(options.nodeCount), fencing: fencing)
+        return (Simulation(options: options, stack: Self.quorum(options.nodeCount), fencing: fencing), fencing)
+    }
+
+    /// `FENCE_SEED=N swift test --filter FencingSimulationTests.replay` replays one sweep seed; `FENCE_TRACE=1` prints
+    /// every event of every layer as it happens (totem, groups, fence notes), otherwise the last events of each node.
+    @Test("replay one seed (FENCE_SEED)")
+    func replay() {
+        guard let text = ProcessInfo.processInfo.environment["FENCE_SEED"], let seed = UInt64(text) else { return }
+        let (sim, fencing) = Self.sweepRun(seed)
+        sim.verbose = ProcessInfo.processInfo.environment["FENCE_TRACE"] != nil
         let report = sim.run()
-        #expect(report.ok, "seed \(seed): \(options) \(fencing)\n\(report.violations.joined(separator: "\n"))")
+        print("seed \(seed): \(sim.options) \(fencing)")
+        if !sim.verbose {
+            for (i, t) in sim.trace.enumerated() {
+                print("--- last events of n\(i + 1)")
+                for line in t.suffix(60) { print(line) }
+            }
+        }
+        for line in sim.fenceLog { print(line) }
+        print(report.violations.joined(separator: "\n"))
+        print("counts: \(sim.fenceReport!.counts) undecided: \(sim.fenceReport!.undecided)")
+    }
+
+    @Test("partitions, crashes and heals: nothing fenced while inquorate, nothing released before its fence, every failure settled", arguments: sweepSeeds)
+    func sweep(seed: UInt64) {
+        let (sim, fencing) = Self.sweepRun(seed)
+        let report = sim.run()
+        #expect(report.ok, "seed \(seed): \(sim.options) \(fencing)\n\(report.violations.joined(separator: "\n"))")
     }
 
     @Test("the sweep fences for real: agents run, fences take effect, failures are settled by agents and by rejoins")
     func sweepCoverage() {
         var total = FenceChecker.Counts()
         for seed in Self.sweepSeeds.prefix(30) {
-            var options = SimulationOptions(seed: seed, nodes: 3...7)
-            options.partitionProbability = max(options.partitionProbability, 0.1)
-            options.crashProbability = max(options.crashProbability, 0.05)
-            let sim = Simulation(options: options, stack: Self.quorum(options.nodeCount), fencing: FencingOptions(seed: seed))
+            let (sim, _) = Self.sweepRun(seed)
             _ = sim.run()
             total.add(sim.fenceReport!.counts)
         }
@@ -114,7 +135,11 @@ struct FencingSimulationTests {
             sim.setPartition([[0, 1], [2, 3, 4]])
             sim.advance(.seconds(6))
             #expect(sim.fenceReport!.violations.isEmpty, "seed \(seed): \(sim.fenceReport!.violations)")
-            #expect(sim.quorumView(0)?.quorate != true && sim.quorumView(1)?.quorate != true)
+            // The two-node side is never quorate while it runs (a node the other side powered off keeps the quorum
+            // state it died with, possibly from before it noticed the split: that is not a view it acts on).
+            for i in [0, 1] where sim.isUp(i) {
+                #expect(sim.quorumView(i)?.quorate != true, "seed \(seed): n\(i + 1) is quorate on the two-node side")
+            }
             if sim.quorumView(2)?.quorate == true {
                 #expect(!sim.isUp(0) && !sim.isUp(1), "seed \(seed): the quorate side fenced both")
                 let s = try #require(sim.fenceStatus(2))
@@ -136,3 +161,5 @@ struct FencingSimulationTests {
         #expect(sim.fenceReport!.violations.isEmpty, "\(sim.fenceReport!.violations)")
     }
 }
+
+

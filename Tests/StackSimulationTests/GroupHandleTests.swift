@@ -182,3 +182,80 @@ struct GroupRequestResultTests {
         #expect(c.left.map(\.0) == [ProcessGroup.Address(node: NodeID(2), pid: 77)] && c.left.map(\.1) == [.processDown])
     }
 }
+
+/// One groupd core (node 2) fed by hand: its own multicasts are captured, the other nodes' lists are written here.
+private struct Node2 {
+    var core = ProcessGroup.StateMachine(nodeID: NodeID(2))
+    var events: [ProcessGroup.ClientEvent] = []
+    var sent: [ProcessGroup.Message] = []
+    var position: UInt64 = 0
+
+    mutating func take(_ out: ProcessGroup.Output) {
+        for e in out.effects {
+            switch e {
+            case .multicast(let b): if let m = try? ProcessGroup.Message.decode(b) { sent.append(m) }
+            case .event(_, let ev): events.append(ev)
+            }
+        }
+    }
+
+    mutating func ring(_ seq: UInt64, stayed: [UInt32], members: [UInt32]) {
+        take(core.handle(.configuration(kind: .transitional, ringSequence: seq, ringRepresentative: NodeID(1), members: stayed.map { NodeID($0) }), at: .zero))
+        take(core.handle(.configuration(kind: .regular, ringSequence: seq, ringRepresentative: NodeID(1), members: members.map { NodeID($0) }), at: .zero))
+    }
+
+    mutating func deliver(_ m: ProcessGroup.Message, from node: UInt32) {
+        position += 1
+        take(core.handle(.delivered(from: NodeID(node), bytes: m.encode(), position: position << 16), at: .zero))
+    }
+
+    static func list(_ seq: UInt64, _ entries: [(String, UInt32)]) -> ProcessGroup.Message {
+        .syncList(ringSequence: seq, requester: NodeID(0), round: 0, entries: entries.map { ProcessGroup.SyncEntry(group: $0.0, pid: $0.1) }, absent: [])
+    }
+}
+
+@Suite("sync rounds cut short")
+struct GroupCutRoundTests {
+    @Test("a round cut short by a ring change before any list came round: nobody leaves, and this node lists its process again")
+    func cutBeforeTheLists() throws {
+        var n = Node2()
+        n.ring(4, stayed: [2], members: [1, 2])
+        n.deliver(Node2.list(4, []), from: 1)
+        n.deliver(Node2.list(4, []), from: 2)
+        #expect(n.core.synchronised)
+        #expect(n.core.handle(.join(handle: 1, pid: 20, group: "g"), at: .zero).result == .ok)
+        n.deliver(.join(group: "g", pid: 10), from: 1)
+        n.deliver(.join(group: "g", pid: 20), from: 2)
+        let both = [ProcessGroup.Address(node: NodeID(1), pid: 10), ProcessGroup.Address(node: NodeID(2), pid: 20)]
+        #expect(n.core.members(of: "g") == both)
+        n.events = []
+        // Node 3 joins the ring; before the lists of that round come round, node 4 joins too (the lists were still
+        // queued when the ring broke: they will come in the new ring, where they are stale).
+        n.ring(8, stayed: [1, 2], members: [1, 2, 3])
+        n.ring(12, stayed: [1, 2], members: [1, 2, 3, 4])
+        #expect(n.events.isEmpty, "nobody left: \(n.events)")
+        #expect(n.core.members(of: "g") == both)
+        // This node's list for the new round names its process.
+        guard case .syncList(12, _, _, let mine, let absent)? = n.sent.last else {
+            Issue.record("no list for ring 12: \(n.sent)")
+            return
+        }
+        #expect(mine == [ProcessGroup.SyncEntry(group: "g", pid: 20)])
+        #expect(absent.isEmpty, "a cut round proves nobody silent: \(absent)")
+        // The stale lists of ring 8 arrive, then everyone's list of ring 12.
+        n.deliver(Node2.list(8, [("g", 10)]), from: 1)
+        n.deliver(Node2.list(8, [("g", 20)]), from: 2)
+        n.deliver(Node2.list(12, [("g", 10)]), from: 1)
+        n.deliver(Node2.list(12, [("g", 20)]), from: 2)
+        n.deliver(Node2.list(12, []), from: 3)
+        n.deliver(Node2.list(12, []), from: 4)
+        #expect(!n.core.isSyncing)
+        #expect(n.core.members(of: "g") == both)
+        let left = n.events.compactMap { if case .configurationChange(let c) = $0 { c.left.map(\.0) } else { nil } }.flatMap { $0 }
+        #expect(left.isEmpty, "no process of a node that stayed is shown leaving: \(n.events)")
+        // The process is still a member: its messages are delivered.
+        #expect(n.core.handle(.mcast(handle: 1, group: "g", payload: [9]), at: .zero).result == .ok)
+        n.deliver(.mcast(group: "g", pid: 20, payload: [9]), from: 2)
+        #expect(n.events.contains { if case .delivery(_, _, [9]) = $0 { true } else { false } })
+    }
+}
