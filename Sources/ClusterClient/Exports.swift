@@ -6,3 +6,4 @@
 @_exported import struct ClusterSystem.NodeInstance
 @_exported import enum ClusterIPCProtocol.GroupIPC
 @_exported import enum ClusterIPCProtocol.CmanIPC
+@_exported import enum ClusterIPCProtocol.FenceIPC
