@@ -67,8 +67,10 @@ let package = Package(
                 dependencies: ["GroupCore", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterDaemonSupport", "ClusterSystem",
                                "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore"],
                 swiftSettings: strict),
+        // The logic control daemons share (group recovery, topology): pure, part of the SDK.
+        .target(name: "ControlCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         // totemd's client side, for the daemons and tools of this repository (not part of the SDK).
         .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -154,6 +156,7 @@ let package = Package(
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd",
                                                      "cman_tool", "group_tool", "cpgtool"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
