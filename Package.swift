@@ -67,7 +67,8 @@ let package = Package(
                 dependencies: ["GroupCore", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterDaemonSupport", "ClusterSystem",
                                "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore"],
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
+                                                    "ClusterConfig", "ClusterConfigModel"],
                 swiftSettings: strict),
         // The logic control daemons share (group recovery, topology): pure, part of the SDK.
         .target(name: "ControlCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
@@ -97,7 +98,13 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
+        // Control daemons: written on the public SDK only (ArchitectureTests holds them to it).
+        .executableTarget(name: "dlm_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+        .executableTarget(name: "o2cb_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+
         // MARK: Tools
+        .executableTarget(name: "dlm_tool", dependencies: ["ClusterClient"], path: "tools/dlm_tool", swiftSettings: strict),
+        .executableTarget(name: "o2cb_tool", dependencies: ["ClusterClient"], path: "tools/o2cb_tool", swiftSettings: strict),
         .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_tool", swiftSettings: strict),

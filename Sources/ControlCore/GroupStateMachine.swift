@@ -30,6 +30,8 @@ extension Control {
         var failures: [NodeID: UInt64] = [:]
         /// The last fence of each node as fenced reports it (wall-clock seconds).
         var fenceTimes: [NodeID: UInt64] = [:]
+        /// When each node last joined the group (wall-clock seconds of the view).
+        var joinedAt: [NodeID: UInt64] = [:]
         var quorate = false
         var lowerLevelsReady = true
         var stoppedFrom: Set<Member> = []
@@ -91,7 +93,8 @@ extension Control {
             var out = Output()
             let before = (phase, waiting)
             switch event {
-            case .view(let list, _, let left, let id, let wall):
+            case .view(let list, let joined, let left, let id, let wall):
+                for m in joined { joinedAt[m.node] = wall }
                 view(list, left: left, id: id, wallSeconds: wall, out: &out)
             case .delivered(let from, let bytes):
                 guard let m = try? Message.decode(bytes) else { break } // garbage from a member: dropped
@@ -127,7 +130,7 @@ extension Control {
             guard phase != .leaving, members.contains(me) else { return }
             for (m, reason) in left where reason == .failed && requireFencing && m.node != me.node {
                 // The node may still have another member in the group (another process): it is the node that is fenced.
-                if failures[m.node] == nil { failures[m.node] = wallSeconds }
+                if failures[m.node] == nil { failures[m.node] = Self.failureTime(seen: wallSeconds, joined: joinedAt[m.node]) }
             }
             if subsystemRunning || phase == .starting { out.effects.append(.stop) }
             subsystemRunning = false
@@ -194,6 +197,13 @@ extension Control {
                 out.effects.append(.recovered(members: memberNodes))
             }
         }
+
+        /// The second a failure counts from, for comparison with fenced's fence times (dlm_controld's rule: settled
+        /// once the node's last fence is at or after its failure). fenced may finish fencing before the group's view
+        /// of the failure reaches this daemon, in an earlier second: one second of grace covers that. A fence of an
+        /// earlier incarnation never counts, since it came before the node joined again — except when fence, rejoin
+        /// and the new failure all fall within the same second or two, which no real node restarts in.
+        static func failureTime(seen: UInt64, joined: UInt64?) -> UInt64 { max(joined ?? 0, seen > 0 ? seen - 1 : 0) }
 
         /// The member nodes, ascending, each once.
         public var memberNodes: [NodeID] { Array(Set(members.map(\.node))).sorted() }

@@ -149,6 +149,22 @@ struct ArchitectureTests {
         #expect(offences.isEmpty, "\(offences)")
     }
 
+    @Test("control daemons, their tools and the SDK examples use the public SDK only")
+    func controlDaemonsUseTheSDKOnly() {
+        let allowed: Set<String> = ["ClusterClient", "Glibc", "Dispatch", "Foundation"]
+        let files = ["Sources/dlm_controld", "Sources/o2cb_controld", "tools/dlm_tool", "tools/o2cb_tool", "docs/examples"]
+            .flatMap(Self.swiftFiles(under:)).filter { !$0.hasSuffix("Package.swift") }
+        var offences: [String] = []
+        for file in files {
+            for line in Self.lines(file) where line.hasPrefix("import ") || line.hasPrefix("@testable import ") {
+                let module = line.split(separator: " ").last.map(String.init) ?? ""
+                if !allowed.contains(module) { offences.append("\(file): \(line)") }
+            }
+        }
+        #expect(files.count >= 4, "found only \(files)")
+        #expect(offences.isEmpty, "\(offences.joined(separator: "\n"))")
+    }
+
     @Test("queues in daemons and IPC say what bounds them")
     func boundedQueues() {
         var offences: [String] = []

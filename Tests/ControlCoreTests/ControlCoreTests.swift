@@ -91,7 +91,7 @@ struct ControlCoreTests {
         #expect(bus.cores[GroupBus.member(1)]!.waiting == .fencing([NodeID(3)]))
         for n: UInt32 in 1...2 { #expect(bus.effects[GroupBus.member(n)]!.contains(.stop)) }
         // A fence of node 3 from before this failure does not count.
-        bus.toAll(.fenceTimes([NodeID(3): 499]))
+        bus.toAll(.fenceTimes([NodeID(3): 498]))
         #expect(bus.phases() == [.stopped, .stopped])
         // Node 1's fenced learns first: node 1 says it stopped, but nobody starts until node 2 knows too.
         bus.send(GroupBus.member(1), .fenceTimes([NodeID(3): 501]))
@@ -102,6 +102,35 @@ struct ControlCoreTests {
         bus.settle()
         #expect(bus.phases() == [.running, .running])
         #expect(bus.starts(GroupBus.member(1)).last == [NodeID(1), NodeID(2)])
+    }
+
+    @Test("a fence the second before the view counts (fenced was quicker than the group); one before the node last joined never does")
+    func failureTime() {
+        #expect(Control.GroupStateMachine.failureTime(seen: 500, joined: nil) == 499)
+        #expect(Control.GroupStateMachine.failureTime(seen: 500, joined: 400) == 499)
+        #expect(Control.GroupStateMachine.failureTime(seen: 500, joined: 500) == 500)
+        var bus = GroupBus()
+        for n: UInt32 in 1...3 { bus.add(n) }
+        bus.view([1, 2, 3])
+        bus.view([1, 2], left: [(3, .failed)], at: 300)
+        bus.toAll(.fenceTimes([NodeID(3): 299]))
+        #expect(bus.phases() == [.running, .running])
+        // Node 3 comes back at 305 and fails again in the same second: the fence at 299 does not settle that.
+        bus.add(3)
+        viewJoining(&bus, [1, 2, 3], joined: 3, at: 305)
+        bus.view([1, 2], left: [(3, .failed)], at: 305)
+        #expect(bus.cores[GroupBus.member(1)]!.waiting == .fencing([NodeID(3)]))
+        bus.toAll(.fenceTimes([NodeID(3): 305]))
+        #expect(bus.phases() == [.running, .running])
+    }
+
+    private func viewJoining(_ bus: inout GroupBus, _ members: [UInt32], joined: UInt32, at wall: UInt64) {
+        bus.viewID += 1
+        let list = members.map(GroupBus.member)
+        for m in list.sorted() {
+            bus.send(m, .view(members: list, joined: [GroupBus.member(joined)], left: [], id: bus.viewID, wallSeconds: wall))
+        }
+        bus.settle()
     }
 
     @Test("a clean leave needs no fencing; quorum is waited for when required")
