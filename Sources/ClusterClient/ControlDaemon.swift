@@ -59,6 +59,7 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
         let groups = try GroupClient(instance: c.instance)
         let (inputs, feed) = AsyncStream<ControlInput>.makeStream(bufferingPolicy: .unbounded)
         let socketPath = ControlSocket.path(daemon: c.name, instance: c.instance)
+        try ConfigfsTree(root: c.instance.runDirectory).makeItem("")  // the run directory, if systemd did not make it
         let listener = try ControlSocket.Listener(path: socketPath) { feed.yield(.admin($0)) }
         defer { listener.close() }
         var loop = try ControlLoop(configuration: c, subsystem: subsystem, cman: cman, groups: groups, feed: feed)

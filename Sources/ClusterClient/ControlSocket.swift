@@ -108,15 +108,15 @@ public enum ControlSocket {
                 }
                 onRequest(Request(words: words, fd: c))
             }
-            source.setCancelHandler { [fd, path] in
-                Glibc.close(fd)
-                unlink(path)
-            }
+            source.setCancelHandler { [fd] in Glibc.close(fd) }
             source.resume()
         }
 
-        /// Stops listening and removes the socket.
-        public func close() { source.cancel() }
+        /// Stops listening and removes the socket (at once: the process may exit right after).
+        public func close() {
+            unlink(path)
+            source.cancel()
+        }
     }
 
     // MARK: descriptors
