@@ -88,8 +88,13 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
             loop.close()
         }
         ServiceNotify.send("READY=1")
+        let watchdog = getenv("WATCHDOG_USEC") != nil
         for await input in inputs {
             switch input {
+            case .tick:
+                // The loop turns: systemd's watchdog (WatchdogSec=) hears so once a second.
+                if watchdog { ServiceNotify.send("WATCHDOG=1") }
+                try loop.handle(input)
             case .ended(let who):
                 throw ClusterError(.disconnected, "\(c.name): \(who) went away")
             case .terminate(let signal):

@@ -50,26 +50,57 @@ struct Options {
     }
 }
 
+/// What cluster.conf's `<dlm>` says, or exit 78 (EX_CONFIG: restarting will not help) naming what is wrong.
+struct Settings {
+    var protocolNumber = 0
+    var timewarn: UInt32 = 500
+    var fencing = true
+    var quorum = false
+
+    init(_ instance: NodeInstance, _ options: Options) {
+        let conf: ClusterConf
+        do { conf = try ClusterConf.load(instance: instance) } catch { Self.fail(error.message) }
+        func setting(_ name: String) -> String? { conf.get("/cluster/dlm/@\(name)") }
+        switch setting("protocol") ?? "detect" {
+        case "tcp", "detect": protocolNumber = 0
+        case "sctp": protocolNumber = 1
+        case let p: Self.fail("\(conf.path): <dlm protocol=\"\(p)\">: expected tcp, sctp or detect")
+        }
+        if let t = setting("timewarn") {
+            guard let v = UInt32(t) else { Self.fail("\(conf.path): <dlm timewarn=\"\(t)\">: not a number of centiseconds") }
+            timewarn = v
+        }
+        fencing = options.fencing ?? Self.bool(setting("enable_fencing"), "enable_fencing", conf, default: true)
+        quorum = options.quorum ?? Self.bool(setting("enable_quorum"), "enable_quorum", conf, default: false)
+    }
+
+    static func bool(_ value: String?, _ name: String, _ conf: ClusterConf, default d: Bool) -> Bool {
+        switch value {
+        case nil: return d
+        case "0": return false
+        case "1": return true
+        case let v?: fail("\(conf.path): <dlm \(name)=\"\(v)\">: expected 0 or 1")
+        }
+    }
+
+    static func fail(_ why: String) -> Never {
+        ControlDaemonLog.standardError("dlm_controld: \(why)")
+        exit(78)
+    }
+}
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
+let instance: NodeInstance
+do { instance = try NodeInstance.resolve(instance: options.instance) } catch { Settings.fail("\(error)") }
+let settings = Settings(instance, options)
+let kernel = DLMKernel(configfsRoot: options.configfs, sysfsRoot: options.sysfs, protocolNumber: settings.protocolNumber,
+                       timewarn: settings.timewarn)
+let configuration = ControlDaemon<DLMKernel>.Configuration(name: "dlm_controld", groupPrefix: "dlm", level: 1,
+                                                          requireFencing: settings.fencing, requireQuorum: settings.quorum,
+                                                          instance: instance)
+configuration.log("dlm_controld: configfs \(kernel.configfs.root), sysfs \(kernel.sysfs.root), "
+    + "fencing \(settings.fencing ? "on" : "off"), quorum \(settings.quorum ? "on" : "off")")
 do {
-    let instance = try NodeInstance.resolve(instance: options.instance)
-    let conf = try ClusterConf.load(instance: instance)
-    func setting(_ name: String) -> String? { conf.get("/cluster/dlm/@\(name)") }
-    let protocolNumber: Int
-    switch setting("protocol") ?? "detect" {
-    case "tcp", "detect": protocolNumber = 0
-    case "sctp": protocolNumber = 1
-    case let p: throw ClusterError(.refused, "\(conf.path): <dlm protocol=\"\(p)\">: expected tcp, sctp or detect")
-    }
-    guard let timewarn = UInt32(setting("timewarn") ?? "500") else {
-        throw ClusterError(.refused, "\(conf.path): <dlm timewarn=>: not a number of centiseconds")
-    }
-    let fencing = options.fencing ?? (setting("enable_fencing").map { $0 != "0" } ?? true)
-    let quorum = options.quorum ?? (setting("enable_quorum").map { $0 != "0" } ?? false)
-    let kernel = DLMKernel(configfsRoot: options.configfs, sysfsRoot: options.sysfs, protocolNumber: protocolNumber, timewarn: timewarn)
-    let configuration = ControlDaemon<DLMKernel>.Configuration(name: "dlm_controld", groupPrefix: "dlm", level: 1,
-                                                              requireFencing: fencing, requireQuorum: quorum, instance: instance)
-    configuration.log("dlm_controld: configfs \(kernel.configfs.root), sysfs \(kernel.sysfs.root), fencing \(fencing ? "on" : "off"), quorum \(quorum ? "on" : "off")")
     try await ControlDaemon(configuration, subsystem: kernel).run()
 } catch let error as ClusterError {
     ControlDaemonLog.standardError("dlm_controld: \(error.message)")

@@ -49,8 +49,12 @@ struct Options {
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
+let instance: NodeInstance
+do { instance = try NodeInstance.resolve(instance: options.instance) } catch {
+    ControlDaemonLog.standardError("o2cb_controld: \(error)")
+    exit(78)
+}
 do {
-    let instance = try NodeInstance.resolve(instance: options.instance)
     let manager = O2CBNodeManager(configfsRoot: options.configfs, port: options.port, stateDirectory: instance.runDirectory + "/o2cb")
     let configuration = ControlDaemon<O2CBNodeManager>.Configuration(name: "o2cb_controld", groupPrefix: "ocfs2", level: 2,
                                                                     requireFencing: options.fencing, instance: instance)

@@ -126,6 +126,15 @@ struct ControlDaemonTests {
         #expect(try c.tool(1, "dlm_tool", ["ls"]).status == 0)
     }
 
+    @Test("dlm_controld: a wrong <dlm> setting exits 78 (restarting will not help), naming the file and the attribute")
+    func badSettings() throws {
+        let c = try LocalCluster(nodes: 1, extra: "  <dlm protocol=\"carrier-pigeon\"/>\n")
+        let r = try c.tool(1, "dlm_controld", ["-C", configfs(c, 1), "-S", sysfs(c, 1)])
+        #expect(r.status == 78 && r.stderr.contains("cluster.conf") && r.stderr.contains("<dlm protocol=\"carrier-pigeon\">"), "\(r)")
+        let flag = try c.tool(1, "dlm_controld", ["-f", "maybe"])
+        #expect(flag.status == 64 && flag.stderr.contains("-f takes 0 or 1"), "\(flag)")
+    }
+
     @Test("o2cb_controld: the node tree follows membership; a pinned node is removed only when released")
     func o2cbTree() throws {
         let c = try cluster(3)
