@@ -165,6 +165,19 @@ struct ArchitectureTests {
         #expect(offences.isEmpty, "\(offences.joined(separator: "\n"))")
     }
 
+    @Test("docs/controld.md's Swift blocks are in the example package word for word (so the tutorial is what CI builds)")
+    func tutorialMatchesExample() throws {
+        let doc = try String(contentsOfFile: Self.root + "/docs/controld.md", encoding: .utf8)
+        let example = (Self.swiftFiles(under: "docs/examples/ExampleControlDaemon/Sources") + [Self.root + "/docs/examples/ExampleControlDaemon/Package.swift"])
+            .map { Self.lines($0).joined(separator: "\n") }.joined(separator: "\n")
+        let blocks = doc.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count >= 5, "found \(blocks.count) Swift blocks")
+        for block in blocks {
+            let code = block.hasSuffix("\n") ? String(block.dropLast()) : block
+            #expect(example.contains(code), "not in the example package:\n\(code)")
+        }
+    }
+
     @Test("queues in daemons and IPC say what bounds them")
     func boundedQueues() {
         var offences: [String] = []
