@@ -44,7 +44,7 @@ extension Simulation {
             case .event(let h, let ev):
                 guard let proc = n.processes[h] else { continue }
                 let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
-                let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
+                let address = ProcessAddress(node: n.id, pid: proc.pid)
                 switch ev {
                 case .configurationChange(let c):
                     let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, representative: c.ringRepresentative,
@@ -71,7 +71,7 @@ extension Simulation {
 
     static func describe(_ e: ProcessGroup.Event) -> String {
         switch e {
-        case .configuration(let kind, let seq, _, let members): return "\(kind == .regular ? "regular" : "transitional") \(seq) \(members)"
+        case .configuration(let c): return "\(c.kind) \(c.ringID.sequence) \(c.members)"
         case .delivered(let from, let bytes, let position):
             return "from \(from) @\(position >> 16).\(position & 0xFFFF): \((try? ProcessGroup.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
         case .join(let h, let pid, let g): return "join h\(h) pid \(pid) \(g)"

@@ -88,7 +88,7 @@ extension Simulation {
             default: break
             }
         }
-        if case .configuration(.regular, _, let members) = event, members.contains(n.id) {
+        if case .configuration(let c) = event, c.kind == .regular, case let members = c.members, members.contains(n.id) {
             if !q.dirty && stackState.dirty[n.index] == true {
                 // This node's daemons hold state from its first configuration on: a rejoin without a restart is
                 // Disallowed.

@@ -303,7 +303,7 @@ public final class Simulation {
             n.groups = makeGroupCore(n)
             // Like groupd opening its channel: it learns the current configuration, if there is one.
             if let c = n.lastRegular, n.machine?.state == .operational {
-                groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
+                groupEvent(n, .configuration(c))
             }
         }
     }
@@ -384,9 +384,8 @@ public final class Simulation {
                 n.configuration = c
                 checker.record(n.index, .configuration(c))
                 if c.kind == .regular { n.lastRegular = c }
-                quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
-                groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
-                                             ringRepresentative: c.ringID.representative, members: c.members))
+                quorumEvent(n, .configuration(c))
+                groupEvent(n, .configuration(c))
             case .message(let d) where d.channel == ProcessGroup.channel:
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload, position: d.position))
             case .message(let d) where d.channel == Quorum.channel:

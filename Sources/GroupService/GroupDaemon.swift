@@ -79,9 +79,8 @@ public final class GroupDaemon: IPCServiceHandler {
 
     private func configuration(_ c: TotemIPC.Configuration) {
         guard core != nil else { return }
-        feed(.configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringSequence,
-                            ringRepresentative: c.ringRepresentative, members: c.members))
-        logger.debug("\(c.kind == .regular ? "regular" : "transitional") configuration \(c.ringID) members \(c.members); syncing: \(core?.isSyncing ?? false)")
+        feed(.configuration(c))
+        logger.debug("\(c.kind) configuration \(c.ringID) members \(c.members); syncing: \(core?.isSyncing ?? false)")
         if c.kind == .regular, ready {
             notifier.status(statusLine)
         }
@@ -130,18 +129,16 @@ public final class GroupDaemon: IPCServiceHandler {
         switch ev {
         case .configurationChange(let change):
             c.sendEvent(GroupIPC.Event.configurationChange(
-                group: change.group, members: change.members.map(address),
-                joined: change.joined.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
-                left: change.left.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
+                group: change.group, members: change.members,
+                joined: change.joined.map { GroupIPC.Change(address: $0.0, reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
+                left: change.left.map { GroupIPC.Change(address: $0.0, reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
                 ringSequence: change.ringSequence, viewNumber: change.viewNumber))
         case .delivery(let g, let sender, let payload):
-            c.sendEvent(GroupIPC.Event.delivery(group: g, sender: address(sender), payload: payload))
+            c.sendEvent(GroupIPC.Event.delivery(group: g, sender: sender, payload: payload))
         case .totemConfiguration(let ring, let rep, let members):
             c.sendEvent(GroupIPC.Event.totemConfiguration(ringSequence: ring, ringRepresentative: rep, members: members))
         }
     }
-
-    private func address(_ a: ProcessGroup.Address) -> GroupIPC.Address { GroupIPC.Address(node: a.node, pid: a.pid) }
 
     /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every event; while blocked,
     /// one timer at a time checks again.
@@ -168,7 +165,7 @@ public final class GroupDaemon: IPCServiceHandler {
         let request: GroupIPC.Request
         do { request = try GroupIPC.Request.decode(messageID: messageID, body: body) } catch {
             logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
-            if messageID != 3 { c.respond(messageID: messageID, status: .invalidRequest) }
+            if GroupIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
         guard let state = core, !state.nodes.isEmpty else {
@@ -187,9 +184,9 @@ public final class GroupDaemon: IPCServiceHandler {
                 logger.debug("dropped a multicast from pid \(c.pid) to \(g): not a member")
             }
         case .members(let g):
-            c.respond(GroupIPC.Response.members(state.members(of: g).map(address)))
+            c.respond(GroupIPC.Response.members(state.members(of: g)))
         case .groups:
-            c.respond(GroupIPC.Response.groups(state.allGroups.map { GroupIPC.GroupInfo(name: $0.name, members: $0.members.map(address), syncing: state.isSyncing) }))
+            c.respond(GroupIPC.Response.groups(state.allGroups.map { GroupIPC.GroupInfo(name: $0.name, members: $0.members, syncing: state.isSyncing) }))
         case .localNodeID:
             c.respond(GroupIPC.Response.nodeID(state.nodeID))
         }

@@ -68,8 +68,8 @@ extension Quorum {
             var out = Output()
             let before = (summary, members, nodes.mapValues(\.state))
             switch event {
-            case .configuration(let kind, let seq, let list):
-                if kind == .regular { regularConfiguration(seq, list, now: now, out: &out) }
+            case .configuration(let c):
+                if c.kind == .regular { regularConfiguration(c.ringID.sequence, c.members, now: now, out: &out) }
             case .delivered(let from, let bytes):
                 guard let message = try? Message.decode(bytes) else { // garbage from a member: count and drop
                     otherClusterMessages += 1

@@ -50,8 +50,6 @@ extension Quorum {
         public var disallowed: [NodeID]
     }
 
-    public enum ConfigurationKind: Sendable { case transitional, regular }
-
     /// Whether `node` has a client listening on `port` (cman_is_listening).
     public static func isListening(_ nodes: [NodeID: NodeRecord], node: NodeID, port: UInt8) -> Bool {
         guard let r = nodes[node], r.state == .member else { return false }
@@ -80,7 +78,7 @@ extension Quorum {
     /// The single input type.
     public enum Event: Sendable {
         /// A totem configuration change.
-        case configuration(kind: ConfigurationKind, ringSequence: UInt64, members: [NodeID])
+        case configuration(ConfigurationChange)
         /// A quorum message delivered by totem, in agreed order.
         case delivered(from: NodeID, bytes: [UInt8])
         case request(Request)

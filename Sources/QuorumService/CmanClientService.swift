@@ -33,7 +33,7 @@ final class CmanClientService: IPCServiceHandler {
         let request: CmanIPC.Request
         do { request = try CmanIPC.Request.decode(messageID: messageID, body: body) } catch {
             daemon.logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
-            if messageID != 5 { c.respond(messageID: messageID, status: .invalidRequest) }
+            if CmanIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
         let onAdmin = c.server === daemon.adminServer

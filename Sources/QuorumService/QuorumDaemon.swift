@@ -129,7 +129,7 @@ public final class QuorumDaemon {
     }
 
     private func feedConfiguration(_ c: TotemIPC.Configuration) {
-        feed(.configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringSequence, members: c.members))
+        feed(.configuration(c))
     }
 
     // MARK: - Driving the core

@@ -190,11 +190,8 @@ public final class TotemDaemon {
         for u in out.upcalls {
             switch u {
             case .configurationChange(let c):
-                let conf = TotemIPC.Configuration(kind: c.kind == .regular ? .regular : .transitional,
-                                                  ringRepresentative: c.ringID.representative, ringSequence: c.ringID.sequence,
-                                                  members: c.members, joined: c.joined, left: c.left)
-                if c.kind == .regular { currentConfiguration = conf }
-                clients.broadcast(configuration: conf)
+                if c.kind == .regular { currentConfiguration = c }
+                clients.broadcast(configuration: c)
             case .message(let d):
                 clients.deliver(d)
             }

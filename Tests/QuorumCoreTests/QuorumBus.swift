@@ -24,8 +24,8 @@ struct QuorumBus {
         for (g, group) in groups.enumerated() {
             for n in group where cores[n] != nil {
                 let members = group.filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
-                _ = apply(n, .configuration(kind: .transitional, ringSequence: ringSequence, members: members), group: g, into: &queue)
-                _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+                _ = apply(n, .configuration(ConfigurationChange(kind: .transitional, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
+                _ = apply(n, .configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
             }
         }
         drain(&queue)
@@ -57,7 +57,7 @@ struct QuorumBus {
         let g = group(of: n)
         let members = partitions[g].filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
         var queue: [(group: Int, from: Int, bytes: [UInt8])] = []
-        _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+        _ = apply(n, .configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
         drain(&queue)
     }
 
