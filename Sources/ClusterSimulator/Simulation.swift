@@ -78,9 +78,9 @@ public final class Simulation {
         let index: Int
         var machine: Totem.StateMachine?
         /// With `stackSettings`: the node's quorum core, fed by its totem core.
-        var quorum: Quorum.StateMachine?
+        var quorumHost: CoreHost<Quorum.StateMachine>?
         /// With `groups`: the node's group core and its local processes (handle -> pid, groups joined).
-        var groups: ProcessGroup.StateMachine?
+        var groupsHost: CoreHost<ProcessGroup.StateMachine>?
         var processes: [UInt64: (pid: UInt32, joined: Set<String>)] = [:]
         var groupsPending = false
         /// The latest totem configuration (for a group core that connects mid-ring).
@@ -103,6 +103,24 @@ public final class Simulation {
         }
         var id: NodeID { NodeID(UInt32(index + 1)) }
         var isUp: Bool { machine != nil && machine?.state != .left }
+
+        /// The quorum core as it is now; setting it starts (or, with nil, stops) the node's quorumd.
+        var quorum: Quorum.StateMachine? {
+            get { quorumHost?.core }
+            set {
+                quorumHost?.retire()
+                quorumHost = newValue.map { CoreHost($0) }
+            }
+        }
+
+        /// The group core as it is now; setting it starts (or, with nil, stops) the node's groupd.
+        var groups: ProcessGroup.StateMachine? {
+            get { groupsHost?.core }
+            set {
+                groupsHost?.retire()
+                groupsHost = newValue.map { CoreHost($0) }
+            }
+        }
     }
 
     /// When set, every node also runs a quorum core on top of totem (a stack simulation), and the run checks that

@@ -76,3 +76,7 @@ public enum ProcessGroup {
         case totemConfiguration(ringSequence: UInt64, ringRepresentative: NodeID, members: [NodeID])
     }
 }
+
+extension ProcessGroup.StateMachine: ProtocolCore {
+    public static var deadlineReached: ProcessGroup.Event { .deadlineReached }
+}

@@ -197,14 +197,7 @@ public final class TotemDaemon {
             }
         }
         // 4. Report.
-        for line in operatorLog.lines(for: out) {
-            switch line.level {
-            case .info: logger.info("\(line.text)")
-            case .notice: logger.notice("\(line.text)")
-            case .warning: logger.warning("\(line.text)")
-            case .error: logger.error("\(line.text)")
-            }
-        }
+        for line in operatorLog.lines(for: out) { logger.log(line) }
         if let s = out.stateChanged { stateChanged(s) }
         if let pressure = out.backPressure { clients.coreBackPressure(pressure) }
     }

@@ -175,6 +175,21 @@ struct QuorumDaemonTests {
         #expect(try second.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("on the runner: READY once a member, WATCHDOG pings, SIGHUP does not stop it, STOPPING and exit 0 on SIGTERM")
+    func runnerLifecycle() throws {
+        let c = try LocalCluster(nodes: 1)
+        try c.startAll()
+        try c.waitForRing([1])
+        let life = try c.runnerLifecycle("quorumd")
+        #expect(life.ready.contains("STATUS=quorate, 1 member(s), 1/1 votes, quorum 1"), "\(life.first)")
+        #expect(life.watchdogPings >= 2, "\(life.first)")
+        #expect(life.runningAfterSIGHUP, "SIGHUP must not stop quorumd")
+        #expect(life.last.contains("STOPPING=1") && life.exitStatus == 0, "\(life.last)")
+        let log = (try? String(contentsOfFile: "\(c.directory)/node1/log/quorumd.log", encoding: .utf8)) ?? "" // no log: checked below
+        #expect(log.contains("'cman_tool version -r' distributes"), "\(log)")
+        #expect(c.status(1)?.state == "operational", "quorumd's SIGTERM stops quorumd, not the ring")
+    }
+
     @Test("cman_tool without quorumd says so and exits 69")
     func notRunning() throws {
         let c = try LocalCluster(nodes: 1)
