@@ -34,6 +34,10 @@ public final class QuorumDaemon {
     /// A `cman_tool version -r` waiting for the distribution's outcome.
     var pendingReload: (connection: IPCConnection, version: UInt64)?
     var qdisk: QuorumDiskRunner?
+    /// Set once the core decided to leave: why, and the exit code, for when totemd has gone.
+    var departure: (reason: String, code: DaemonExitCode)?
+    /// How long quorumd keeps its loop running after asking totemd to leave, for totemd to go (its channel closes).
+    static let totemLeaveWaitMax: Duration = .seconds(5)
 
     /// Resolves this node and builds the core; throws a message and exit code if the daemon cannot start.
     public init(runner: DaemonRunner) throws(StartupError) {
@@ -109,12 +113,16 @@ public final class QuorumDaemon {
             }
         }
         channel.onFailure = { [unowned self] error in
-            // Leaving makes totemd go away too, which is not a second failure.
+            // Leaving makes totemd go away too, which is not a second failure: it is what quorumd waited for.
+            if let d = departure { return runner.stop(reason: d.reason, code: d.code) }
             guard !runner.isStopping else { return }
             logger.critical("lost totemd: \(error)")
             runner.stop(reason: "totemd unavailable", code: .failure)
         }
-        channel.onLeaveFailure = { [unowned self] error in logger.warning("could not ask totemd to leave: \(error)") }
+        channel.onLeaveFailure = { [unowned self] error in
+            logger.warning("could not ask totemd to leave: \(error)")
+            if let d = departure { runner.stop(reason: d.reason, code: d.code) }
+        }
         totem = channel
         runner.atExit { channel.close() }
         channel.connect()
@@ -144,9 +152,7 @@ public final class QuorumDaemon {
         case .stateChanged:
             stateChanged()
         case .leaveCluster(let reason, let evicted):
-            // `cman_tool leave` stops the node's whole stack: totemd is asked without waiting for it.
-            totem.leave()
-            runner.stop(reason: reason, code: evicted ? .failure : .ok)
+            leaveCluster(reason: reason, code: evicted ? .failure : .ok)
         case .validateConfig(_, let version, let bytes):
             // Queued by the driver: the core reads it after this output.
             driver.feed(.configChecked(version: version, Self.read(proposed: bytes, version: version)))
@@ -175,6 +181,24 @@ public final class QuorumDaemon {
             runner.stop(reason: reason)
         case .stopRefused(let why):
             runner.status(why)
+        }
+    }
+
+    /// `cman_tool leave` (or a kill, or the quorum disk) stops the node's whole stack. totemd is asked with a one-way
+    /// request on the channel; quorumd's loop keeps running until totemd has gone (the channel closes) and then stops,
+    /// so the request is not lost with quorumd's own connection, and nothing on the loop waits. If totemd stays,
+    /// quorumd stops after `totemLeaveWaitMax` anyway.
+    private func leaveCluster(reason: String, code: DaemonExitCode) {
+        guard departure == nil else { return }
+        departure = (reason, code)
+        runner.status("leaving the cluster: \(reason)")
+        totem.leave()
+        // Not connected (still connecting, or totemd gone already): there is nothing to wait for.
+        guard totem.isConnected else { return runner.stop(reason: reason, code: code) }
+        runner.loop.schedule(after: Self.totemLeaveWaitMax) { [weak self] in
+            guard let self, !runner.isStopping else { return }
+            logger.warning("totemd did not leave within \(Self.totemLeaveWaitMax); stopping anyway")
+            runner.stop(reason: reason, code: code)
         }
     }
 

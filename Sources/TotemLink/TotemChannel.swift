@@ -37,6 +37,9 @@ public final class TotemChannel {
     /// Messages waiting for totemd to accept them.
     public var backlog: Int { outbox.count - outboxHead }
 
+    /// Whether totemd is connected (not yet, or gone: false).
+    public var isConnected: Bool { client != nil }
+
     private func attempt(_ n: Int) {
         do throws(IPCError) {
             let c = try TotemClient(instance: instance)

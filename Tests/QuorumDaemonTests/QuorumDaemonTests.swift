@@ -64,6 +64,27 @@ struct QuorumDaemonTests {
         #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("cman_tool leave with no client holding the node: totemd and quorumd exit 0 once totemd has gone, the others see it leave")
+    func plainLeave() throws {
+        let c = try cluster(3)
+        let started = ContinuousClock.now
+        let left = try c.tool(3, "cman_tool", ["leave"])
+        #expect(left.status == 0, "\(left)")
+        let quorumd = try #require(c.upper[3]?["quorumd"])
+        #expect(try quorumd.wait(timeout: .seconds(10)) == 0)
+        #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
+        // quorumd stopped because totemd went, not because it gave up waiting for it.
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let log3 = (try? String(contentsOfFile: "\(c.directory)/node3/log/quorumd.log", encoding: .utf8)) ?? ""
+        #expect(!log3.contains("did not leave within"), "\(log3)")
+        // Announced, not lost: the others count it gone at once and keep expected votes (no `remove`).
+        try c.waitForQuorum([1, 2]) { $0.nodes == 2 && $0.quorate && $0.expectedVotes == 3 && $0.totalVotes == 2 }
+        for k in 1...2 {
+            let log = (try? String(contentsOfFile: "\(c.directory)/node\(k)/log/quorumd.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("node 127.0.0.3 is leaving"), "node \(k): \(log)")
+        }
+    }
+
     @Test("a client that does not answer makes leave fail after shutdown_timeout; leave force does not ask")
     func silentClient() throws {
         let c = try cluster(2, extraCman: "shutdown_timeout=\"500\"")
