@@ -75,8 +75,11 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ResourceAgents", dependencies: ["ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
+                                                    "ClusterConfig", "ClusterConfigModel"],
                 swiftSettings: strict),
+        // The logic control daemons share (group recovery, topology): pure, part of the SDK.
+        .target(name: "ControlCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         // totemd's client side, for the daemons and tools of this repository (not part of the SDK).
         .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -103,7 +106,13 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
+        // Control daemons: written on the public SDK only (ArchitectureTests holds them to it).
+        .executableTarget(name: "dlm_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+        .executableTarget(name: "o2cb_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+
         // MARK: Tools
+        .executableTarget(name: "dlm_tool", dependencies: ["ClusterClient"], path: "tools/dlm_tool", swiftSettings: strict),
+        .executableTarget(name: "o2cb_tool", dependencies: ["ClusterClient"], path: "tools/o2cb_tool", swiftSettings: strict),
         .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_tool", swiftSettings: strict),
@@ -182,12 +191,17 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "FenceMutationTests", dependencies: ["ClusterSimulator", "FenceCore", "QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "FenceCoreTests", dependencies: ["FenceCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterConfig"], swiftSettings: strict),
+        .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd",
                                                      "cman_tool", "group_tool", "cpgtool"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "QuorumDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "quorumd", "cman_tool", "cman-peer"],
+                    swiftSettings: strict),
+        .testTarget(name: "ControlDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "totemd", "quorumd", "groupd", "dlm_controld", "o2cb_controld",
+                                   "dlm_tool", "o2cb_tool", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "GroupDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "groupd", "testcpg",

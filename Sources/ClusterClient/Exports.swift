@@ -6,3 +6,5 @@
 @_exported import struct ClusterSystem.NodeInstance
 @_exported import enum ClusterIPCProtocol.GroupIPC
 @_exported import enum ClusterIPCProtocol.CmanIPC
+@_exported import enum ClusterIPCProtocol.FenceIPC
+@_exported import enum ControlCore.Control

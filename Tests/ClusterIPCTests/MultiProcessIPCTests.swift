@@ -39,6 +39,17 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("a second server of the same name fails with 'already served', without aborting, and the first serves on")
+    func nameInUse() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let second = try ChildProcess.run(peer, ["server", name], timeout: .seconds(10))
+        #expect(second.status == 1 && second.stderr.contains("already served by another process"), "\(second)")
+        #expect(try client(name, ["echo", "64", "5"]).status == 0)
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("a client killed mid-call does not disturb the server or other clients")
     func clientKilledMidCall() throws {
         let name = uniqueName("ipc")
