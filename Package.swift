@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
         .target(name: "ResourceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "FenceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "GroupCore"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore", "ResourceCore",
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore", "ResourceCore", "ControlCore",
                                                          "FenceCore"],
                 swiftSettings: optimized),
 
@@ -188,6 +188,8 @@ let package = Package(
         .testTarget(name: "FenceAgentsTests", dependencies: ["FenceAgents", "FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes"],
                     swiftSettings: strict),
         .testTarget(name: "FenceToolTests", dependencies: ["TestSupportKit", "FenceAgents", "FenceCore", "ClusterTypes", "fence_node", "ccs_config_validate"],
+                    swiftSettings: strict),
+        .testTarget(name: "ControlSimulationTests", dependencies: ["ClusterSimulator", "ControlCore", "FenceCore", "QuorumCore", "ClusterTypes"],
                     swiftSettings: strict),
         .testTarget(name: "FenceMutationTests", dependencies: ["ClusterSimulator", "FenceCore", "QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "FenceCoreTests", dependencies: ["FenceCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterConfig"], swiftSettings: strict),

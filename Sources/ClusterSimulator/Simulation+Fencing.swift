@@ -127,6 +127,7 @@ extension Simulation {
         f.lastQuorum[n.index] = nil
         f.scheduledDeadline[n.index] = nil
         fenceEvent(n, .request(.join))
+        controlStarted(n)
     }
 
     func fencePID(_ n: SimNode) -> UInt32 { 10_000 + UInt32(n.incarnation) }
@@ -196,6 +197,7 @@ extension Simulation {
                     && fencePID(nodes[victim]) == r.incident.pid
                 f.checker.resolved(viewer: n.index, r, failedRunning: failedRunning, at: now)
                 note("n\(n.index + 1) fence: \(r)")
+                controlFenced(n, r)
             case .log(let line) where line.level == .notice || line.level == .warning || line.level == .error:
                 note("n\(n.index + 1) fenced: \(line.text)")
             case .joinFailed, .log, .stateChanged:
@@ -203,6 +205,7 @@ extension Simulation {
             }
         }
         scheduleFenceDeadline(n)
+        controlSync(n)
         for r in requests {
             let result = groupEvent(n, r)
             if case .join = r {

@@ -44,7 +44,7 @@ extension Simulation {
             switch e {
             case .multicast(let bytes): pending.append(bytes)
             case .event(let h, let ev):
-                if fenceGroupEvent(n, handle: h, ev) { continue }
+                if fenceGroupEvent(n, handle: h, ev) || controlGroupEvent(n, handle: h, ev) { continue }
                 guard let proc = n.processes[h] else { continue }
                 let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
                 let address = ProcessGroup.Address(node: n.id, pid: proc.pid)

@@ -76,6 +76,8 @@ public final class Simulation {
         case resource(ResourceTimer)
         /// A timer of the fence layer (Simulation+Fencing).
         case fencing(token: UInt64)
+        /// A timer of the control layer (Simulation+Control).
+        case control(token: UInt64)
     }
 
     final class SimNode {
@@ -130,6 +132,8 @@ public final class Simulation {
     var groupMessageCounter: UInt32 = 0
     /// With `fencing` (which needs `stack` and turns groups on): every node also runs a fence daemon's core.
     var fencing: FenceStack?
+    /// With `control` (which needs `fencing`): every node also runs a control daemon's managed group.
+    var control: ControlStack?
 
     /// With a scenario, the quorum settings, administrator actions, quorum disk and fencing of the stack run.
     public let quorumScenario: QuorumScenario?
@@ -139,7 +143,8 @@ public final class Simulation {
     var stackState = StackState()
 
     public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false, scenario: QuorumScenario? = nil,
-                groupMutations: ProcessGroup.Mutations = [], fencing: FencingOptions? = nil) {
+                groupMutations: ProcessGroup.Mutations = [], fencing: FencingOptions? = nil,
+                control: ControlOptions? = nil) {
         self.options = options
         self.stackSettings = scenario?.settings ?? stack
         self.quorumScenario = scenario
@@ -158,6 +163,7 @@ public final class Simulation {
         if let f = fencing {
             self.fencing = FenceStack(options: f, nodes: options.nodeCount, seed: options.seed)
             workloadOn = false  // fencing runs carry only the stack's own traffic
+            if let c = control { self.control = ControlStack(options: c, seed: options.seed) }
         }
         var startRandom = root.fork(label: "start")
         for n in nodes {
@@ -209,7 +215,10 @@ public final class Simulation {
                 break
             }
         }
-        if fencing != nil && convergedAt != nil && !watchdogFired { settleFencing() }
+        if fencing != nil && convergedAt != nil && !watchdogFired {
+            settleFencing()
+            settleControl()
+        }
         if convergedAt == nil && !watchdogFired {
             checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
         }
@@ -241,7 +250,8 @@ public final class Simulation {
         }
         for n in nodes { retire(n) }
         var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations
-                                + (resourceLayer?.checker.violations ?? []) + (fenceReport?.violations ?? []),
+                                + (resourceLayer?.checker.violations ?? []) + (fenceReport?.violations ?? [])
+                                + (controlReport?.violations ?? []),
                             converged: convergedAt != nil,
                             convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
         report.stack = stackCoverage()
@@ -330,6 +340,8 @@ public final class Simulation {
             fencingStarted(n)
         case .fencing(let token):
             fencingStep(token: token)
+        case .control(let token):
+            controlStep(token: token)
         }
     }
 
@@ -442,6 +454,7 @@ public final class Simulation {
         schedule(n)
         resourceQuorum(n)
         fencingSync(n)
+        controlSync(n)
     }
 
     /// A multicast of a node's quorum or group core. Asked for while the node's upcalls are being handed out, it
