@@ -6,7 +6,9 @@ import FenceCore
 /// - no agent starts on a node whose partition is inquorate (by its own quorum core at that moment);
 /// - a victim is released (`victimResolved`, the event recovery waits for) as fenced only after a simulated fence
 ///   of it took effect since its failure was first seen, and never while the incarnation that failed still runs;
-/// - each member settles each failure at most once, and all members that settle it agree how and by whom;
+/// - each fence daemon (a node's incarnation) settles each failure at most once, and the members that settle it in
+///   the same view of the domain (one agreed stream) agree how and by whom; members in different partitions may each
+///   settle it in their own way (the node restarted, or was fenced), which the two rules above judge one by one;
 /// - at the end, on the healed cluster, no live member has a victim left (the next master finished the work).
 /// Every check counts what it compared, so a run can show it checked something.
 public struct FenceChecker: Sendable {
@@ -19,6 +21,10 @@ public struct FenceChecker: Sendable {
         public var resolvedAsMember = 0
         /// Agent runs for a failure whose fencing another node had started (a new master taking over).
         public var takeovers = 0
+        /// Settlements compared with another member's settlement of the same failure in the same view.
+        public var agreementsCompared = 0
+        /// Domain views at the end of a run on which every live member settled with no victim left (liveness).
+        public var settledDomains = 0
         public init() {}
 
         /// Adds another run's counts (for sweeps).
@@ -30,6 +36,8 @@ public struct FenceChecker: Sendable {
             resolvedByAgent += o.resolvedByAgent
             resolvedAsMember += o.resolvedAsMember
             takeovers += o.takeovers
+            agreementsCompared += o.agreementsCompared
+            settledDomains += o.settledDomains
         }
     }
 
@@ -47,8 +55,10 @@ public struct FenceChecker: Sendable {
     var firstSeen: [Key: MonotonicInstant] = [:]
     /// Fences that took effect: victim → instants.
     var powerOffs: [NodeID: [MonotonicInstant]] = [:]
-    var settledBy: [Key: (how: Fence.How, by: NodeID)] = [:]
-    var settledAt: [Int: Set<Key>] = [:]
+    /// The first settlement of each failure in each domain view: how, by whom, and which member settled it.
+    var settledBy: [Key: [String: (how: Fence.How, by: NodeID, viewer: Int)]] = [:]
+    /// The failures each fence daemon (node index, incarnation) settled.
+    var settledAt: [[Int]: Set<Key>] = [:]
     var runners: [Key: Set<Int>] = [:]
 
     public init() {}
@@ -83,22 +93,24 @@ public struct FenceChecker: Sendable {
         powerOffs[victim, default: []].append(now)
     }
 
-    /// `viewer`'s core released a victim. `failedRunning` says whether the incarnation that failed still runs.
-    mutating func resolved(viewer: Int, _ r: Fence.Resolution, failedRunning: Bool, at now: MonotonicInstant) {
+    /// `viewer`'s core (the fence daemon of that node's `incarnation`) released a victim while in the domain view
+    /// `view`. `failedRunning` says whether the incarnation that failed still runs.
+    mutating func resolved(viewer: Int, incarnation: Int, view: String, _ r: Fence.Resolution, failedRunning: Bool, at now: MonotonicInstant) {
         counts.resolutions += 1
         let key = Key(victim: r.victim, incident: r.incident)
         // A startup incident (pid 0) is one member's assumption, not an agreed failure: it can recur under the same
         // key (the same ring, another join), so only the fence-before-release rule applies to it.
-        if r.incident.pid != 0 && !settledAt[viewer, default: []].insert(key).inserted {
+        if r.incident.pid != 0 && !settledAt[[viewer, incarnation], default: []].insert(key).inserted {
             fail("n\(viewer + 1) settled node \(r.victim)'s failure \(r.incident) twice")
         }
         if r.incident.pid == 0 {
-        } else if let first = settledBy[key] {
+        } else if let first = settledBy[key]?[view] {
+            counts.agreementsCompared += 1
             if first.how != r.how || first.by != r.by {
-                fail("members disagree on node \(r.victim)'s failure \(r.incident): \(first.how) by \(first.by) and \(r.how) by \(r.by) (n\(viewer + 1))")
+                fail("members of view \(view) disagree on node \(r.victim)'s failure \(r.incident): \(first.how) by \(first.by) (n\(first.viewer + 1)) and \(r.how) by \(r.by) (n\(viewer + 1))")
             }
         } else {
-            settledBy[key] = (r.how, r.by)
+            settledBy[key, default: [:]][view] = (r.how, r.by, viewer)
         }
         switch r.how {
         case .agent:
@@ -115,6 +127,9 @@ public struct FenceChecker: Sendable {
             break
         }
     }
+
+    /// The healed cluster's domain settled: every live member in one view, no victim left.
+    mutating func domainSettled() { counts.settledDomains += 1 }
 
     /// The healed cluster's domain did not settle.
     mutating func failLiveness(_ why: String) { fail("liveness: " + why) }

@@ -195,7 +195,8 @@ extension Simulation {
                 let victim = Int(r.victim.rawValue) - 1
                 let failedRunning = r.incident.pid != 0 && victim < nodes.count && nodes[victim].machine != nil
                     && fencePID(nodes[victim]) == r.incident.pid
-                f.checker.resolved(viewer: n.index, r, failedRunning: failedRunning, at: now)
+                let view = core.view.map { v in "\(v.ringSequence):\(v.members.map(\.description).joined(separator: ","))" } ?? "-"
+                f.checker.resolved(viewer: n.index, incarnation: n.incarnation, view: view, r, failedRunning: failedRunning, at: now)
                 note("n\(n.index + 1) fence: \(r)")
                 controlFenced(n, r)
             case .log(let line) where line.level == .notice || line.level == .warning || line.level == .error:
@@ -297,18 +298,33 @@ extension Simulation {
                 checker.record(n.index, .restarted)
                 start(n)
             }
+            // Settled: every node's fence daemon is a member of one and the same view, holding every node's daemon,
+            // with its cycle complete and no victim left.
+            let everyone = nodes.map { Fence.Member(node: $0.id, pid: fencePID($0)) }.sorted()
             let settled = isWhole() && nodes.allSatisfy { n in
                 guard let c = f.cores[n.index], f.incarnation[n.index] == n.incarnation else { return false }
-                return c.phase == .member && c.victims.isEmpty && c.settled
+                return c.phase == .member && c.victims.isEmpty && c.settled && c.view?.members == everyone
             }
-            if settled { return }
+            if settled {
+                f.checker.domainSettled()
+                return
+            }
         }
         // The domain can only settle on what quorum agrees on: a quorum standoff after a merge (Disallowed nodes and
         // no quorate side) needs an administrator, as in cman. (The group layer's views agree since the group core
         // applies membership changes at the end of its sync rounds: differing views fail here like any other stall.)
-        let quorums = nodes.compactMap(\.quorum)
-        if quorums.contains(where: { !$0.isQuorate || !$0.summary.disallowed.isEmpty }) {
-            f.undecided.append("quorum standoff")
+        // Members wait for quorum before they take part in a cycle (fenced's rule), so the domain cannot settle while
+        // a live node is inquorate. That is a standoff of the quorum layer (cman's Disallowed nodes on a side that
+        // cannot tell them to leave; an operator's business) only when no quorate node judges anyone Disallowed: a
+        // quorate node that does tells it to leave, and it restarts here, so anything else must settle.
+        let live = nodes.filter(\.isUp)
+        let inquorate = live.filter { $0.quorum?.isQuorate != true }
+        let killing = live.contains { $0.quorum?.isQuorate == true && !($0.quorum?.summary.disallowed.isEmpty ?? true) }
+        if !inquorate.isEmpty && !killing {
+            let views = live.compactMap { n in
+                n.quorum.map { "n\(n.index + 1) \($0.isQuorate ? "quorate" : "inquorate")\($0.summary.disallowed.isEmpty ? "" : " Disallowed \($0.summary.disallowed.map(\.description).joined(separator: ","))")" }
+            }
+            f.undecided.append("quorum standoff: \(views.joined(separator: "; "))")
             return
         }
         let states = nodes.map { n -> String in
@@ -316,7 +332,8 @@ extension Simulation {
             guard let c = f.cores[n.index], f.incarnation[n.index] == n.incarnation else {
                 return "n\(n.index + 1):\(m.state.rawValue)(no fence daemon\(n.groupsPending ? ", groupd pending" : n.groups == nil ? ", no groupd" : ""))"
             }
-            return "n\(n.index + 1):\(c.phase.rawValue)/\(c.waitState.rawValue)/master \(c.master.map(\.description) ?? "-")/view \(c.view?.members.map(\.description).joined(separator: ",") ?? "-")/victims \(c.victims.map(\.node.description).joined(separator: ","))"
+            let q = n.quorum.map { " (quorum: \($0.isQuorate ? "quorate" : "inquorate") members \($0.members.map(\.description).joined(separator: ","))\($0.summary.disallowed.isEmpty ? "" : " Disallowed \($0.summary.disallowed.map(\.description).joined(separator: ","))"))" } ?? " (no quorumd)"
+            return "n\(n.index + 1)\(q):\(c.phase.rawValue)/\(c.waitState.rawValue)/master \(c.master.map(\.description) ?? "-")/view \(c.view?.members.map(\.description).joined(separator: ",") ?? "-")/victims \(c.victims.map(\.node.description).joined(separator: ","))"
         }
         f.checker.failLiveness("the fence domain did not settle within 60 s of the heal: \(states.joined(separator: " "))")
     }

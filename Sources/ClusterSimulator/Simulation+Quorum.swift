@@ -94,7 +94,10 @@ extension Simulation {
                 // Disallowed.
                 quorumEvent(n, .setDirty)
             }
-            if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: Set(members)) }
+            // A member that did not come along left, even if it is back in the new ring: it went through a ring of
+            // its own (where it may have acted), so it is a victim like one that is gone.
+            let stayed = Set(members).intersection(n.cameAlong ?? Set(members))
+            if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: stayed) }
         }
         for bytes in pending { submitUpper(n, channel: Quorum.channel, bytes) }
         scheduleUpper(n)

@@ -91,6 +91,8 @@ public final class Simulation {
         var groupsPending = false
         /// The latest totem configuration (for a group core that connects mid-ring).
         var lastRegular: Totem.ConfigurationChange?
+        /// The members that came along from the previous ring (the last transitional configuration).
+        var cameAlong: Set<NodeID>?
         var nextHandle: UInt64 = 1
         /// When the node's upper cores' earliest deadline is queued for.
         var upperScheduled: MonotonicInstant?
@@ -367,6 +369,7 @@ public final class Simulation {
     func start(_ n: SimNode) {
         retire(n)
         n.configuration = nil
+        n.cameAlong = nil
         n.machine = Totem.StateMachine(nodeID: n.id, clusterID: 7, settings: options.totemSettings,
                                        persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
         if let s = stackSettings {
@@ -426,7 +429,7 @@ public final class Simulation {
             case .configurationChange(let c):
                 n.configuration = c
                 checker.record(n.index, .configuration(c))
-                if c.kind == .regular { n.lastRegular = c }
+                if c.kind == .regular { n.lastRegular = c } else { n.cameAlong = Set(c.members) }
                 quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
                 groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
                                              ringRepresentative: c.ringID.representative, members: c.members))

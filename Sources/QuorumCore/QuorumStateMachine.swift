@@ -17,6 +17,9 @@ extension Quorum {
         /// The cluster-wide expected votes, before taking the maximum with members' and total votes.
         public private(set) var expectedVotes: UInt32
         var incarnation: UInt64?
+        /// The members that came along from the previous ring (the transitional configuration), until the regular
+        /// configuration that follows it.
+        var cameAlong: Set<NodeID>?
         let joinTime: UInt64
         var localQdiskVotes: UInt32 = 0
         var localQdiskMaster = false
@@ -69,7 +72,7 @@ extension Quorum {
             let before = (summary, members, nodes.mapValues(\.state))
             switch event {
             case .configuration(let kind, let seq, let list):
-                if kind == .regular { regularConfiguration(seq, list, now: now, out: &out) }
+                if kind == .regular { regularConfiguration(seq, list, now: now, out: &out) } else { cameAlong = Set(list) }
             case .delivered(let from, let bytes):
                 guard let message = try? Message.decode(bytes) else { // garbage from a member: count and drop
                     otherClusterMessages += 1
@@ -155,7 +158,14 @@ extension Quorum {
             generation = seq
             if incarnation == nil { incarnation = seq }
             let newMembers = Set(list)
-            for id in nodes.keys.sorted() where nodes[id]!.state != .dead && !newMembers.contains(id) {
+            // A member that did not come along (absent from the transitional configuration) left the old ring, even
+            // if it is in the new one: it went through a ring of its own that this node never saw (virtual
+            // synchrony; cman's left list), so it is back as a returning node, like one seen gone for a whole ring.
+            // Otherwise only its side would judge the others Disallowed, and a quorate side counting it would wait
+            // for it forever.
+            let stayed = cameAlong ?? Set(members)
+            cameAlong = nil
+            for id in nodes.keys.sorted() where nodes[id]!.state != .dead && (!newMembers.contains(id) || (id != nodeID && !stayed.contains(id))) {
                 // It left: remember its incarnation, so a return without a restart can be recognised.
                 nodes[id]!.leftIncarnation = nodes[id]!.heard ? nodes[id]!.incarnation : nodes[id]!.leftIncarnation
                 nodes[id]!.state = .dead
@@ -170,6 +180,13 @@ extension Quorum {
             let keepAll = settings.mutations.contains(.nonMastersCountQdiskVotes)
             for id in nodes.keys.sorted() where !nodes[id]!.qdiskMaster && !keepAll { nodes[id]!.qdiskVotes = 0 }
             if !localQdiskMaster && !keepAll { localQdiskVotes = 0 }
+            // This node's own offer is what its disk says now, not what it last announced: a master that lost the
+            // role while it could not announce (its ring was breaking up) must not carry the master's offer into the
+            // new membership, where the new master's partition counts it too.
+            if nodes[nodeID]!.qdiskMaster && !localQdiskMaster && !keepAll {
+                nodes[nodeID]!.qdiskMaster = false
+                nodes[nodeID]!.qdiskVotes = 0
+            }
             for id in list where nodes[id] == nil {
                 // A node not in our cluster.conf: known by id until it introduces itself.
                 nodes[id] = NodeRecord(id: id, name: "node\(id)", votes: 0, expectedVotes: 0, state: .dead, incarnation: 0, joinTime: 0,
@@ -362,7 +379,11 @@ extension Quorum {
             var quorate = total >= quorum && active.contains(nodeID)
             if settings.mutations.contains(.quorumCheckSkipped) { quorate = total > 0 && active.contains(nodeID) }
             if settings.waitForAll && !seenAll { quorate = false }
-            if !quorate && settings.autoTieBreaker && total * 2 == expected && active.contains(nodeID),
+            // The tie-breaker decides between two halves of every vote there is: with expected votes below the
+            // configured votes (a low expected_votes, or a node just started that has not learned the cluster's),
+            // "half of expected" is a minority, and the other side can be quorate by the ordinary rule.
+            let configuredVotes = settings.nodes.reduce(UInt32(0)) { $0 + $1.votes } + (settings.qdiskVotes ?? 0)
+            if !quorate && settings.autoTieBreaker && total * 2 == expected && expected >= configuredVotes && active.contains(nodeID),
                let lowest = settings.nodes.first?.id, active.contains(lowest) {
                 quorate = true
             }
@@ -383,9 +404,12 @@ extension Quorum {
             for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = max(nodes[id]!.expectedVotes, expectedVotes) }
         }
 
-        /// A quorate side tells Disallowed nodes to leave; its lowest node id sends the message.
+        /// A quorate side tells Disallowed nodes to leave: every quorate member that judges a node Disallowed says
+        /// so, once. The judgement is not the same on every member (a member that restarted since never saw the node
+        /// go, and counts it), so leaving it to the lowest member alone could leave a Disallowed node in place, and
+        /// the members that judge it so without the votes it would bring, for ever; a second kill of a node that is
+        /// leaving anyway changes nothing.
         private mutating func killDisallowed(out: inout Output) {
-            guard activeMembers.first == nodeID else { return }
             for id in summary.disallowed where nodes[id]?.heard == true {
                 out.effects.append(.multicast(Message.kill(node: id, reason: "rejoined with state after being removed (Disallowed)").encode()))
                 nodes[id]!.heard = false  // once

@@ -31,6 +31,22 @@ struct QuorumBus {
         drain(&queue)
     }
 
+    /// Installs a new partitioning that only `seenBy` notice (the others' ring did not change), each with its own
+    /// transitional configuration: the members that came along with it from its previous ring.
+    mutating func partition(_ groups: [[Int]], seenBy: [Int], cameAlong: [Int: [Int]]) {
+        partitions = groups
+        ringSequence += 4
+        var queue: [(group: Int, from: Int, bytes: [UInt8])] = []
+        for n in seenBy.sorted() where cores[n] != nil {
+            let g = group(of: n)
+            let members = groups[g].filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
+            let stayed = (cameAlong[n] ?? groups[g]).filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
+            _ = apply(n, .configuration(kind: .transitional, ringSequence: ringSequence, members: stayed), group: g, into: &queue)
+            _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+        }
+        drain(&queue)
+    }
+
     @discardableResult
     mutating func request(_ n: Int, _ r: Quorum.Request) -> Quorum.RequestResult? {
         var queue: [(group: Int, from: Int, bytes: [UInt8])] = []

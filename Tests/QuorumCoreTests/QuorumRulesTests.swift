@@ -31,6 +31,9 @@ struct QuorumRulesTests {
         Scenario(name: "wait_for_all: 2 of 3 at start", settings: settings(3, waitForAll: true), present: [1, 2], quorate: false, quorum: 2, total: 2, expected: 3),
         Scenario(name: "auto_tie_breaker: half with node 1", settings: settings(4, autoTieBreaker: true), present: [1, 2], quorate: true, quorum: 3, total: 2, expected: 4),
         Scenario(name: "auto_tie_breaker: half without node 1", settings: settings(4, autoTieBreaker: true), present: [3, 4], quorate: false, quorum: 3, total: 2, expected: 4),
+        // Half of an expected_votes below the configured votes is a minority: nodes 2 and 3 are quorate on their own.
+        Scenario(name: "auto_tie_breaker: no tie below the configured votes", settings: settings(3, expected: 2, autoTieBreaker: true), present: [1],
+                 quorate: false, quorum: 2, total: 1, expected: 2),
     ]
 
     @Test("quorum, total and expected votes", arguments: scenarios)
@@ -137,6 +140,22 @@ struct QuorumRulesTests {
         // The quorate side (1, 4, 5) told 2 and 3 to leave, and they did.
         #expect(bus.cores[2] == nil && bus.cores[3] == nil)
         #expect(bus.quorate(1))
+    }
+
+    @Test("Disallowed both ways when a node went through a ring of its own that the others never saw as a ring change")
+    func disallowedAfterUnseenRing() {
+        var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])
+        bus.partition([[1, 2, 3]])
+        for n in 1...3 { bus.send(n, .setDirty) }
+        // Node 1 forms a ring alone; 2 and 3 go on in theirs (their totem has not noticed yet).
+        bus.partition([[1], [2, 3]], seenBy: [1], cameAlong: [1: [1]])
+        #expect(!bus.quorate(1) && bus.quorate(2))
+        // One ring again: 1 came along alone, 2 and 3 together; for them 1 left the old ring and is back.
+        bus.partition([[1, 2, 3]], seenBy: [1, 2, 3], cameAlong: [1: [1], 2: [2, 3], 3: [2, 3]])
+        // Both sides judge the other Disallowed (before, only node 1 did, and the quorate side counted it and
+        // waited for it); the quorate side tells node 1 to leave.
+        #expect(bus.cores[1] == nil, "the quorate side killed the node that went its own way")
+        #expect(bus.summary(2)?.disallowed == [NodeID(1)] && bus.quorate(2) && bus.quorate(3))
     }
 
     @Test("no Disallowed without state, or after a restart")

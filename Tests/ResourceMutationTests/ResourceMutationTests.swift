@@ -11,16 +11,20 @@ import Testing
 struct ResourceMutationTests {
     @Test("recovering without fencing gives two owners within 200 seeds")
     func recoverWithoutFencing() throws {
-        var caught: (UInt64, String)?
-        for seed in UInt64(9_500)..<9_700 where caught == nil {
+        func run(_ seed: UInt64, _ mutations: ResourceManager.Mutations) -> Simulation.Report {
             let options = SimulationOptions(seed: seed, nodes: 3...6)
             let sim = Simulation(options: options, stack: Quorum.Settings(
                 clusterName: "sim", nodes: (1...options.nodeCount).map { Quorum.ConfiguredNode(id: NodeID(UInt32($0)), name: "n\($0)", votes: 1) }))
             var rm = ResourceSimulation(seed: seed, nodeCount: options.nodeCount)
-            rm.mutations = [.recoverWithoutFencing, .keepServicesWithoutQuorum]
+            rm.mutations = mutations
             sim.enableResources(rm)
-            let report = sim.run()
-            if let v = report.violations.first(where: { $0.hasPrefix("two owners") }) { caught = (seed, v) }
+            return sim.run()
+        }
+        var caught: (UInt64, String)?
+        for seed in UInt64(9_500)..<9_700 where caught == nil {
+            guard let v = run(seed, [.recoverWithoutFencing, .keepServicesWithoutQuorum]).violations.first(where: { $0.hasPrefix("two owners") }) else { continue }
+            // Only a seed the core as it is passes shows the mutation was caught.
+            if run(seed, []).ok { caught = (seed, v) }
         }
         let (seed, violation) = try #require(caught, "no seed noticed services recovered without fencing")
         print("mutation 'recover without fencing' caught by seed \(seed): \(violation)")

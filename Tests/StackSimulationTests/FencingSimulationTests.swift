@@ -40,7 +40,8 @@ struct FencingSimulationTests {
         return sim
     }
 
-    static let sweepSeeds = Array(UInt64(9_000)..<9_060)
+    /// 400 seeds (about 20 s of CPU). Beyond them, 9_400..<10_400 passed as well when this was written.
+    static let sweepSeeds = Array(UInt64(9_000)..<9_400)
 
     /// The sweep's run of one seed.
     static func sweepRun(_ seed: UInt64) -> (Simulation, FencingOptions) {
@@ -76,19 +77,29 @@ struct FencingSimulationTests {
         let (sim, fencing) = Self.sweepRun(seed)
         let report = sim.run()
         #expect(report.ok, "seed \(seed): \(sim.options) \(fencing)\n\(report.violations.joined(separator: "\n"))")
+        // Liveness was judged (the healed domain settled), or the run says why it could not be: a quorum standoff
+        // that needs an operator.
+        let fence = sim.fenceReport!
+        #expect(fence.counts.settledDomains == 1 || fence.undecided.contains { $0.hasPrefix("quorum standoff") },
+                "seed \(seed): the fence domain's liveness was neither judged nor explained: \(fence.undecided)")
     }
 
     @Test("the sweep fences for real: agents run, fences take effect, failures are settled by agents and by rejoins")
     func sweepCoverage() {
         var total = FenceChecker.Counts()
-        for seed in Self.sweepSeeds.prefix(30) {
+        var undecided: [UInt64] = []
+        let seeds = Self.sweepSeeds.prefix(100)
+        for seed in seeds {
             let (sim, _) = Self.sweepRun(seed)
             _ = sim.run()
             total.add(sim.fenceReport!.counts)
+            if !sim.fenceReport!.undecided.isEmpty { undecided.append(seed) }
         }
-        print("fencing sweep coverage over 30 seeds: \(total)")
-        #expect(total.agentRuns > 20 && total.powerOffs > 5 && total.resolvedByAgent > 5, "\(total)")
-        #expect(total.victimsSeen > 20 && total.resolvedAsMember > 0, "\(total)")
+        print("fencing sweep coverage over \(seeds.count) seeds: \(total); liveness not judged (quorum standoff): \(undecided)")
+        #expect(total.agentRuns > 50 && total.powerOffs > 20 && total.resolvedByAgent > 20, "\(total)")
+        #expect(total.victimsSeen > 100 && total.resolvedAsMember > 50 && total.agreementsCompared > 50, "\(total)")
+        // A standoff is rare (an operator's business); a sweep that mostly could not judge liveness proved little.
+        #expect(total.settledDomains + undecided.count == seeds.count && undecided.count * 10 < seeds.count, "\(total) \(undecided)")
     }
 
     @Test("a crashed member is fenced by the master and its fate is known to every member")
