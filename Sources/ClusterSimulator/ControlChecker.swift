@@ -88,25 +88,29 @@ public struct ControlChecker: Sendable {
         if !members.contains(NodeID(UInt32(d.node + 1))) {
             fail("\(d.description) started recovery \(event) with \(members), which does not hold itself")
         }
-        compare(&startMembers, d, event, members, what: "started")
+        record(Self.compare(&startMembers, d, event, members, what: "started"))
     }
 
     mutating func recovered(_ d: Daemon, event: UInt64, members: [NodeID]) {
         counts.recoveries += 1
-        compare(&recoveredMembers, d, event, members, what: "finished")
+        record(Self.compare(&recoveredMembers, d, event, members, what: "finished"))
         finished[d, default: []].append(event)
     }
 
-    private mutating func compare(_ table: inout [UInt64: (members: [NodeID], by: Daemon)], _ d: Daemon, _ event: UInt64,
-                                  _ members: [NodeID], what: String) {
+    /// Records a start or finish of `event` in `table`; returns whether it was compared, and the violation if any.
+    private static func compare(_ table: inout [UInt64: (members: [NodeID], by: Daemon)], _ d: Daemon, _ event: UInt64,
+                                _ members: [NodeID], what: String) -> (compared: Bool, violation: String?) {
         guard let first = table[event] else {
             table[event] = (members, d)
-            return
+            return (false, nil)
         }
-        counts.agreementsCompared += 1
-        if first.members != members {
-            fail("recovery \(event) \(what) with \(first.members) on \(first.by.description) but \(members) on \(d.description)")
-        }
+        guard first.members != members else { return (true, nil) }
+        return (true, "recovery \(event) \(what) with \(first.members) on \(first.by.description) but \(members) on \(d.description)")
+    }
+
+    private mutating func record(_ comparison: (compared: Bool, violation: String?)) {
+        if comparison.compared { counts.agreementsCompared += 1 }
+        if let v = comparison.violation { fail(v) }
     }
 
     /// Compares the order of the recoveries every two daemons both finished.
