@@ -89,9 +89,13 @@ extension Simulation {
     }
 
     private func controlJoin(_ n: SimNode) {
-        guard let c = control else { return }
-        let result = groupEvent(n, .join(handle: ControlStack.handle, pid: controlPID(n), group: ControlStack.groupName))
-        c.append("\(now) n\(n.index + 1) join: \(result.map { "\($0)" } ?? "no groupd")")
+        groupEvent(n, .join(handle: ControlStack.handle, pid: controlPID(n), group: ControlStack.groupName))
+    }
+
+    /// groupd answered the control daemon's join: "try again" (not synchronised yet) is asked again after a while.
+    func controlJoinAnswered(_ n: SimNode, handle: ProcessGroup.Handle, _ result: ProcessGroup.RequestResult) {
+        guard let c = control, handle == ControlStack.handle else { return }
+        c.append("\(now) n\(n.index + 1) join: \(result)")
         if result == .tryAgain { pushControlTimer(n.index, .rejoin, at: now + .milliseconds(100)) }
     }
 

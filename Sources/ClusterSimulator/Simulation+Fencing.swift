@@ -207,13 +207,17 @@ extension Simulation {
         }
         scheduleFenceDeadline(n)
         controlSync(n)
-        for r in requests {
-            let result = groupEvent(n, r)
-            if case .join = r {
-                f.append("\(now) n\(n.index + 1) join: \(result.map { "\($0)" } ?? "no groupd")")
-                if result == .tryAgain { pushFenceTimer(n.index, .rejoin, at: now + .milliseconds(100)) }
-            }
-        }
+        // Through groupd's host: a request made while groupd's own output is being carried out (this core fed from
+        // one of its events) is queued and answered after it, as a daemon's IPC call would be.
+        for r in requests { groupEvent(n, r) }
+    }
+
+    /// groupd answered a join: the fence daemon's, "try again" (groupd has not synchronised yet), is asked again
+    /// after a while, as fenced would.
+    func fenceJoinAnswered(_ n: SimNode, handle: ProcessGroup.Handle, _ result: ProcessGroup.RequestResult) {
+        guard let f = fencing, handle == FenceStack.handle else { return }
+        f.append("\(now) n\(n.index + 1) join: \(result)")
+        if result == .tryAgain { pushFenceTimer(n.index, .rejoin, at: now + .milliseconds(100)) }
     }
 
     private func scheduleFenceDeadline(_ n: SimNode) {
@@ -274,11 +278,7 @@ extension Simulation {
             fenceEvent(n, .agentFinished(Fence.AgentResult(runID: run.id, outcome: outcome, stderr: outcome == .success ? "" : "simulated device error")))
         case .rejoin:
             guard n.incarnation == inc, n.machine != nil, f.cores[node] != nil else { return }
-            let result = groupEvent(n, .join(handle: FenceStack.handle, pid: fencePID(n), group: Fence.groupName))
-            f.append("\(now) n\(node + 1) join again: \(result.map { "\($0)" } ?? "no groupd")")
-            if result == .tryAgain {
-                pushFenceTimer(node, .rejoin, at: now + .milliseconds(100))
-            }
+            groupEvent(n, .join(handle: FenceStack.handle, pid: fencePID(n), group: Fence.groupName))
         case .powerOn(let v):
             guard nodes[v].machine == nil else { return }
             checker.record(v, .restarted)

@@ -84,9 +84,9 @@ public final class Simulation {
         let index: Int
         var machine: Totem.StateMachine?
         /// With `stackSettings`: the node's quorum core, fed by its totem core.
-        var quorum: Quorum.StateMachine?
+        var quorumHost: CoreHost<Quorum.StateMachine>?
         /// With `groups`: the node's group core and its local processes (handle -> pid, groups joined).
-        var groups: ProcessGroup.StateMachine?
+        var groupsHost: CoreHost<ProcessGroup.StateMachine>?
         var processes: [UInt64: (pid: UInt32, joined: Set<String>)] = [:]
         var groupsPending = false
         /// The latest totem configuration (for a group core that connects mid-ring).
@@ -96,9 +96,6 @@ public final class Simulation {
         var nextHandle: UInt64 = 1
         /// When the node's upper cores' earliest deadline is queued for.
         var upperScheduled: MonotonicInstant?
-        /// Nesting of `carryOut`'s upcall loop for this node, and the upper cores' multicasts asked for inside it.
-        var upcallDepth = 0
-        var deferredSubmits: [(incarnation: Int, channel: UInt16, bytes: [UInt8])] = []
 
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
@@ -114,6 +111,24 @@ public final class Simulation {
         }
         var id: NodeID { NodeID(UInt32(index + 1)) }
         var isUp: Bool { machine != nil && machine?.state != .left }
+
+        /// The quorum core as it is now; setting it starts (or, with nil, stops) the node's quorumd.
+        var quorum: Quorum.StateMachine? {
+            get { quorumHost?.core }
+            set {
+                quorumHost?.retire()
+                quorumHost = newValue.map { CoreHost($0) }
+            }
+        }
+
+        /// The group core as it is now; setting it starts (or, with nil, stops) the node's groupd.
+        var groups: ProcessGroup.StateMachine? {
+            get { groupsHost?.core }
+            set {
+                groupsHost?.retire()
+                groupsHost = newValue.map { CoreHost($0) }
+            }
+        }
     }
 
     /// When set, every node also runs a quorum core on top of totem (a stack simulation), and the run checks that
@@ -337,7 +352,7 @@ public final class Simulation {
             n.groups = makeGroupCore(n)
             // Like groupd opening its channel: it learns the current configuration, if there is one.
             if let c = n.lastRegular, n.machine?.state == .operational {
-                groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
+                groupEvent(n, .configuration(c))
             }
             fencingStarted(n)
         case .fencing(let token):
@@ -420,7 +435,6 @@ public final class Simulation {
             for h in held { queue.push(.packet(to: n.index, from: h.from, bytes: h.bytes), at: now + .microseconds(50)) }
             note("n\(n.index + 1) entered recovery: \(held.count) held packets of n\(held[0].from + 1) arrive now")
         }
-        n.upcallDepth += 1
         for u in out.upcalls {
             // A node told to leave while these upcalls were being handed out (quorum's Disallowed rule) delivers
             // nothing more of them.
@@ -430,9 +444,8 @@ public final class Simulation {
                 n.configuration = c
                 checker.record(n.index, .configuration(c))
                 if c.kind == .regular { n.lastRegular = c } else { n.cameAlong = Set(c.members) }
-                quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
-                groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
-                                             ringRepresentative: c.ringID.representative, members: c.members))
+                quorumEvent(n, .configuration(c))
+                groupEvent(n, .configuration(c))
                 resourceUpcall(n, u)
             case .message(let d) where d.channel == ProcessGroup.channel:
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload, position: d.position))
@@ -452,34 +465,10 @@ public final class Simulation {
                 checker.record(n.index, .message(id))
             }
         }
-        n.upcallDepth -= 1
-        if n.upcallDepth == 0 { flushSubmits(n) }
         schedule(n)
         resourceQuorum(n)
         fencingSync(n)
         controlSync(n)
-    }
-
-    /// A multicast of a node's quorum or group core. Asked for while the node's upcalls are being handed out, it
-    /// goes to totem once they all are: totem may deliver at once (a one-node ring), and those deliveries must come
-    /// after the rest of the output being handed out, not in the middle of it (as a daemon's IPC send would).
-    func submitUpper(_ n: SimNode, channel: UInt16, _ bytes: [UInt8]) {
-        if n.upcallDepth > 0 {
-            n.deferredSubmits.append((n.incarnation, channel, bytes))
-            return
-        }
-        guard var m = n.machine else { return }
-        let out = m.handle(.submit(channel: channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-        n.machine = m
-        carryOut(n, out)
-    }
-
-    private func flushSubmits(_ n: SimNode) {
-        while !n.deferredSubmits.isEmpty {
-            let s = n.deferredSubmits.removeFirst()
-            guard s.incarnation == n.incarnation else { continue }
-            submitUpper(n, channel: s.channel, s.bytes)
-        }
     }
 
     func schedule(_ n: SimNode) {
