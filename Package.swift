@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "ResourceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "FenceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "GroupCore"], swiftSettings: optimized),
         .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "ClusterIPCProtocol", "TotemCore", "QuorumCore", "GroupCore",
-                                                         "ResourceCore", "FenceCore"],
+                                                         "ResourceCore", "FenceCore", "ControlCore"],
                 swiftSettings: optimized),
 
         // MARK: Effect modules
@@ -192,6 +192,8 @@ let package = Package(
         .testTarget(name: "FenceAgentsTests", dependencies: ["FenceAgents", "FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes"],
                     swiftSettings: strict),
         .testTarget(name: "FenceToolTests", dependencies: ["TestSupportKit", "FenceAgents", "FenceCore", "ClusterTypes", "fence_node", "ccs_config_validate"],
+                    swiftSettings: strict),
+        .testTarget(name: "ControlSimulationTests", dependencies: ["ClusterSimulator", "ControlCore", "FenceCore", "QuorumCore", "ClusterTypes"],
                     swiftSettings: strict),
         .testTarget(name: "FenceMutationTests", dependencies: ["ClusterSimulator", "FenceCore", "QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "FenceCoreTests", dependencies: ["FenceCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterConfig"], swiftSettings: strict),

@@ -127,6 +127,7 @@ extension Simulation {
         f.lastQuorum[n.index] = nil
         f.scheduledDeadline[n.index] = nil
         fenceEvent(n, .request(.join))
+        controlStarted(n)
     }
 
     func fencePID(_ n: SimNode) -> UInt32 { 10_000 + UInt32(n.incarnation) }
@@ -197,6 +198,7 @@ extension Simulation {
                 let view = core.view.map { v in "\(v.ringSequence):\(v.members.map(\.description).joined(separator: ","))" } ?? "-"
                 f.checker.resolved(viewer: n.index, incarnation: n.incarnation, view: view, r, failedRunning: failedRunning, at: now)
                 note("n\(n.index + 1) fence: \(r)")
+                controlFenced(n, r)
             case .log(let line) where line.level == .notice || line.level == .warning || line.level == .error:
                 note("n\(n.index + 1) fenced: \(line.text)")
             case .joinFailed, .log, .stateChanged:
@@ -204,6 +206,7 @@ extension Simulation {
             }
         }
         scheduleFenceDeadline(n)
+        controlSync(n)
         // Through groupd's host: a request made while groupd's own output is being carried out (this core fed from
         // one of its events) is queued and answered after it, as a daemon's IPC call would be.
         for r in requests { groupEvent(n, r) }

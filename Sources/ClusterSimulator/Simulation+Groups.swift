@@ -37,7 +37,7 @@ extension Simulation {
             switch e {
             case .multicast(let bytes): pending.append(bytes)
             case .event(let h, let ev):
-                if fenceGroupEvent(n, handle: h, ev) { continue }
+                if fenceGroupEvent(n, handle: h, ev) || controlGroupEvent(n, handle: h, ev) { continue }
                 guard let proc = n.processes[h] else { continue }
                 let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
                 let address = ProcessAddress(node: n.id, pid: proc.pid)
@@ -56,7 +56,10 @@ extension Simulation {
         if case .mcast(let h, let group, let payload) = event, out.result == .ok {
             groupChecker.recordSent(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h), group: group, id: payload, at: now)
         }
-        if case .join(let h, _, _) = event, let result = out.result { fenceJoinAnswered(n, handle: h, result) }
+        if case .join(let h, _, _) = event, let result = out.result {
+            fenceJoinAnswered(n, handle: h, result)
+            controlJoinAnswered(n, handle: h, result)
+        }
         for bytes in pending { submitUpper(n, channel: ProcessGroup.channel, bytes) }
     }
 

@@ -76,6 +76,8 @@ public final class Simulation {
         case resource(ResourceTimer)
         /// A timer of the fence layer (Simulation+Fencing).
         case fencing(token: UInt64)
+        /// A timer of the control layer (Simulation+Control).
+        case control(token: UInt64)
     }
 
     final class SimNode {
@@ -147,6 +149,8 @@ public final class Simulation {
     var groupMessageCounter: UInt32 = 0
     /// With `fencing` (which needs `stack` and turns groups on): every node also runs a fence daemon's core.
     var fencing: FenceStack?
+    /// With `control` (which needs `fencing`): every node also runs a control daemon's managed group.
+    var control: ControlStack?
 
     /// With a scenario, the quorum settings, administrator actions, quorum disk and fencing of the stack run.
     public let quorumScenario: QuorumScenario?
@@ -156,7 +160,8 @@ public final class Simulation {
     var stackState = StackState()
 
     public init(options: SimulationOptions, stack: Quorum.Settings? = nil, groups: Bool = false, scenario: QuorumScenario? = nil,
-                groupMutations: ProcessGroup.Mutations = [], fencing: FencingOptions? = nil) {
+                groupMutations: ProcessGroup.Mutations = [], fencing: FencingOptions? = nil,
+                control: ControlOptions? = nil) {
         self.options = options
         self.stackSettings = scenario?.settings ?? stack
         self.quorumScenario = scenario
@@ -175,6 +180,7 @@ public final class Simulation {
         if let f = fencing {
             self.fencing = FenceStack(options: f, nodes: options.nodeCount, seed: options.seed)
             workloadOn = false  // fencing runs carry only the stack's own traffic
+            if let c = control { self.control = ControlStack(options: c, seed: options.seed) }
         }
         var startRandom = root.fork(label: "start")
         for n in nodes {
@@ -226,7 +232,10 @@ public final class Simulation {
                 break
             }
         }
-        if fencing != nil && convergedAt != nil && !watchdogFired { settleFencing() }
+        if fencing != nil && convergedAt != nil && !watchdogFired {
+            settleFencing()
+            settleControl()
+        }
         if convergedAt == nil && !watchdogFired {
             checker.fail("liveness: no single ring of all \(options.nodeCount) nodes within \(bound.millisecondsClamped) ms of healing; states: \(stateSummary())")
         }
@@ -258,7 +267,8 @@ public final class Simulation {
         }
         for n in nodes { retire(n) }
         var report = Report(violations: checker.violations + quorumViolations + groupChecker.violations
-                                + (resourceLayer?.checker.violations ?? []) + (fenceReport?.violations ?? []),
+                                + (resourceLayer?.checker.violations ?? []) + (fenceReport?.violations ?? [])
+                                + (controlReport?.violations ?? []),
                             converged: convergedAt != nil,
                             convergenceTime: convergedAt.map { $0 - healedAt }, stats: stats, coverage: checker.coverage)
         report.stack = stackCoverage()
@@ -347,6 +357,8 @@ public final class Simulation {
             fencingStarted(n)
         case .fencing(let token):
             fencingStep(token: token)
+        case .control(let token):
+            controlStep(token: token)
         }
     }
 
@@ -456,6 +468,7 @@ public final class Simulation {
         schedule(n)
         resourceQuorum(n)
         fencingSync(n)
+        controlSync(n)
     }
 
     func schedule(_ n: SimNode) {

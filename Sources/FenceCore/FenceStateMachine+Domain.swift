@@ -185,7 +185,18 @@ extension Fence.StateMachine {
             if !complete { complete = true }
             if !victims.isEmpty {
                 out.log(.info, "the master has no victims: forgetting \(victims.map(\.name).joined(separator: ", "))")
+                let forgotten = victims
                 victims = []
+                // A failure this member saw is settled by the domain's word: whoever waits for it (rgmanager, the
+                // control daemons) is told, or it would wait for a fence that nobody will run. Startup victims were
+                // this member's assumption only; nothing waits for them.
+                for entry in forgotten where !entry.startup {
+                    let r = Fence.Resolution(victim: entry.node, victimName: entry.name, incident: entry.incident, how: .none, by: from.node,
+                                             agent: "", method: "", wallClockSeconds: wallClock(now))
+                    history[entry.node] = Fence.HistoryEntry(node: entry.node, master: from.node, how: .none, wallClockSeconds: r.wallClockSeconds, agent: "")
+                    out.log(.notice, Fence.Text.resolved(r))
+                    out.effects.append(.victimResolved(r))
+                }
             }
         case .acknowledge(let victim, let wall):
             if let entry = victims.first(where: { $0.node == victim }) {
