@@ -73,6 +73,10 @@ let package = Package(
                 dependencies: ["GroupCore", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterDaemonSupport", "ClusterSystem",
                                "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        .target(name: "FenceService",
+                dependencies: ["FenceCore", "FenceAgents", "GroupCore", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfigModel",
+                               "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
         .target(name: "ResourceAgents", dependencies: ["ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
         .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
@@ -84,7 +88,8 @@ let package = Package(
         .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
         .target(name: "ToolSupport",
-                dependencies: ["ClusterConfig", "ClusterConfigModel", "ClusterSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["ClusterClient", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "tools/ToolSupport", swiftSettings: strict),
 
         // MARK: Daemons
@@ -105,6 +110,8 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
+
+        .executableTarget(name: "fenced", dependencies: ["FenceService", "ClusterDaemonSupport"], swiftSettings: strict),
 
         // Control daemons: written on the public SDK only (ArchitectureTests holds them to it).
         .executableTarget(name: "dlm_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
@@ -133,7 +140,13 @@ let package = Package(
         .executableTarget(name: "rg_test", dependencies: ["ToolSupport", "ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel",
                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/rg_test", swiftSettings: strict),
-        .executableTarget(name: "fence_node", dependencies: ["ToolSupport", "FenceAgents", "FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes",
+        .executableTarget(name: "fence_tool", dependencies: ["ToolSupport", "ClusterClient", "ClusterSystem", "ClusterTypes",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/fence_tool", swiftSettings: strict),
+        .executableTarget(name: "fence_ack_manual", dependencies: ["ToolSupport", "ClusterClient", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
+                                                                   "ClusterTypes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/fence_ack_manual", swiftSettings: strict),
+        .executableTarget(name: "fence_node", dependencies: ["ToolSupport", "FenceAgents", "FenceCore", "ClusterClient", "ClusterConfig", "ClusterConfigModel", "ClusterTypes",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/fence_node", swiftSettings: strict),
         .executableTarget(name: "totem-sim", dependencies: ["ClusterSimulator", "TotemCore", "ClusterTypes"],
@@ -206,6 +219,10 @@ let package = Package(
         .testTarget(name: "GroupDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "groupd", "testcpg",
                                    "cpgtool", "cman_tool", "group_tool"],
+                    swiftSettings: strict),
+        .testTarget(name: "FenceDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterWire", "totemd", "quorumd", "groupd", "fenced",
+                                   "fence_tool", "fence_ack_manual", "fence_node", "cman_tool", "dlm_controld", "dlm_tool"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
