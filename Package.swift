@@ -222,7 +222,7 @@ let package = Package(
                                    "cpgtool", "cman_tool", "group_tool"],
                     swiftSettings: strict),
         .testTarget(name: "FenceDaemonTests",
-                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterWire", "totemd", "quorumd", "groupd", "fenced",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "totemd", "quorumd", "groupd", "fenced",
                                    "fence_tool", "fence_ack_manual", "fence_node", "cman_tool", "dlm_controld", "dlm_tool"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),

@@ -164,8 +164,7 @@ public final class FenceDaemon {
     private func createCore() throws(ClusterError) {
         let nodeID = try quorum.localNode()
         guard nodeID.rawValue != 0 else { throw ClusterError(.notReady, "quorumd does not know this node's id yet") }
-        let anchor = Fence.WallClockAnchor(instant: EventLoop.now(), secondsSinceEpoch: UInt64(time(nil)))
-        let core = Fence.StateMachine(nodeID: nodeID, pid: UInt32(getpid()), settings: settings, clock: anchor)
+        let core = Fence.StateMachine(nodeID: nodeID, pid: UInt32(getpid()), settings: settings, clock: Self.wallClockAnchor())
         let d = CoreDriver(core: core, loop: runner.loop)
         d.perform = { [unowned self] out in carryOut(out) }
         driver = d
@@ -174,6 +173,18 @@ public final class FenceDaemon {
         try refreshQuorum()
         runner.ready(domainStatus.statusLine)
         joinIfDue()
+    }
+
+    /// Ties the monotonic clock to the start of the current wall-clock second, so that the core's fence times are the
+    /// wall clock's own seconds, not up to a second early: a control daemon takes a failure as fenced only when the
+    /// fence time is not before the second it saw the failure in.
+    static func wallClockAnchor() -> Fence.WallClockAnchor {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let now = EventLoop.now()
+        let fraction = UInt64(wall.tv_nsec)
+        guard now.nanoseconds >= fraction else { return Fence.WallClockAnchor(instant: now, secondsSinceEpoch: UInt64(wall.tv_sec)) }
+        return Fence.WallClockAnchor(instant: MonotonicInstant(nanoseconds: now.nanoseconds - fraction), secondsSinceEpoch: UInt64(wall.tv_sec))
     }
 
     // MARK: - Quorum

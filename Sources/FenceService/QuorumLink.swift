@@ -90,8 +90,9 @@ final class QuorumLink {
 
     /// cman_node_fenced: quorumd keeps the time and agent of `node`'s last fence.
     func recordFence(_ node: NodeID, wallClockSeconds: UInt64, agent: String) throws(ClusterError) {
-        _ = try connected()
-        throw ClusterError(.failed, "quorumd keeps no fence record yet")
+        var name = Substring(agent)
+        while name.utf8.count > CmanIPC.FenceRecord.agentBytesMax { name = name.dropLast() }  // quorumd keeps at most that much
+        try connected().nodeFenced(node, wallClockSeconds: wallClockSeconds, agent: String(name))
     }
 
     func close() {

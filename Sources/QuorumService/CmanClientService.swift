@@ -14,6 +14,7 @@ final class CmanClientService: IPCServiceHandler {
     private var ports: [UInt64: Set<UInt8>] = [:]
     private var portConnections: [UInt64: IPCConnection] = [:]
     private var barrierWaiters: [String: [IPCConnection]] = [:]
+    private var fences = FenceRecords()
 
     /// A `cman_tool leave` (or a SIGTERM, with no requester) collecting answers from registered clients.
     private struct Shutdown {
@@ -84,6 +85,16 @@ final class CmanClientService: IPCServiceHandler {
             } else {
                 barrierWaiters[name, default: []].append(c)
             }
+        case .nodeFenced(let node, let seconds, let agent):
+            let r = CmanIPC.FenceRecord(node: node, wallClockSeconds: seconds, agent: agent)
+            guard fences.record(r) else {
+                c.respond(CmanIPC.Response.refused("already \(CmanIPC.FenceRecord.recordsMax) nodes' fences recorded"), status: .tooLarge)
+                return
+            }
+            daemon.logger.info("node \(node) fenced at \(seconds) by \(agent) (reported by pid \(c.pid))")
+            c.respond(CmanIPC.Response.done)
+        case .fenceInfo:
+            c.respond(CmanIPC.Response.fenceRecords(fences.all))
         case .debug(let on):
             daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
             ClusterLogging.setDebug(on)
