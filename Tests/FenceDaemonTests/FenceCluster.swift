@@ -25,13 +25,16 @@ struct FenceCluster {
         case succeeding = "agent-succeeding"
     }
 
-    /// `methods(K)`: node K's `<method>` elements; `fenceDaemon`: `<fence_daemon>`'s attributes.
+    /// `methods(K)`: node K's `<method>` elements; `unfence(K)`: its `<unfence>` devices; `fenceDaemon`:
+    /// `<fence_daemon>`'s attributes.
     init(nodes: Int, fenceDaemon: String = "clean_start=\"1\"", methods: (Int) -> String = { k in
         "<method name=\"power\"><device name=\"lc\" port=\"\(k)\"/></method>"
-    }, extra: String = "") throws {
+    }, unfence: (Int) -> String = { _ in "" }, extra: String = "") throws {
         let root = TestBinaries.repositoryRoot
         var devices = ""
-        let c = try LocalCluster(nodes: nodes, extra: "", nodeElements: { k in "<fence>\(methods(k))</fence>" })
+        let c = try LocalCluster(nodes: nodes, extra: "", nodeElements: { k in
+            "<fence>\(methods(k))</fence>" + (unfence(k).isEmpty ? "" : "<unfence>\(unfence(k))</unfence>")
+        })
         for agent in Agent.allCases { devices += "    <fencedevice name=\"\(agent.rawValue)\" agent=\"\(c.directory)/\(agent.rawValue)\"/>\n" }
         devices += "    <fencedevice name=\"lc\" agent=\"\(c.directory)/\(Agent.localcluster.rawValue)\" localcluster_dir=\"\(c.directory)\"/>\n"
         devices += "    <fencedevice name=\"missing\" agent=\"fence_no_such_agent\"/>\n"

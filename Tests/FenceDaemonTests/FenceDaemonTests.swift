@@ -53,10 +53,14 @@ struct FenceDaemonTests {
         #expect(c.fencedLog(3).contains("left the fence domain"))
     }
 
-    @Test("SIGKILL of node 3: the master runs the agent, every member learns node 3 is fenced, a subscriber is told, cman_tool nodes -f shows it")
+    @Test("SIGKILL of node 3: the master runs the agent, every member learns node 3 is fenced, a subscriber is told, cman_tool nodes -f shows it; node 3 restarts, is unfenced, and is not fenced again")
     func killedNodeIsFenced() throws {
-        let c = try FenceCluster(nodes: 3)
+        let c = try FenceCluster(nodes: 3, unfence: { k in "<device name=\"agent-succeeding\" port=\"\(k)\" action=\"on\"/>" })
         try c.startAll()
+        // Each node ran its <unfence> device (action on) before it joined.
+        #expect(Set(c.runs(.succeeding).compactMap { $0.first }) == ["port=1", "port=2", "port=3"], "\(c.runs(.succeeding))")
+        #expect(c.runs(.succeeding).allSatisfy { $0.contains("action=on") && !$0.contains("action=off") })
+        #expect(c.fencedLog(3).contains("unfence 127.0.0.3 success"))
         let subscriber = try FenceSubscriber(c, node: 2)
         let before = UInt64(time(nil))
         c.cluster.kill(3)
@@ -93,11 +97,12 @@ struct FenceDaemonTests {
         let json = try c.tool(1, "cman_tool", ["nodes", "-f", "--json"])
         #expect(json.stdout.contains("\"last_fenced_agent\""), "\(json)")
 
-        // Node 3 restarts and rejoins: unfenced by nobody, fenced by nobody again.
+        // Node 3 restarts and rejoins: it unfences itself first, and nobody fences it again.
         try c.cluster.start(3)
         try c.waitDomain(1, "node 3 back in the domain") { $0.members.count == 3 && $0.waitState == "none" }
         usleep(1_000_000)
         #expect(c.runs(.localcluster).count == 1 && c.domain(1)?.victimCount == 0, "\(c.logs())")
+        #expect(c.runs(.succeeding).filter { $0.first == "port=3" }.count == 2, "\(c.runs(.succeeding))")
     }
 
     @Test("an inquorate partition does not fence: node 1 alone waits for quorum with its victims")
