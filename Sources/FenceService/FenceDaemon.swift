@@ -198,7 +198,7 @@ public final class FenceDaemon {
             let phase = driver?.core.phase ?? .outside
             let allow = phase == .outside
             log(allow ? .info : .notice, "quorumd asks whether this node may leave the cluster: "
-                + (allow ? "yes" : "no, this node is \(phase.rawValue) the fence domain (fence_tool leave first)"))
+                + (allow ? "yes" : "no: this node is in the fence domain (\(phase.rawValue)); fence_tool leave first"))
             do { try quorum.replyShutdown(allow: allow) } catch { log(.warning, "cannot answer quorumd's shutdown question: \(error)") }
         case .configUpdate:
             // A configuration quorumd distributed: the runner's validated reload, as SIGHUP does.

@@ -12,7 +12,7 @@ import Glibc
 /// would starve each other on a small machine.
 @Suite("fenced on loopback", .serialized)
 struct FenceDaemonTests {
-    @Test("three nodes form the domain by themselves; ls, ls -n, --json and dump; a clean leave and join; SIGTERM leaves, nobody is fenced")
+    @Test("three nodes form the domain by themselves; ls, ls -n, --json and dump; a clean leave and join; SIGTERM leaves, nobody is fenced; cman_tool leave waits for the domain")
     func domain() throws {
         let c = try FenceCluster(nodes: 3)
         try c.startAll()
@@ -51,6 +51,14 @@ struct FenceDaemonTests {
         usleep(500_000)
         #expect(c.domain(1)?.victimCount == 0 && c.runs(.localcluster).isEmpty, "\(c.logs())")
         #expect(c.fencedLog(3).contains("left the fence domain"))
+
+        // A domain member refuses quorumd's staged shutdown (cman_tool leave) until it has left the domain.
+        let refused = try c.tool(1, "cman_tool", ["leave"])
+        #expect(refused.status != 0 && (refused.stderr + refused.stdout).contains("fenced"), "\(refused)")
+        #expect(c.fencedLog(1).contains("no: this node is in the fence domain (member); fence_tool leave first"), "\(c.logs())")
+        #expect(try c.tool(1, "fence_tool", ["leave", "-w"]).status == 0)
+        let left = try c.tool(1, "cman_tool", ["leave"])
+        #expect(left.status == 0, "\(left)")
     }
 
     @Test("SIGKILL of node 3: the master runs the agent, every member learns node 3 is fenced, a subscriber is told, cman_tool nodes -f shows it; node 3 restarts, is unfenced, and is not fenced again")
