@@ -29,6 +29,9 @@ final class DomainGroup {
     private var joinTimer: EventLoop.Timer?
     /// groupd accepted our join and no leave was asked since.
     private(set) var inGroup = false
+    /// A leave asked for while messages were still held: it goes to groupd after them, so that the last messages of
+    /// this member (a master's resolution, say) are not cut off by its own leave.
+    private var leaveAfterOutbox = false
 
     /// A view of the domain's group.
     var onView: (Fence.DomainView) -> Void = { _ in }
@@ -100,6 +103,7 @@ final class DomainGroup {
     func join() {
         if let t = joinTimer { loop.cancel(t) }
         joinTimer = nil
+        leaveAfterOutbox = false
         guard let c = client else { return }
         do {
             try c.join(Fence.groupName)
@@ -118,11 +122,15 @@ final class DomainGroup {
         }
     }
 
-    /// Leaves the domain's group cleanly. A join still being retried is given up.
+    /// Leaves the domain's group cleanly, after the messages still held. A join still being retried is given up.
     func leave() {
         if let t = joinTimer {
             loop.cancel(t)
             joinTimer = nil
+        }
+        guard backlog == 0 else {
+            leaveAfterOutbox = true
+            return
         }
         guard let c = client else { return }
         let wasIn = inGroup
@@ -179,6 +187,10 @@ final class DomainGroup {
         }
         outbox.removeAll(keepingCapacity: true)
         outboxHead = 0
+        if leaveAfterOutbox {
+            leaveAfterOutbox = false
+            leave()
+        }
     }
 
     private func fail(_ why: String) {

@@ -148,6 +148,11 @@ public final class FenceDaemon {
             try createCore()
         } catch {
             let waiting = [ClusterError.Code.notRunning, .notReady, .tryAgain, .disconnected].contains(error.code)
+            if error.code == .disconnected {
+                // One of them went away while fenced was starting: connect to both afresh.
+                quorum.close()
+                domain.close()
+            }
             guard waiting, now - connectStarted! < Self.connectWaitMax else {
                 runner.stop(reason: "\(startupState) failed: \(error)", code: waiting ? .unavailable : .failure)
                 return
@@ -161,15 +166,18 @@ public final class FenceDaemon {
         }
     }
 
+    /// Creates the core (once) with this node's id, feeds it quorumd's view and tells systemd fenced is ready.
     private func createCore() throws(ClusterError) {
-        let nodeID = try quorum.localNode()
-        guard nodeID.rawValue != 0 else { throw ClusterError(.notReady, "quorumd does not know this node's id yet") }
-        let core = Fence.StateMachine(nodeID: nodeID, pid: UInt32(getpid()), settings: settings, clock: Self.wallClockAnchor())
-        let d = CoreDriver(core: core, loop: runner.loop)
-        d.perform = { [unowned self] out in carryOut(out) }
-        driver = d
-        log(.info, "fenced running as node \(settings.name(of: nodeID)) (id \(nodeID)), pid \(getpid())"
-            + (quorum.admin ? "" : "; quorumd's admin service is not open to this user: kills and fence records will be refused"))
+        if driver == nil {
+            let nodeID = try quorum.localNode()
+            guard nodeID.rawValue != 0 else { throw ClusterError(.notReady, "quorumd does not know this node's id yet") }
+            let core = Fence.StateMachine(nodeID: nodeID, pid: UInt32(getpid()), settings: settings, clock: Self.wallClockAnchor())
+            let d = CoreDriver(core: core, loop: runner.loop)
+            d.perform = { [unowned self] out in carryOut(out) }
+            driver = d
+            log(.info, "fenced running as node \(settings.name(of: nodeID)) (id \(nodeID)), pid \(getpid())"
+                + (quorum.admin ? "" : "; quorumd's admin service is not open to this user: kills and fence records will be refused"))
+        }
         try refreshQuorum()
         runner.ready(domainStatus.statusLine)
         joinIfDue()
