@@ -39,12 +39,13 @@ let package = Package(
         .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
 
-        .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
+        .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterIPCProtocol"],
+                swiftSettings: optimized),
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
         .target(name: "ResourceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
         .target(name: "FenceCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "GroupCore"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore", "ResourceCore",
-                                                         "FenceCore"],
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "ClusterIPCProtocol", "TotemCore", "QuorumCore", "GroupCore",
+                                                         "ResourceCore", "FenceCore"],
                 swiftSettings: optimized),
 
         // MARK: Effect modules
@@ -180,7 +181,10 @@ let package = Package(
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "ArchitectureTests", swiftSettings: strict),
-        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator"], exclude: ["testdata"], swiftSettings: strict),
+        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator", "SimulationTestSupport"], exclude: ["testdata"],
+                    swiftSettings: strict),
+        .testTarget(name: "QuorumScenarioTests", dependencies: ["ClusterSimulator", "SimulationTestSupport"], exclude: ["testdata"],
+                    swiftSettings: strict),
         .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "QuorumCore", "GroupCore", "FenceCore",

@@ -105,18 +105,17 @@ struct ControlLoop<Subsystem: ControlSubsystem> {
         switch event {
         case .configurationChange(let full, let members, let joined, let left, let ring, let view):
             guard let name = shortName(full), machines[name] != nil else { return }
-            let list = members.map { Control.Member(node: $0.node, pid: $0.pid) }
             let departed = left.map { c -> (Control.Member, Control.LeftReason) in
-                (Control.Member(node: c.address.node, pid: c.address.pid), c.reason == .leave ? .clean : .failed)
+                (c.address, c.reason == .leave ? .clean : .failed)
             }
-            configuration.log("group \(name): view \(list) joined \(joined.map(\.address)) left \(left.map { "\($0.address) (\($0.reason))" })")
-            let id = Self.viewID(ring: ring, view: view, members: list)
-            try feed(name, .view(members: list, joined: joined.map { Control.Member(node: $0.address.node, pid: $0.address.pid) },
+            configuration.log("group \(name): view \(members) joined \(joined.map(\.address)) left \(left.map { "\($0.address) (\($0.reason))" })")
+            let id = Self.viewID(ring: ring, view: view, members: members)
+            try feed(name, .view(members: members, joined: joined.map(\.address),
                                  left: departed, id: id, wallSeconds: UInt64(time(nil))))
             if departed.contains(where: { $0.1 == .failed }) { try refreshFencing() }
         case .delivery(let full, let sender, let payload):
             guard let name = shortName(full) else { return }
-            try feed(name, .delivered(from: Control.Member(node: sender.node, pid: sender.pid), bytes: payload))
+            try feed(name, .delivered(from: sender, bytes: payload))
         case .totemConfiguration:
             break
         }

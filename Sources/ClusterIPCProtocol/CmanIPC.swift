@@ -91,7 +91,7 @@ public enum CmanIPC {
         case portClosed = 5
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         case status
         case nodes
         case isQuorate
@@ -121,6 +121,9 @@ public enum CmanIPC {
         case nodeFenced(node: NodeID, wallClockSeconds: UInt64, agent: String)
         /// The last fence of every node quorumd knows one of (cman_get_fenceinfo); any client may ask.
         case fenceInfo
+
+        /// `replyShutdown` is one-way (libcman's `cman_replyto_shutdown` gets no answer).
+        public static let oneWayMessageIDs: Set<Int32> = [5]
 
         public var messageID: Int32 {
             switch self {

@@ -100,7 +100,7 @@ public enum FenceIPC {
         }
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         /// Join the fence domain (`fence_tool join`); admin.
         case join
         /// Leave it (`fence_tool leave`); admin.
@@ -134,6 +134,9 @@ public enum FenceIPC {
             case .status, .subscribe, .dump: false
             }
         }
+
+        /// Every request is answered.
+        public static let oneWayMessageIDs: Set<Int32> = []
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {

@@ -13,17 +13,8 @@ import ClusterTypes
 /// - `Control.Topology`: the cluster's nodes as the daemon last saw them, the difference after a state change
 ///   (dlm_controld's STATECHANGE handling), and node removals held back while another component has the node pinned.
 public enum Control {
-    /// A process in a managed group: its node and pid.
-    public struct Member: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var node: NodeID
-        public var pid: UInt32
-        public init(node: NodeID, pid: UInt32) {
-            self.node = node
-            self.pid = pid
-        }
-        public static func < (a: Member, b: Member) -> Bool { (a.node, a.pid) < (b.node, b.pid) }
-        public var description: String { "\(node):\(pid)" }
-    }
+    /// A process in a managed group: its node and pid (the stack's shared `ProcessAddress`, as groupd names it).
+    public typealias Member = ProcessAddress
 
     /// Why a member left the group's view (the group layer's reasons).
     public enum LeftReason: Sendable, Hashable {
