@@ -40,15 +40,25 @@ extension FenceDaemonTests {
             #expect(control(c, k) == "0" && lockspaceNodes(c, k) == ["1", "2", "3"], "node \(k) recovered before node 3 was fenced")
         }
         #expect(c.domain(1)?.victimNow.rawValue == 3)
+        let daemons = (1...2).map { c.cluster.upper[$0]!["dlm_controld"]! }
+        // What each dlm_controld logged since node 3 left the lockspace.
+        func sinceNode3Left(_ d: ChildProcess) -> Substring {
+            let log = d.stderr
+            return log.range(of: "left [\"3:", options: .backwards).map { log[$0.upperBound...] } ?? ""
+        }
+        for d in daemons {
+            #expect(sinceNode3Left(d).contains("waiting for fencing of 3") && !sinceNode3Left(d).contains("recovered"), "\(d.stderr.suffix(1500))")
+        }
 
         #expect(FileManager.default.createFile(atPath: "\(c.directory)/release", contents: nil))
         for k in 1...2 {
             try c.waitUntil("ls1 running again with 1 2 on node \(k)") { lockspaceNodes(c, k) == ["1", "2"] && control(c, k) == "1" }
         }
-        // In dlm_controld's log, fenced's report comes before the recovery with two.
-        let log = c.cluster.upper[1]!["dlm_controld"]!.stderr.split(separator: "\n").map(String.init)
-        let fenced = try #require(log.firstIndex { $0.contains("fenced reports node 3 agent") }, "\(log.suffix(20))")
-        let recovered = try #require(log.lastIndex { $0.contains("recovered with nodes 1 2") }, "\(log.suffix(20))")
-        #expect(fenced < recovered, "\(log.suffix(20))")
+        // Only now, with fenced's word (its event, or node 3's fence time in the domain), did they recover with two.
+        for (k, d) in zip(1...2, daemons) {
+            try c.waitUntil("dlm_controld on node \(k) logs the recovery with 1 2") { sinceNode3Left(d).contains("recovered with nodes 1 2") }
+        }
+        let record = try #require(c.domain(1)?.nodes.first { $0.node.rawValue == 3 })
+        #expect(record.lastFenceHow == .agent && record.lastFenceAgent.hasSuffix("agent-gated"), "\(record)")
     }
 }
