@@ -40,18 +40,21 @@ extension CmanIPC.Node {
     /// The heading of `cman_tool nodes`.
     public static let heading = "Node  Sts   Inc   Joined               Name"
 
-    /// This node's line of `cman_tool nodes` (and, with `addresses`, the line after it); `joined` formats the join
-    /// time (the tool shows local time; 0 means never).
-    public func lines(addresses: Bool, joined formatTime: (UInt64) -> String) -> [String] {
+    /// This node's line of `cman_tool nodes` (and, with `addresses`, the line after it; with a `fence` record,
+    /// `cman_tool nodes -f`'s line of its last fence); `joined` formats the join and fence times (the tool shows
+    /// local time; 0 means never).
+    public func lines(addresses: Bool, fence: CmanIPC.FenceRecord? = nil, joined formatTime: (UInt64) -> String) -> [String] {
         let joined = formatTime(joinTime).rightPadded(to: 19)
         var out = ["\(String(id.rawValue).leftPadded(to: 4))   \(state)  \(String(incarnation).leftPadded(to: 5))   \(joined)  \(name)"]
         if addresses { out.append("       Addresses: \(self.addresses.joined(separator: " "))") }
+        if let fence { out.append("       Last fenced:   \(formatTime(fence.wallClockSeconds)) by \(fence.agent)") }
         return out
     }
 
-    /// The whole of `cman_tool nodes`.
-    public static func table(_ nodes: [CmanIPC.Node], addresses: Bool, joined formatTime: (UInt64) -> String) -> [String] {
-        [heading] + nodes.flatMap { $0.lines(addresses: addresses, joined: formatTime) }
+    /// The whole of `cman_tool nodes` (with `fences`, `-f`: each node's last fence after its line).
+    public static func table(_ nodes: [CmanIPC.Node], addresses: Bool, fences: [CmanIPC.FenceRecord] = [],
+                             joined formatTime: (UInt64) -> String) -> [String] {
+        [heading] + nodes.flatMap { n in n.lines(addresses: addresses, fence: fences.last { $0.node == n.id }, joined: formatTime) }
     }
 
 }

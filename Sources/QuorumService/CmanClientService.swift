@@ -13,6 +13,8 @@ final class CmanClientService: IPCServiceHandler {
     private var connections: [Quorum.Client: IPCConnection] = [:]
     private var ports: [Quorum.Client: Set<UInt8>] = [:]
     private var barrierWaiters: [String: [IPCConnection]] = [:]
+    /// The last fence of each node, as fenced reports it (`cman_tool nodes -f`).
+    private var fences = FenceRecords()
 
     init(daemon: QuorumDaemon) { self.daemon = daemon }
 
@@ -73,6 +75,16 @@ final class CmanClientService: IPCServiceHandler {
             } else {
                 barrierWaiters[name, default: []].append(c)
             }
+        case .nodeFenced(let node, let seconds, let agent):
+            let r = CmanIPC.FenceRecord(node: node, wallClockSeconds: seconds, agent: agent)
+            guard fences.record(r) else {
+                c.respond(CmanIPC.Response.refused("already \(CmanIPC.FenceRecord.recordsMax) nodes' fences recorded"), status: .tooLarge)
+                return
+            }
+            daemon.logger.info("node \(node) fenced at \(seconds) by \(agent) (reported by pid \(c.pid))")
+            c.respond(CmanIPC.Response.done)
+        case .fenceInfo:
+            c.respond(CmanIPC.Response.fenceRecords(fences.all))
         case .debug(let on):
             daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
             ClusterLogging.setDebug(on)
