@@ -94,6 +94,7 @@ extension ResourceManager.StateMachine {
     /// A request from this node's admin client: checked here, then multicast so every member applies it alike.
     mutating func request(_ id: UInt64, _ r: ResourceManager.AdminRequest) {
         func refuse(_ why: String) { output.effects.append(.reply(id: id, .refused(why))) }
+        guard !leaving else { return refuse("rgmanager on this node is shutting down") }
         guard quorate else { return refuse("the cluster is not quorate") }
         guard synced, let view else { return refuse("rgmanager is synchronising its service table; try again") }
         guard specs[r.service] != nil else { return refuse("service:\(r.service) does not exist") }
