@@ -165,6 +165,8 @@ let package = Package(
         .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
                           path: "Tests/Support/ipc-peer", swiftSettings: strict),
 
+        .executableTarget(name: "fenced-stub", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                          path: "Tests/Support/fenced-stub", swiftSettings: strict),
         .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "Tests/Support/cman-peer", swiftSettings: strict),
         .target(name: "SimulationTestSupport", dependencies: ["ClusterSimulator"],
@@ -220,6 +222,10 @@ let package = Package(
         .testTarget(name: "GroupDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "groupd", "testcpg",
                                    "cpgtool", "cman_tool", "group_tool"],
+                    swiftSettings: strict),
+        .testTarget(name: "ResourceDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "totemd", "quorumd", "groupd", "rgmanager",
+                                   "clustat", "clusvcadm", "fenced-stub"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
