@@ -15,7 +15,7 @@ extension ResourceDaemon {
     /// between agents: this runs before the loop, and an agent may take its whole 10 s limit.
     static func loadRules(_ agentRunner: AgentRunner, config: ClusterConfiguration, runner: DaemonRunner) -> [String: ResourceManager.Rule] {
         let loader = RuleLoader(runner: agentRunner)
-        let used = usedTypes(config.resourceManager ?? ResourceManagerConfig())
+        let used = RuleLoader.usedTypes(config.resourceManager ?? ResourceManagerConfig())
         let types = agentRunner.locator.projectTypes() + Set(used.filter { AgentLocator.ocfAgent($0) != nil }).sorted()
         var rules: [String: ResourceManager.Rule] = [:]
         for type in types {
@@ -27,17 +27,6 @@ extension ResourceDaemon {
         }
         runner.logger.info("loaded \(rules.count) resource rules")
         return rules
-    }
-
-    /// Every element type `<rm>` uses.
-    static func usedTypes(_ rm: ResourceManagerConfig) -> [String] {
-        var out: [String] = []
-        func walk(_ n: ResourceNode) {
-            out.append(n.type)
-            n.children.forEach(walk)
-        }
-        (rm.resources + rm.services).forEach(walk)
-        return out
     }
 
     /// The service trees of `<rm>`; each problem is logged as FILE:LINE, and a service with an error is left out

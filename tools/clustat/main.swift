@@ -40,15 +40,17 @@ struct Clustat: ParsableCommand {
             let shown = try filter(status)
             if interval != nil { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             if let note { ToolOutput.error("clustat: \(note)") }
+            // -s shows one service and no member table, -m one member and no service table.
+            let members = service == nil || member != nil, services = member == nil || service != nil
             if xml {
                 print(shown.xml(), terminator: "")
             } else if json {
                 print(shown.json(), terminator: "")
             } else if long {
-                print(shown.text(columns: Self.columns()).components(separatedBy: "\n Service Name").first ?? "", terminator: "")
-                print(shown.longText(), terminator: "")
+                print(shown.text(columns: Self.columns(), showMembers: members, showServices: false), terminator: "")
+                if services { print(shown.longText(), terminator: "") }
             } else {
-                print(shown.text(columns: Self.columns()), terminator: "")
+                print(shown.text(columns: Self.columns(), showMembers: members, showServices: services), terminator: "")
             }
             guard let interval else { return }
             fflush(nil)
@@ -106,14 +108,14 @@ struct Clustat: ParsableCommand {
                                              groupMember: s.groupMember, time: s.time, members: members, services: services)
     }
 
-    /// `-s` and `-m`: only the named service or member, which must exist.
+    /// `-s` and `-m`: only the named service or member, which must exist. The member list stays whole under `-s`
+    /// alone: owners are named through it.
     func filter(_ status: ResourceManager.ClusterStatus) throws -> ResourceManager.ClusterStatus {
         var out = status
         if let service {
             let name = service.hasPrefix("service:") ? service : "service:" + service
             out.services = status.services.filter { $0.name == name }
             guard !out.services.isEmpty else { throw ToolError("\(name) does not exist") }
-            if member == nil { out.members = [] }
         }
         if let member {
             out.members = status.members.filter { $0.name == member || String($0.id.rawValue) == member }
