@@ -61,7 +61,7 @@ extension ResourceManager.StateMachine {
                     r.state = .stopping
                     r.intent = .none
                 } else if let t = ResourceManager.Placement.failback(for: spec, owner: o, members: able, table: planned, specs: specs),
-                          t != o {
+                          t != o, failbackTo.contains(t) {
                     notice("Relocating service:\(name) to its preferred member \(t)")
                     r.state = .stopping
                     r.intent = .relocate(t)
@@ -74,6 +74,7 @@ extension ResourceManager.StateMachine {
                 planned[name] = r
             }
         }
+        failbackTo = []
     }
 
     /// Where the coordinator would start `service` now, if it is stopped: nil when no member may run it (restricted

@@ -133,6 +133,10 @@ extension ResourceManager {
         var syncReceived: [NodeID: (records: [String: Record], active: [String], fenced: [NodeID])] = [:]
         /// The view in which the coordinator last said it waits for fencing (said once per view).
         var waitNoticeView: ViewID?
+        /// Members that joined with the current view: an ordered domain's service fails back to one of them (once,
+        /// at the coordinator's next decision), as rgmanager failed back when a node came up, and never undoes an
+        /// administrator's relocation later.
+        var failbackTo = Set<NodeID>()
         var specs: [String: ServiceSpec]
         var local: [String: LocalService] = [:]
         /// Changes this node has sent and not yet seen applied: service -> generation they start from.
@@ -206,6 +210,7 @@ extension ResourceManager {
 
         mutating func installView(_ id: ViewID, _ list: [NodeID]) {
             view = id
+            failbackTo = Set(list).subtracting(members)
             members = list
             for n in list { fenced.remove(n) }
             synced = false

@@ -103,6 +103,10 @@ struct Clusvcadm: ParsableCommand {
             case .enable, .relocate, .restart:
                 if row.state == started && sawStop && (action != .relocate || row.owner != oldOwner || member != nil) {
                     print("service:\(service) is now running on \(owner)")
+                    if let member, let wanted = status.members.first(where: { $0.name == member || String($0.id.rawValue) == member }),
+                       wanted.id != row.owner {
+                        throw ToolError("service:\(service) runs on \(owner), not on \(wanted.name) (it could not start there; see rgmanager's log)")
+                    }
                     return
                 }
                 if row.state == failed || row.state == disabled {
