@@ -76,6 +76,20 @@ public final class CmanClient: @unchecked Sendable {  // one caller thread, plus
 
     public func debug(_ on: Bool) throws(ClusterError) { _ = try call(.debug(on: on)) }
 
+    /// Records that `node` was fenced at `wallClockSeconds` by `agent` (cman_node_fenced; fenced calls it, admin).
+    public func nodeFenced(_ node: NodeID, wallClockSeconds: UInt64, agent: String) throws(ClusterError) {
+        _ = try call(.nodeFenced(node: node, wallClockSeconds: wallClockSeconds, agent: agent))
+    }
+
+    /// The last fence of every node quorumd has a record of, ascending by node (cman_get_fenceinfo).
+    public func fenceInfo() throws(ClusterError) -> [CmanIPC.FenceRecord] {
+        guard case .fenceRecords(let list) = try call(.fenceInfo) else { throw ClusterError(.failed, "\(service): unexpected reply") }
+        return list
+    }
+
+    /// The last fence of `node`, or nil if quorumd has none.
+    public func fenceInfo(of node: NodeID) throws(ClusterError) -> CmanIPC.FenceRecord? { try fenceInfo().first { $0.node == node } }
+
     /// Listens on `port` (cman_start_recv_data): messages for it arrive through `nextEvent`.
     public func bind(port: UInt8) throws(ClusterError) { _ = try call(.bindPort(port)) }
 

@@ -49,8 +49,20 @@ public final class FenceClient: @unchecked Sendable {  // one caller thread, plu
     /// Asks for `victim` and `fenced` events on this connection.
     public func subscribe() throws(ClusterError) { _ = try call(.subscribe) }
 
-    public func join() throws(ClusterError) { _ = try call(.join) }
+    /// Joins the fence domain: returns once the join is under way (after this node's `<unfence>` devices, if any,
+    /// succeeded, which can take up to their agents' timeouts), or throws `.refused` with the reason it failed.
+    public func join(timeoutMilliseconds: Int32 = 30_000) throws(ClusterError) {
+        _ = try call(.join, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Leaves the fence domain cleanly (this node does not become a victim); returns once the leave is under way.
     public func leave() throws(ClusterError) { _ = try call(.leave) }
+
+    /// fenced's recent log lines, oldest first (`fence_tool dump`).
+    public func dump() throws(ClusterError) -> String {
+        guard case .text(let t) = try call(.dump) else { throw ClusterError(.failed, "\(service): unexpected reply") }
+        return t
+    }
     /// The operator's override for a victim that cannot be fenced (`fence_ack_manual`).
     public func acknowledge(_ node: NodeID) throws(ClusterError) { _ = try call(.acknowledge(node: node)) }
     /// Tells fenced that `fence_node` fenced `node` with `agent`, so the domain settles it.

@@ -117,6 +117,10 @@ public enum CmanIPC {
         /// Validate the local cluster.conf and make it the running config everywhere (cman_tool version -r).
         case reloadConfig(version: UInt64)
         case debug(on: Bool)
+        /// fenced fenced `node` (cman_node_fenced): quorumd keeps the time and agent of its last fence.
+        case nodeFenced(node: NodeID, wallClockSeconds: UInt64, agent: String)
+        /// The last fence of every node quorumd knows one of (cman_get_fenceinfo); any client may ask.
+        case fenceInfo
 
         public var messageID: Int32 {
             switch self {
@@ -137,15 +141,18 @@ public enum CmanIPC {
             case .leave: 13
             case .reloadConfig: 14
             case .debug: 15
+            case .nodeFenced: 18
+            case .fenceInfo: 19
             }
         }
 
         /// Requests only the admin service accepts.
-        public var isAdmin: Bool { (10...15).contains(messageID) }
+        public var isAdmin: Bool { (10...15).contains(messageID) || messageID == 18 }
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
-            case .status, .nodes, .isQuorate, .setDirty: break
+            case .status, .nodes, .isQuorate, .setDirty, .fenceInfo: break
+            case .nodeFenced(let node, let seconds, let agent): w.write(node.rawValue); w.write(seconds); w.write(agent)
             case .register(let name): w.write(name)
             case .replyShutdown(let allow): w.write(allow)
             case .setExpected(let n): w.write(n)
@@ -180,6 +187,10 @@ public enum CmanIPC {
             case 9: self = .sendData(port: try r.readUInt8("port"), node: NodeID(try r.readUInt32("node")), bytes: try r.readBlob("data", limit: 64 << 10))
             case 16: self = .isListening(node: NodeID(try r.readUInt32("node")), port: try r.readUInt8("port"))
             case 17: self = .barrierWait(name: try r.readString("barrier", limit: 256), nodes: try r.readUInt32("nodes"))
+            case 18:
+                self = .nodeFenced(node: NodeID(try r.readUInt32("node")), wallClockSeconds: try r.readUInt64("time"),
+                                   agent: try r.readString("agent", limit: FenceRecord.agentBytesMax))
+            case 19: self = .fenceInfo
             default: throw .invalid(field: "request", reason: "unknown id \(id)")
             }
         }
@@ -190,6 +201,8 @@ public enum CmanIPC {
         case nodes([Node])
         case quorate(Bool)
         case done
+        /// The answer to `fenceInfo`, ascending by node.
+        case fenceRecords([FenceRecord])
         /// A refusal with the reason an operator needs (who said no, which rule).
         case refused(String)
 
@@ -200,6 +213,7 @@ public enum CmanIPC {
             case .quorate: 3
             case .done: 4
             case .refused: 5
+            case .fenceRecords: 6
             }
         }
 
@@ -220,6 +234,9 @@ public enum CmanIPC {
             case .quorate(let q): w.write(q)
             case .done: break
             case .refused(let why): w.write(why)
+            case .fenceRecords(let list):
+                w.write(UInt32(list.count))
+                for f in list { w.write(f.node.rawValue); w.write(f.wallClockSeconds); w.write(f.agent) }
             }
         }
 
@@ -248,6 +265,14 @@ public enum CmanIPC {
             case 3: self = .quorate(try r.readBool("quorate"))
             case 4: self = .done
             case 5: self = .refused(try r.readString("reason", limit: 64 << 10))
+            case 6:
+                let n = try r.readCount("fence records", limit: FenceRecord.recordsMax, minimumElementBytes: 16)
+                var list: [FenceRecord] = []
+                for _ in 0..<n {
+                    list.append(FenceRecord(node: NodeID(try r.readUInt32("node")), wallClockSeconds: try r.readUInt64("time"),
+                                            agent: try r.readString("agent", limit: FenceRecord.agentBytesMax)))
+                }
+                self = .fenceRecords(list)
             default: throw .invalid(field: "response", reason: "unknown id \(id)")
             }
         }

@@ -112,6 +112,8 @@ public enum FenceIPC {
         case externallyFenced(node: NodeID, agent: String)
         /// Send this connection `victim` and `fenced` events.
         case subscribe
+        /// fenced's recent log (`fence_tool dump`), oldest line first.
+        case dump
 
         public var messageID: Int32 {
             switch self {
@@ -121,12 +123,21 @@ public enum FenceIPC {
             case .acknowledge: 4
             case .externallyFenced: 5
             case .subscribe: 6
+            case .dump: 7
+            }
+        }
+
+        /// The calls that change the domain, served only on the root-only service `fenced-admin`.
+        public var isAdmin: Bool {
+            switch self {
+            case .join, .leave, .acknowledge, .externallyFenced: true
+            case .status, .subscribe, .dump: false
             }
         }
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
-            case .join, .leave, .status, .subscribe: break
+            case .join, .leave, .status, .subscribe, .dump: break
             case .acknowledge(let n): w.write(n.rawValue)
             case .externallyFenced(let n, let agent): w.write(n.rawValue); w.write(agent)
             }
@@ -140,6 +151,7 @@ public enum FenceIPC {
             case 4: self = .acknowledge(node: NodeID(try r.readUInt32("node")))
             case 5: self = .externallyFenced(node: NodeID(try r.readUInt32("node")), agent: try r.readString("agent", limit: 1024))
             case 6: self = .subscribe
+            case 7: self = .dump
             default: throw .invalid(field: "request", reason: "unknown id \(id)")
             }
         }
@@ -149,12 +161,18 @@ public enum FenceIPC {
         case done
         case domain(Domain)
         case refused(String)
+        /// Text for the operator (`dump`): at most `textBytesMax` bytes.
+        case text(String)
+
+        /// The largest `text` reply.
+        public static let textBytesMax = 512 << 10
 
         public var messageID: Int32 {
             switch self {
             case .done: 1
             case .domain: 2
             case .refused: 3
+            case .text: 4
             }
         }
 
@@ -171,6 +189,7 @@ public enum FenceIPC {
                 }
                 w.write(d.listing); w.write(d.nodeListing)
             case .refused(let why): w.write(why)
+            case .text(let text): w.write(text)
             }
         }
 
@@ -195,6 +214,7 @@ public enum FenceIPC {
                                       master: master, nodes: nodes, listing: try r.readString("listing", limit: 1 << 20),
                                       nodeListing: try r.readString("node listing", limit: 1 << 20)))
             case 3: self = .refused(try r.readString("reason", limit: 4096))
+            case 4: self = .text(try r.readString("text", limit: Self.textBytesMax))
             default: throw .invalid(field: "response", reason: "unknown id \(id)")
             }
         }

@@ -190,7 +190,7 @@ extension Fence {
         private mutating func request(_ r: Request, now: MonotonicInstant, out: inout Output) -> RequestResult {
             switch r {
             case .join:
-                guard phase == .outside else { return .refused("already \(phase.rawValue) the fence domain") }
+                guard phase == .outside else { return .refused(phase == .member ? "already a member of the fence domain" : "already \(phase.rawValue) the fence domain") }
                 guard quorumKnown else { return .refused("the cluster's membership is not known yet; is quorumd running?") }
                 if let plan = settings.plan(for: me.node), !plan.unfence.isEmpty {
                     phase = .unfencing

@@ -14,6 +14,7 @@ final class CmanClientService: IPCServiceHandler {
     private var ports: [UInt64: Set<UInt8>] = [:]
     private var portConnections: [UInt64: IPCConnection] = [:]
     private var barrierWaiters: [String: [IPCConnection]] = [:]
+    private var fences = FenceRecords()
 
     /// A `cman_tool leave` (or a SIGTERM, with no requester) collecting answers from registered clients.
     private struct Shutdown {
@@ -25,6 +26,11 @@ final class CmanClientService: IPCServiceHandler {
     }
 
     init(daemon: QuorumDaemon) { self.daemon = daemon }
+
+    /// A connection's key in the tables above. The client and admin services number their connections alike, so
+    /// the admin service's keys get the top bit: otherwise an admin connection closing would drop the registration
+    /// of the client connection with the same number (fenced registers on the admin service).
+    private func key(_ c: IPCConnection) -> UInt64 { c.server === daemon.adminServer ? c.id | 1 << 63 : c.id }
 
     /// Registered clients (cman_tool status shows them as active subsystems).
     var subsystemCount: Int { registered.count }
@@ -46,7 +52,7 @@ final class CmanClientService: IPCServiceHandler {
         case .nodes: c.respond(CmanIPC.Response.nodes(daemon.nodeList()))
         case .isQuorate: c.respond(CmanIPC.Response.quorate(daemon.core.isQuorate))
         case .register(let name):
-            registered[c.id] = (c, name.isEmpty ? "pid \(c.pid)" : "\(name) (pid \(c.pid))")
+            registered[key(c)] = (c, name.isEmpty ? "pid \(c.pid)" : "\(name) (pid \(c.pid))")
             c.respond(CmanIPC.Response.done)
         case .replyShutdown(let allow):
             answerShutdown(from: c, allow: allow)
@@ -60,12 +66,12 @@ final class CmanClientService: IPCServiceHandler {
         case .leave(let remove, let force): leave(c, remove: remove, force: force)
         case .reloadConfig(let version): reload(c, version: version)
         case .bindPort(let port):
-            ports[c.id, default: []].insert(port)
-            portConnections[c.id] = c
+            ports[key(c), default: []].insert(port)
+            portConnections[key(c)] = c
             updatePorts()
             c.respond(CmanIPC.Response.done)
         case .unbindPort(let port):
-            ports[c.id]?.remove(port)
+            ports[key(c)]?.remove(port)
             updatePorts()
             c.respond(CmanIPC.Response.done)
         case .sendData(let port, let node, let bytes):
@@ -79,6 +85,16 @@ final class CmanClientService: IPCServiceHandler {
             } else {
                 barrierWaiters[name, default: []].append(c)
             }
+        case .nodeFenced(let node, let seconds, let agent):
+            let r = CmanIPC.FenceRecord(node: node, wallClockSeconds: seconds, agent: agent)
+            guard fences.record(r) else {
+                c.respond(CmanIPC.Response.refused("already \(CmanIPC.FenceRecord.recordsMax) nodes' fences recorded"), status: .tooLarge)
+                return
+            }
+            daemon.logger.info("node \(node) fenced at \(seconds) by \(agent) (reported by pid \(c.pid))")
+            c.respond(CmanIPC.Response.done)
+        case .fenceInfo:
+            c.respond(CmanIPC.Response.fenceRecords(fences.all))
         case .debug(let on):
             daemon.logger.notice("debug logging \(on ? "on" : "off") by request of pid \(c.pid)")
             ClusterLogging.setDebug(on)
@@ -94,10 +110,10 @@ final class CmanClientService: IPCServiceHandler {
     }
 
     func disconnected(_ c: IPCConnection) {
-        registered[c.id] = nil
-        if ports.removeValue(forKey: c.id) != nil { updatePorts() }
-        portConnections[c.id] = nil
-        if var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) {
+        registered[key(c)] = nil
+        if ports.removeValue(forKey: key(c)) != nil { updatePorts() }
+        portConnections[key(c)] = nil
+        if var s = shutdown, let name = s.waiting.removeValue(forKey: key(c)) {
             // A client stopping at the same time as the node (poweroff) no longer holds anything: only a
             // `cman_tool leave` insists on an answer.
             if s.requester != nil { s.refused.append("\(name) went away without answering") }
@@ -169,7 +185,7 @@ final class CmanClientService: IPCServiceHandler {
     }
 
     private func answerShutdown(from c: IPCConnection, allow: Bool) {
-        guard var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) else { return }
+        guard var s = shutdown, let name = s.waiting.removeValue(forKey: key(c)) else { return }
         if !allow { s.refused.append("\(name) said no") }
         shutdown = s
         finishShutdownIfAnswered()

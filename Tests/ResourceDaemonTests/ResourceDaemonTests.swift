@@ -15,7 +15,9 @@ import Glibc
 @Suite("rgmanager on loopback", .serialized)
 struct ResourceDaemonTests {
     /// The cluster, with `<rm>` (and `extra` before it) in cluster.conf; rgmanager not yet started.
-    func cluster(port demoPort: inout Int, extra: String = "", services: (Int, String) -> String) throws -> LocalCluster {
+    /// With `fencing`, every node also runs fenced, and is fenced by an agent that "powers it off": SIGKILL of its
+    /// daemons (tools/fence_localcluster) and of the services its agents started.
+    func cluster(port demoPort: inout Int, extra: String = "", fencing: Bool = false, services: (Int, String) -> String) throws -> LocalCluster {
         // Above the range LocalCluster draws totem ports from.
         demoPort = Int.random(in: 51_000...59_000)
         let shared = NSTemporaryDirectory() + uniqueName("rgshared")
@@ -34,8 +36,29 @@ struct ResourceDaemonTests {
               </rm>
 
             """
-        let c = try LocalCluster(nodes: 3, extra: rm)
-        c.upperDaemons = ["quorumd", "groupd"]
+        let devices = fencing ? """
+              <fencedevices><fencedevice name="off" agent="@DIR@/power-off" localcluster_dir="@DIR@"/></fencedevices>
+
+            """ : ""
+        let c = try LocalCluster(nodes: 3, extra: devices + rm, nodeElements: { k in
+            fencing ? "<fence><method name=\"power\"><device name=\"off\" port=\"\(k)\"/></method></fence>" : ""
+        })
+        if fencing {
+            let conf = try String(contentsOfFile: c.configPath, encoding: .utf8).replacingOccurrences(of: "@DIR@", with: c.directory)
+            try conf.write(toFile: c.configPath, atomically: true, encoding: .utf8)
+            let agent = """
+                #!/bin/sh
+                input=$(cat)
+                echo "$input" >> "\(c.directory)/power-off.log"
+                k=$(printf '%s\\n' "$input" | sed -n 's/^port=//p')
+                for f in "\(c.directory)/node$k/run/rsctmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+                printf '%s\\n' "$input" | exec "\(TestBinaries.repositoryRoot)/tools/fence_localcluster"
+
+                """
+            try agent.write(toFile: c.directory + "/power-off", atomically: true, encoding: .utf8)
+            chmod(c.directory + "/power-off", 0o755)
+        }
+        c.upperDaemons = fencing ? ["quorumd", "groupd", "fenced"] : ["quorumd", "groupd"]
         try c.startAll()
         try c.waitForQuorum([1, 2, 3]) { $0.nodes == 3 && $0.quorate }
         c.upperDaemons.append("rgmanager")
@@ -86,6 +109,13 @@ struct ResourceDaemonTests {
     func demoPID(_ c: LocalCluster, _ k: Int) -> Int32? {
         let text = try? String(contentsOfFile: "\(c.directory)/node\(k)/run/rsctmp/rgdemo-web.pid", encoding: .utf8)  // none: not running there
         return text.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// The process exists and is not a zombie (an init that does not reap leaves killed processes as zombies).
+    func alive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""  // gone meanwhile: not alive
+        return stat.split(separator: " ").dropFirst(2).first != "Z"
     }
 
     @Test("demo service: placed by its domain, shown by clustat, relocated, disabled, enabled, restarted then relocated on status failures, moved by SIGTERM")
@@ -223,5 +253,36 @@ struct ResourceDaemonTests {
         try waitUntil("demo started on node 3 once node 2 is fenced", c) { service(c, 1)?.owner == "127.0.0.3" && service(c, 1)?.state == 112 }
         #expect(fetch(port, "web.owner") == "127.0.0.3\n")
         #expect(log(c, 1).contains("Taking over service:demo from down member 2") || log(c, 3).contains("Taking over service:demo from down member 2"))
+    }
+
+    @Test("SIGKILL of the owner node with fenced running: fenced powers it off, and only then the service starts on the next node")
+    func killedOwnerFenced() throws {
+        var port = 0
+        let c = try cluster(port: &port, extra: "<fence_daemon clean_start=\"1\"/>", fencing: true) { port, shared in Self.demoService(port, shared) }
+        try waitUntil("every fenced in a settled domain of three", c) {
+            (1...3).allSatisfy { k in
+                let client = try? FenceClient(instance: c.instance(k))  // not up yet: not settled
+                defer { client?.close() }
+                guard let d = try? client?.domain() else { return false }  // gone mid-call: not settled
+                return d.phase == "member" && d.members.count == 3 && d.waitState == "none"
+            }
+        }
+        for k in 1...3 { try c.start(k, "rgmanager") }
+        try waitUntil("demo started on node 2", c) { service(c, 1)?.state == 112 && service(c, 1)?.owner == "127.0.0.2" }
+        #expect(status(c, 1)?.activity.contains("fenced is not running") == false, "\(String(describing: status(c, 1)?.activity))")
+        let server = try #require(demoPID(c, 2))
+        c.kill(2)
+        try waitUntil("demo started on node 3 after node 2 was fenced", c, timeout: .seconds(60)) {
+            service(c, 1)?.owner == "127.0.0.3" && service(c, 1)?.state == 112
+        }
+        #expect(fetch(port, "web.owner") == "127.0.0.3\n")
+        // The power-off ran for node 2 (and took its web server), and the takeover came after fenced said so.
+        let fenceLog = (try? String(contentsOfFile: c.directory + "/power-off.log", encoding: .utf8)) ?? ""  // never ran: empty
+        #expect(fenceLog.contains("port=2"), "\(fenceLog)")
+        #expect(!alive(server), "node 2's web server survived its power-off")
+        let coordinatorLog = log(c, 1).split(separator: "\n").map(String.init)
+        let fenced = try #require(coordinatorLog.firstIndex { $0.contains("node 2 has been fenced") }, "\(coordinatorLog.suffix(30))")
+        let takeover = try #require(coordinatorLog.firstIndex { $0.contains("Taking over service:demo from down member 2") }, "\(coordinatorLog.suffix(30))")
+        #expect(fenced < takeover)
     }
 }

@@ -8,8 +8,8 @@ import TestSupportKit
 @Suite("tools/install", .serialized)
 struct InstallTests {
     static let script = TestBinaries.repositoryRoot + "/tools/install"
-    static let sbin = ["totemd", "quorumd", "groupd", "cman_tool", "ccs_tool", "ccs_config_validate", "group_tool", "cpgtool", "rgmanager",
-                       "clusvcadm", "clustat", "rg_test"]
+    static let sbin = ["totemd", "quorumd", "groupd", "fenced", "cman_tool", "ccs_tool", "ccs_config_validate", "group_tool", "cpgtool",
+                       "fence_tool", "fence_ack_manual", "fence_node", "fence_localcluster", "rgmanager", "clusvcadm", "clustat", "rg_test"]
 
     /// Installs this build's (debug) binaries under a new staging directory; the caller removes it.
     static func install(_ extra: [String] = []) throws -> String {
@@ -27,12 +27,13 @@ struct InstallTests {
         defer { try? FileManager.default.removeItem(atPath: d) }
         let fm = FileManager.default
         for b in Self.sbin { #expect(fm.isExecutableFile(atPath: "\(d)/usr/sbin/\(b)"), "\(b)") }
-        for u in ["totemd.service", "quorumd.service", "groupd.service", "rgmanager.service", "cluster.target"] {
+        for u in ["totemd.service", "quorumd.service", "groupd.service", "fenced.service", "rgmanager.service", "cluster.target"] {
             #expect(fm.fileExists(atPath: "\(d)/usr/lib/systemd/system/\(u)"), "\(u)")
         }
-        for f in ["share/cluster/cluster.rng", "share/man/man8/totemd.8", "share/man/man8/quorumd.8", "share/man/man8/groupd.8",
-                  "share/doc/cluster/administration.md", "share/doc/cluster/examples/cluster.conf", "share/man/man8/rgmanager.8",
-                  "share/doc/cluster/rgmanager.md", "share/cluster/agents/lib/rgm-agent.sh"] {
+        for f in ["share/cluster/cluster.rng", "share/man/man8/totemd.8", "share/man/man8/quorumd.8", "share/man/man8/groupd.8", "share/man/man8/fenced.8",
+                  "share/doc/cluster/fencing.md", "share/man/man8/rgmanager.8", "share/doc/cluster/rgmanager.md",
+                  "share/cluster/agents/lib/rgm-agent.sh",
+                  "share/doc/cluster/administration.md", "share/doc/cluster/examples/cluster.conf"] {
             #expect(fm.fileExists(atPath: "\(d)/usr/\(f)"), "\(f)")
         }
         var isDirectory: ObjCBool = false
@@ -54,6 +55,10 @@ struct InstallTests {
             #expect(link == "../\(u)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(unitdir)/totemd.service.wants").sorted() == SystemdUnitTests.upper.sorted())
+        // fenced comes back with quorumd or groupd, whichever systemd restarts.
+        for x in ["quorumd.service", "groupd.service"] {
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(unitdir)/\(x).wants/fenced.service") == "../fenced.service")
+        }
     }
 
     @Test("the installed units pass systemd-analyze verify, man pages included (when systemd-analyze is installed)")

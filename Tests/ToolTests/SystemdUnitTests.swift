@@ -31,8 +31,8 @@ struct SystemdUnitTests {
 
     @Test("there is a unit for every daemon, and cluster.target")
     func present() {
-        #expect(Self.services == ["dlm_controld.service", "groupd.service", "o2cb_controld.service", "quorumd.service", "rgmanager.service",
-                                   "totemd.service"])
+        #expect(Self.services == ["dlm_controld.service", "fenced.service", "groupd.service", "o2cb_controld.service", "quorumd.service",
+                                  "rgmanager.service", "totemd.service"])
         #expect(FileManager.default.fileExists(atPath: Self.directory + "/cluster.target"))
     }
 
@@ -64,6 +64,21 @@ struct SystemdUnitTests {
         for earlier in Self.upper[..<position] {
             #expect(try Self.values("After", in: unit).contains(earlier), "\(unit) must start after \(earlier)")
         }
+    }
+
+    @Test("fenced needs and is bound to quorumd and groupd, starts after them, and may reach the network its agents use")
+    func fenced() throws {
+        let unit = "fenced.service"
+        #expect(try Self.values("Requires", in: unit) == ["quorumd.service", "groupd.service"])
+        #expect(try Self.values("BindsTo", in: unit) == ["quorumd.service", "groupd.service"])
+        #expect(try Self.values("After", in: unit) == ["totemd.service", "quorumd.service", "groupd.service"])
+        #expect(try Self.values("ExecStart", in: unit) == ["/usr/sbin/fenced"])
+        // Agents talk to power switches over IP and to shared disks: no IP deny list, no private devices, root.
+        let text = try Self.text(unit)
+        for absent in ["IPAddressDeny=", "PrivateDevices=", "User=", "DynamicUser="] { #expect(!text.contains("\n" + absent), "\(absent)") }
+        #expect(try Set(Self.values("RestrictAddressFamilies", in: unit)).isSuperset(of: ["AF_INET", "AF_INET6"]))
+        // SIGTERM's clean leave (at most 5 s) fits in the stop timeout.
+        #expect(try Int(Self.values("TimeoutStopSec", in: unit).first ?? "") ?? 0 > 5)
     }
 
     @Test("the control daemons need quorumd and groupd, are bound to groupd, and start after fenced", arguments: optional)

@@ -166,15 +166,24 @@ struct Nodes: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the nodes: M member, X dead, d Disallowed.")
     @OptionGroup var node: NodeOptions
     @Flag(name: .customShort("a"), help: "Also show each node's addresses.") var addresses = false
+    @Flag(name: .customShort("f"), help: "Also show when each node was last fenced, and by which agent.") var fenced = false
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
         let cmanClient = try cman(node)
         let list = try attempt { try cmanClient.nodes() }
+        var fences: [NodeID: CmanIPC.FenceRecord] = [:]
+        if fenced { for r in try attempt({ try cmanClient.fenceInfo() }) { fences[r.node] = r } }
         if json {
-            struct Out: Encodable { let nodeid: UInt32; let name: String; let status: String; let votes: UInt32; let incarnation: UInt64; let joined: String; let addresses: [String] }
-            try ToolOutput.json(list.map { Out(nodeid: $0.id.rawValue, name: $0.name, status: $0.state, votes: $0.votes, incarnation: $0.incarnation,
-                                               joined: formatTime($0.joinTime), addresses: $0.addresses) })
+            struct Out: Encodable {
+                let nodeid: UInt32; let name: String; let status: String; let votes: UInt32; let incarnation: UInt64; let joined: String; let addresses: [String]
+                let last_fenced: String?; let last_fenced_agent: String?
+            }
+            try ToolOutput.json(list.map { n in
+                Out(nodeid: n.id.rawValue, name: n.name, status: n.state, votes: n.votes, incarnation: n.incarnation, joined: formatTime(n.joinTime),
+                    addresses: n.addresses, last_fenced: fenced ? formatTime(fences[n.id]?.wallClockSeconds ?? 0) : nil,
+                    last_fenced_agent: fenced ? fences[n.id]?.agent ?? "" : nil)
+            })
             return
         }
         print("Node  Sts   Inc   Joined               Name")
@@ -184,6 +193,7 @@ struct Nodes: ParsableCommand {
             let inc: String = String(n.incarnation).leftPadded(to: 5)
             print("\(id)   \(n.state)  \(inc)   \(joined)  \(n.name)")
             if addresses { print("       Addresses: \(n.addresses.joined(separator: " "))") }
+            if let f = fences[n.id] { print("       Last fenced:   \(formatTime(f.wallClockSeconds)) by \(f.agent)") }
         }
     }
 }

@@ -2,6 +2,7 @@
 // fence_node: run a node's configured fence methods now (or its unfence devices with -U), without fenced: the agents
 // run here, one after the other, exactly as the fence domain's master would run them.
 import ArgumentParser
+import ClusterClient
 import ClusterConfig
 import ClusterConfigModel
 import ClusterTypes
@@ -18,7 +19,8 @@ struct FenceNodeCommand: ParsableCommand {
         Methods are tried in order until one succeeds; every device of a method must succeed. Agents get no \
         arguments and their parameters on stdin (key=value lines) and are looked for in $FENCE_AGENT_PATH, \
         <fence_daemon agent_path>, /usr/sbin and /sbin. Exits 0 when the node was fenced (or unfenced), 1 when every \
-        method failed.
+        method failed. After fencing a node, fence_node tells this node's fenced (if it runs), so the fence domain \
+        counts the node as fenced instead of fencing it again.
         """)
 
     @Flag(name: .customShort("U"), help: "Unfence the node: run its <unfence> devices with action=on.")
@@ -33,14 +35,7 @@ struct FenceNodeCommand: ParsableCommand {
     @Argument(help: "The node's name (or node id).")
     var node: String
 
-    func run() throws {
-        do {
-            try fence()
-        } catch let e as ToolError {
-            ToolOutput.error("fence_node: \(e.message)")
-            throw ExitCode(e.exit.rawValue)
-        }
-    }
+    func run() throws { try reportingToolErrors("fence_node") { try fence() } }
 
     private func fence() throws {
         let path = ConfigPath.resolve(file)
@@ -105,10 +100,37 @@ struct FenceNodeCommand: ParsableCommand {
                 }
             case .succeeded(let method, let agents):
                 print("\(verb) \(plan.name) success" + (verbose > 0 ? " (method \(method), \(agents.joined(separator: ",")))" : ""))
+                if !unfence { tellFenced(plan.id, name: plan.name, agent: agents.joined(separator: ","), configPath: path) }
                 return
             case .failed:
                 throw ToolError("\(verb) \(plan.name) failed")
             }
+        }
+    }
+}
+
+extension FenceNodeCommand {
+    /// Tells this node's fenced that `node` was fenced here, so the domain settles it as `external` and does not
+    /// fence it again. The fence itself succeeded: a fenced that is not running is no error, one that refuses is
+    /// reported on stderr.
+    func tellFenced(_ node: NodeID, name: String, agent: String, configPath: String) {
+        let instance: NodeInstance
+        do { instance = try NodeInstance.resolve(config: configPath) } catch {
+            ToolOutput.error("fence_node: fenced was not told: \(error)")
+            return
+        }
+        let client: FenceClient
+        do { client = try FenceClient(instance: instance, admin: true) } catch {
+            if error.code != .notRunning { ToolOutput.error("fence_node: fenced was not told that \(name) was fenced: \(error)") }
+            else if verbose > 0 { print("fenced is not running here; nothing to tell it") }
+            return
+        }
+        defer { client.close() }
+        do {
+            try client.reportExternallyFenced(node, agent: agent)
+            if verbose > 0 { print("told fenced that \(name) was fenced by \(agent)") }
+        } catch {
+            ToolOutput.error("fence_node: fenced was not told that \(name) was fenced: \(error)")
         }
     }
 }

@@ -22,9 +22,11 @@ public final class LocalCluster: @unchecked Sendable {
     /// Each node has its own copy of cluster.conf (as real nodes do), for config distribution tests.
     public let perNodeConfig: Bool
 
-    /// `redundantRing`: every node also gets `<altname name="127.0.1.K"/>` (ring 1).
+    /// `redundantRing`: every node also gets `<altname name="127.0.1.K"/>` (ring 1). `nodeElements(K)` is put inside
+    /// node K's `<clusternode>` (its `<fence>` section, say).
     public init(nodes: Int, totem: String = "token=\"3000\"", extraCman: String = "", multicast: Bool = false,
-                perNodeConfig: Bool = false, redundantRing: Bool = false, extra: String = "") throws {
+                perNodeConfig: Bool = false, redundantRing: Bool = false, extra: String = "",
+                nodeElements: (Int) -> String = { _ in "" }) throws {
         self.perNodeConfig = perNodeConfig
         nodeCount = nodes
         directory = try makeTemporaryDirectory("localcluster")
@@ -34,10 +36,12 @@ public final class LocalCluster: @unchecked Sendable {
         conf += "  <cman transport=\"\(multicast ? "udp" : "udpu")\" port=\"\(port)\" \(extraCman)/>\n  <totem \(totem)/>\n"
         conf += "  <logging to_syslog=\"no\" to_logfile=\"yes\" debug=\"on\"/>\n  <clusternodes>\n"
         for k in 1...nodes {
-            conf += redundantRing
-                ? "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"><altname name=\"127.0.1.\(k)\"/></clusternode>\n"
-                : "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n"
+            let inner = (redundantRing ? "<altname name=\"127.0.1.\(k)\"/>" : "") + nodeElements(k)
+            conf += inner.isEmpty ? "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\"/>\n"
+                : "    <clusternode name=\"127.0.0.\(k)\" nodeid=\"\(k)\">\(inner)</clusternode>\n"
         }
+        // tools/fence_localcluster's view of this cluster: the node count and, per node, a pid file per daemon.
+        try "\(nodes)\n".write(toFile: directory + "/nodes", atomically: true, encoding: .utf8)
         conf += "  </clusternodes>\n\(extra)</cluster>\n"
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
         if perNodeConfig {
@@ -75,13 +79,17 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var upper: [Int: [String: ChildProcess]] = [:]
     public var upperDaemons: [String] = []
 
-    /// Starts `daemon` on node `k` (totemd, then the daemons in `upperDaemons`).
-    public func start(_ k: Int, _ daemon: String = "totemd", arguments: [String] = []) throws {
+    /// Starts `daemon` on node `k` (totemd, then the daemons in `upperDaemons`), with `environment` added to the node's.
+    public func start(_ k: Int, _ daemon: String = "totemd", arguments: [String] = [], environment extra: [String: String] = [:]) throws {
+        let p = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k).merging(extra) { $1 })
+        // As tools/localcluster keeps them, so that tools/fence_localcluster can power the node off.
+        try FileManager.default.createDirectory(atPath: "\(directory)/node\(k)", withIntermediateDirectories: true)
+        try "\(p.pid)\n".write(toFile: "\(directory)/node\(k)/\(daemon).pid", atomically: true, encoding: .utf8)
         if daemon == "totemd" {
-            processes[k] = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k))
+            processes[k] = p
             for d in upperDaemons { try start(k, d) }
         } else {
-            upper[k, default: [:]][daemon] = try ChildProcess(TestBinaries.path(daemon), arguments, environment: environment(k))
+            upper[k, default: [:]][daemon] = p
         }
     }
 

@@ -28,7 +28,7 @@ final class Stub: IPCServiceHandler {
             c.respond(FenceIPC.Response.domain(FenceIPC.Domain(name: "default", phase: "member", waitState: "none", members: [],
                                                                victimCount: UInt32(list.filter(\.victim).count), victimNow: NodeID(0),
                                                                master: NodeID(1), nodes: list, listing: "", nodeListing: "")))
-        case .join, .leave, .acknowledge, .externallyFenced:
+        case .join, .leave, .acknowledge, .externallyFenced, .dump:
             c.respond(FenceIPC.Response.done)
         }
     }
