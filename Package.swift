@@ -241,7 +241,7 @@ let package = Package(
                                    "fence_tool", "fence_ack_manual", "fence_node", "cman_tool", "dlm_controld", "dlm_tool"],
                     swiftSettings: strict),
         .testTarget(name: "ResourceDaemonTests",
-                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "totemd", "quorumd", "groupd", "rgmanager",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterTypes", "ClusterWire", "totemd", "quorumd", "groupd", "rgmanager",
                                    "clustat", "clusvcadm", "fenced", "fence_tool", "fenced-stub"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
