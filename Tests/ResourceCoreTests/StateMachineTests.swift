@@ -152,6 +152,17 @@ struct StateMachineTests {
         #expect(c.holders("www").count == 1 && c.holders("www") != [3], "never placed on a leaving node")
     }
 
+    @Test("leave with a stop that fails: the node may not leave cleanly, and nobody else starts the service")
+    func leaveWithFailedStop() {
+        var c = TestCluster(nodes: 3, services: [TestCluster.service("www", ["domain": "d"])], domains: [ordered()])
+        c.view([1, 2, 3])
+        c.failing.insert("n3 stop script:www-app")
+        c.feed(n3, .leave)
+        c.settle()
+        #expect(c.cores[n3]?.leaveState == .stopFailed(["www"]))
+        #expect(c.holders("www") == [3] && c.record("www")?.state == .failed && c.record("www")?.owner == n3)
+    }
+
     @Test("exclusive: never on a node running another service; hard depend stops with its dependency")
     func exclusiveAndDepend() {
         var c = TestCluster(nodes: 2, services: [TestCluster.service("a"), TestCluster.service("big", ["exclusive": "1"]),
