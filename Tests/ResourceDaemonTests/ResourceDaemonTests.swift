@@ -153,6 +153,8 @@ struct ResourceDaemonTests {
         let json = try c.tool(1, "clustat", ["--json", "-s", "demo"])
         #expect(json.stdout.contains("\"owner\": \"127.0.0.2\"") && json.stdout.contains("\"state\": \"started\""), "\(json)")
         #expect(try c.tool(1, "clustat", ["-Q"]).status == 0)
+        let long = try c.tool(1, "clustat", ["-l"])
+        #expect(long.stdout.contains("Service Name      : service:demo\n  Current State   : started (112)\n") && long.stdout.contains("  Owner           : 127.0.0.2\n"), "\(long)")
         let member = try c.tool(1, "clustat", ["-m", "127.0.0.2"])
         #expect(member.status == 0 && member.stdout.contains("127.0.0.2") && !member.stdout.contains("127.0.0.3"), "\(member)")
         let noService = try c.tool(1, "clustat", ["-s", "nosuch"])
