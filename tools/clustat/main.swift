@@ -18,9 +18,9 @@ struct Clustat: ParsableCommand {
 
     @Option(name: [.customShort("I"), .customLong("instance")], help: "Node instance (or $CLUSTER_INSTANCE) when several nodes share a host.")
     var instance: String?
-    @Option(name: .customShort("i"), help: "Refresh every SECONDS until interrupted.") var interval: Int?
-    @Option(name: .customShort("s"), help: "Show only this service (NAME or service:NAME).") var service: String?
-    @Option(name: .customShort("m"), help: "Show only this member (its name or node id).") var member: String?
+    @Option(name: .customShort("i"), help: ArgumentHelp("Refresh every SECONDS until interrupted.", valueName: "seconds")) var interval: Int?
+    @Option(name: .customShort("s"), help: ArgumentHelp("Show only this service (NAME or service:NAME).", valueName: "service")) var service: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Show only this member (its name or node id).", valueName: "member")) var member: String?
     @Flag(name: .customShort("l"), help: "Long form of the service table.") var long = false
     @Flag(name: .customShort("Q"), help: "Print nothing; exit 0 if the cluster is quorate, 1 if not.") var quorumOnly = false
     @Flag(name: .customShort("x"), help: "XML, as clustat -x.") var xml = false

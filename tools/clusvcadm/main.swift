@@ -18,15 +18,15 @@ struct Clusvcadm: ParsableCommand {
 
     @Option(name: [.customShort("I"), .customLong("instance")], help: "Node instance (or $CLUSTER_INSTANCE) when several nodes share a host.")
     var instance: String?
-    @Option(name: .customShort("e"), help: "Enable (start) SERVICE.") var enable: String?
-    @Option(name: .customShort("d"), help: "Disable (stop and keep stopped) SERVICE.") var disable: String?
-    @Option(name: .customShort("r"), help: "Relocate SERVICE to another member (-m to choose).") var relocate: String?
-    @Option(name: .customShort("R"), help: "Restart SERVICE in place.") var restart: String?
-    @Option(name: .customShort("s"), help: "Stop SERVICE until it is enabled again or the membership changes.") var stop: String?
-    @Option(name: .customShort("Z"), help: "Freeze SERVICE: no status checks, no recovery.") var freeze: String?
-    @Option(name: .customShort("U"), help: "Unfreeze SERVICE.") var unfreeze: String?
-    @Option(name: .customShort("m"), help: "The member (name or node id) for -e and -r.") var member: String?
-    @Option(name: .customShort("w"), help: "Seconds to wait for the service to settle (0: do not wait).") var wait = 60
+    @Option(name: .customShort("e"), help: ArgumentHelp("Enable (start) SERVICE.", valueName: "service")) var enable: String?
+    @Option(name: .customShort("d"), help: ArgumentHelp("Disable (stop and keep stopped) SERVICE.", valueName: "service")) var disable: String?
+    @Option(name: .customShort("r"), help: ArgumentHelp("Relocate SERVICE to another member (-m to choose).", valueName: "service")) var relocate: String?
+    @Option(name: .customShort("R"), help: ArgumentHelp("Restart SERVICE in place.", valueName: "service")) var restart: String?
+    @Option(name: .customShort("s"), help: ArgumentHelp("Stop SERVICE until it is enabled again or the membership changes.", valueName: "service")) var stop: String?
+    @Option(name: .customShort("Z"), help: ArgumentHelp("Freeze SERVICE: no status checks, no recovery.", valueName: "service")) var freeze: String?
+    @Option(name: .customShort("U"), help: ArgumentHelp("Unfreeze SERVICE.", valueName: "service")) var unfreeze: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("The member (name or node id) for -e and -r.", valueName: "member")) var member: String?
+    @Option(name: .customShort("w"), help: ArgumentHelp("Seconds to wait for the service to settle (0: do not wait).", valueName: "seconds")) var wait = 60
     @Flag(name: .customShort("l"), help: "Lock services for cluster shutdown (not supported).") var lock = false
     @Flag(name: .customShort("u"), help: "Unlock services (not supported).") var unlock = false
     @Flag(name: .customShort("S"), help: "Show the lock state (not supported).") var showLock = false
