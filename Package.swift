@@ -78,6 +78,10 @@ let package = Package(
                 dependencies: ["FenceCore", "FenceAgents", "GroupCore", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfigModel",
                                "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        .target(name: "ResourceService",
+                dependencies: ["ResourceCore", "ResourceAgents", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterConfig", "ClusterConfigModel",
+                               "ClusterDaemonSupport", "ClusterSystem", "ClusterTypes", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
         .target(name: "ResourceAgents", dependencies: ["ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
         .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
@@ -113,6 +117,9 @@ let package = Package(
                           swiftSettings: strict),
 
         .executableTarget(name: "fenced", dependencies: ["FenceService", "ClusterDaemonSupport"], swiftSettings: strict),
+        .executableTarget(name: "rgmanager",
+                          dependencies: ["ResourceService", "ClusterDaemonSupport", .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
 
         // Control daemons: written on the public SDK only (ArchitectureTests holds them to it).
         .executableTarget(name: "dlm_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
@@ -141,6 +148,12 @@ let package = Package(
         .executableTarget(name: "rg_test", dependencies: ["ToolSupport", "ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel",
                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/rg_test", swiftSettings: strict),
+        .executableTarget(name: "clusvcadm", dependencies: ["ToolSupport", "ClusterClient", "ClusterSystem",
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/clusvcadm", swiftSettings: strict),
+        .executableTarget(name: "clustat", dependencies: ["ToolSupport", "ClusterClient", "ResourceCore", "ClusterSystem",
+                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/clustat", swiftSettings: strict),
         .executableTarget(name: "fence_tool", dependencies: ["ToolSupport", "ClusterClient", "ClusterSystem", "ClusterTypes",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/fence_tool", swiftSettings: strict),
@@ -165,6 +178,8 @@ let package = Package(
         .executableTarget(name: "ipc-peer", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "ClusterDaemonSupport"],
                           path: "Tests/Support/ipc-peer", swiftSettings: strict),
 
+        .executableTarget(name: "fenced-stub", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+                          path: "Tests/Support/fenced-stub", swiftSettings: strict),
         .executableTarget(name: "cman-peer", dependencies: ["ClusterClient", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "Tests/Support/cman-peer", swiftSettings: strict),
         .target(name: "SimulationTestSupport", dependencies: ["ClusterSimulator"],
@@ -230,6 +245,10 @@ let package = Package(
         .testTarget(name: "FenceDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterWire", "totemd", "quorumd", "groupd", "fenced",
                                    "fence_tool", "fence_ack_manual", "fence_node", "cman_tool", "dlm_controld", "dlm_tool"],
+                    swiftSettings: strict),
+        .testTarget(name: "ResourceDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterTypes", "ClusterWire", "totemd", "quorumd", "groupd", "rgmanager",
+                                   "clustat", "clusvcadm", "fenced", "fence_tool", "fenced-stub"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]

@@ -17,7 +17,7 @@ cat <<'XML'
     <parameter name="port" unique="1" required="1"><shortdesc lang="en">TCP port</shortdesc><content type="integer"/></parameter>
     <parameter name="data_dir" required="1"><shortdesc lang="en">Shared directory to serve</shortdesc><content type="string"/></parameter>
     <parameter name="address"><content type="string" default="127.0.0.1"/></parameter>
-    <parameter name="pid_dir"><shortdesc lang="en">Node-local directory for the pid file</shortdesc><content type="string" default="/tmp"/></parameter>
+    <parameter name="pid_dir"><shortdesc lang="en">Node-local directory for the pid file (default: $HA_RSCTMP, which rgmanager sets per node, else /tmp)</shortdesc><content type="string"/></parameter>
     <parameter name="service_name" inherit="service%name"><content type="string"/></parameter>
   </parameters>
   <actions>
@@ -35,7 +35,8 @@ name="$OCF_RESKEY_name"
 port="$OCF_RESKEY_port"
 dir="$OCF_RESKEY_data_dir"
 address="${OCF_RESKEY_address:-127.0.0.1}"
-pidfile="${OCF_RESKEY_pid_dir:-/tmp}/rgdemo-$name.pid"
+# Node-local: several local-cluster nodes share /tmp, so rgmanager's per-node HA_RSCTMP comes first.
+pidfile="${OCF_RESKEY_pid_dir:-${HA_RSCTMP:-/tmp}}/rgdemo-$name.pid"
 
 # Alive and not a zombie (an init that does not reap leaves killed servers as zombies).
 running() {

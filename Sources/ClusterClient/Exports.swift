@@ -8,4 +8,5 @@
 @_exported import enum ClusterIPCProtocol.GroupIPC
 @_exported import enum ClusterIPCProtocol.CmanIPC
 @_exported import enum ClusterIPCProtocol.FenceIPC
+@_exported import enum ClusterIPCProtocol.ResourceIPC
 @_exported import enum ControlCore.Control

@@ -16,4 +16,6 @@ public enum ServiceName {
     public static let fence = "fenced"
     /// fenced's root-only service (join, leave, acknowledge, report an external fence).
     public static let fenceAdmin = "fenced-admin"
+    /// rgmanager: the service table (clustat) and administrative requests (clusvcadm).
+    public static let resources = "rgmanager"
 }

@@ -33,6 +33,17 @@ public struct RuleLoader: Sendable {
         return (rules, failures)
     }
 
+    /// Every element type `<rm>` uses (in its shared resources and its services), for `load(extraTypes:)`.
+    public static func usedTypes(_ rm: ResourceManagerConfig) -> [String] {
+        var out: [String] = []
+        func walk(_ n: ResourceNode) {
+            out.append(n.type)
+            n.children.forEach(walk)
+        }
+        (rm.resources + rm.services).forEach(walk)
+        return out
+    }
+
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }

@@ -88,10 +88,18 @@ extension ResourceManager {
 // MARK: - Text
 
 extension ResourceManager.ClusterStatus {
-    /// clustat's default output for a terminal `columns` wide (field widths as clustat computes them).
-    public func text(columns: Int = 80, formatTime: (UInt64) -> String = Self.ctime) -> String {
+    /// clustat's default output for a terminal `columns` wide (field widths as clustat computes them); clustat's
+    /// `-s` leaves out the member table (`showMembers`), its `-m` the service table (`showServices`).
+    public func text(columns: Int = 80, showMembers: Bool = true, showServices: Bool = true, formatTime: (UInt64) -> String = Self.ctime) -> String {
         var out = "Cluster Status for \(clusterName) @ \(formatTime(time))\n"
         out += "Member Status: \(quorate ? "Quorate" : "Inquorate")\n\n"
+        if showMembers { out += memberTable(columns: columns) }
+        guard showServices, !services.isEmpty else { return out }
+        return out + serviceTable(columns: columns)
+    }
+
+    func memberTable(columns: Int) -> String {
+        var out = ""
         let nodeSize = min(columns / 2, 64)
         out += " " + fit("Member Name", nodeSize) + fit("ID", 4) + " Status\n"
         out += " " + fit("------ ----", nodeSize) + fit("----", 4) + " ------\n"
@@ -104,8 +112,11 @@ extension ResourceManager.ClusterStatus {
             if m.quorumDisk { status += ", Quorum Disk" }
             out += " " + fit(m.name, nodeSize) + " " + rightAligned(String(m.id.rawValue), 4) + " " + status + "\n"
         }
-        out += "\n"
-        guard !services.isEmpty else { return out }
+        return out + "\n"
+    }
+
+    func serviceTable(columns: Int) -> String {
+        var out = ""
         let stat = 14
         let svc = min((columns - (stat + 6)) / 2, 64)
         out += " " + fit("Service Name", svc) + " " + fit("Owner (Last)", svc) + " " + fit("State", stat) + "\n"

@@ -61,7 +61,7 @@ extension ResourceManager.StateMachine {
                     r.state = .stopping
                     r.intent = .none
                 } else if let t = ResourceManager.Placement.failback(for: spec, owner: o, members: able, table: planned, specs: specs),
-                          t != o {
+                          t != o, failbackTo.contains(t) {
                     notice("Relocating service:\(name) to its preferred member \(t)")
                     r.state = .stopping
                     r.intent = .relocate(t)
@@ -74,6 +74,7 @@ extension ResourceManager.StateMachine {
                 planned[name] = r
             }
         }
+        failbackTo = []
     }
 
     /// Where the coordinator would start `service` now, if it is stopped: nil when no member may run it (restricted
@@ -94,6 +95,7 @@ extension ResourceManager.StateMachine {
     /// A request from this node's admin client: checked here, then multicast so every member applies it alike.
     mutating func request(_ id: UInt64, _ r: ResourceManager.AdminRequest) {
         func refuse(_ why: String) { output.effects.append(.reply(id: id, .refused(why))) }
+        guard !leaving else { return refuse("rgmanager on this node is shutting down") }
         guard quorate else { return refuse("the cluster is not quorate") }
         guard synced, let view else { return refuse("rgmanager is synchronising its service table; try again") }
         guard specs[r.service] != nil else { return refuse("service:\(r.service) does not exist") }

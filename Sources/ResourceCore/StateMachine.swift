@@ -56,6 +56,22 @@ extension ResourceManager {
         case request(id: UInt64, AdminRequest)
         /// `nextDeadline` was reached: due status checks run.
         case deadlineReached
+        /// This node's rgmanager is shutting down (SIGTERM): it stops its services, which the others then place
+        /// elsewhere, and takes no new ones. `leaveState` says when the group may be left.
+        case leave
+    }
+
+    /// How far a shutdown (`.leave`) has come.
+    public enum LeaveState: Sendable, Hashable {
+        /// No shutdown asked for.
+        case notLeaving
+        /// Services are still being stopped, or their stop is not yet agreed in the table.
+        case stopping
+        /// Nothing is held here and the table says so: the group may be left cleanly.
+        case ready
+        /// These services failed to stop and may still hold resources: leaving cleanly would let the others start
+        /// them elsewhere, so the node must leave uncleanly (and be fenced) or an administrator must step in.
+        case stopFailed([String])
     }
 
     /// One agent call for the shell to make and report with `.agentFinished(id:succeeded:)`.
@@ -102,7 +118,12 @@ extension ResourceManager {
         public let settings: Settings
         public internal(set) var view: ViewID?
         public internal(set) var members: [NodeID] = []
+        /// This node's quorum as rgmanager acts on it: quorumd's, and false once the node is leaving.
         public internal(set) var quorate = false
+        /// quorumd's word on quorum, whatever this rgmanager is doing.
+        public internal(set) var clusterQuorate = false
+        /// A shutdown was asked for (`.leave`).
+        public internal(set) var leaving = false
         /// Nodes fenced since they were last members.
         public internal(set) var fenced = Set<NodeID>()
         /// The agreed table (valid once `synced`).
@@ -112,6 +133,10 @@ extension ResourceManager {
         var syncReceived: [NodeID: (records: [String: Record], active: [String], fenced: [NodeID])] = [:]
         /// The view in which the coordinator last said it waits for fencing (said once per view).
         var waitNoticeView: ViewID?
+        /// Members that joined with the current view: an ordered domain's service fails back to one of them (once,
+        /// at the coordinator's next decision), as rgmanager failed back when a node came up, and never undoes an
+        /// administrator's relocation later.
+        var failbackTo = Set<NodeID>()
         var specs: [String: ServiceSpec]
         var local: [String: LocalService] = [:]
         /// Changes this node has sent and not yet seen applied: service -> generation they start from.
@@ -146,10 +171,15 @@ extension ResourceManager {
             switch event {
             case .view(let id, let list): installView(id, list.sorted())
             case .quorum(let q):
-                if q != quorate {
-                    notice(q ? "Quorum regained" : "Quorum lost: stopping this node's services")
-                    quorate = q
-                    if let view, members.contains(nodeID) { multicast(.quorum(view: view, quorate: q)) }
+                clusterQuorate = q
+                updateQuorate(notice: q ? "Quorum regained" : "Quorum lost: stopping this node's services")
+            case .leave:
+                if !leaving {
+                    leaving = true
+                    notice("Shutting down: stopping this node's services")
+                    // A leaving node says it is not quorate: the coordinator then places nothing on it, and another
+                    // member coordinates if it did. Its services stop as on a quorum loss and are placed elsewhere.
+                    updateQuorate(notice: nil)
                 }
             case .fenced(let n):
                 if !members.contains(n) { fenced.insert(n) }
@@ -180,6 +210,7 @@ extension ResourceManager {
 
         mutating func installView(_ id: ViewID, _ list: [NodeID]) {
             view = id
+            failbackTo = Set(list).subtracting(members)
             members = list
             for n in list { fenced.remove(n) }
             synced = false
@@ -252,6 +283,31 @@ extension ResourceManager {
             // What any member knows was fenced, everyone in the view now knows (and the coordinator decides on).
             for n in members { fenced.formUnion(syncReceived[n]!.fenced.filter { !members.contains($0) }) }
             synced = true
+        }
+
+        /// Applies `clusterQuorate` and `leaving` to `quorate`, telling the group when it changes.
+        mutating func updateQuorate(notice text: String?) {
+            let q = clusterQuorate && !leaving
+            guard q != quorate else { return }
+            if let text, !leaving { notice(text) }
+            quorate = q
+            if let view, members.contains(nodeID) { multicast(.quorum(view: view, quorate: q)) }
+        }
+
+        /// Where a shutdown stands (see `LeaveState`).
+        public var leaveState: LeaveState {
+            guard leaving else { return .notLeaving }
+            if local.values.contains(where: { $0.operation != nil }) { return .stopping }
+            let stuck = local.keys.sorted().filter { local[$0]!.active }
+            if !stuck.isEmpty {
+                return stuck.allSatisfy { local[$0]!.stopFailed } ? .stopFailed(stuck) : .stopping
+            }
+            // Our "stopped here" must be agreed before we go, or the others would wait for us to be fenced.
+            if synced, view != nil, members.contains(nodeID),
+               table.values.contains(where: { $0.owner == nodeID && $0.state.holdsResources && $0.state != .failed }) {
+                return .stopping
+            }
+            return .ready
         }
 
         // MARK: - Helpers

@@ -19,7 +19,7 @@ struct FenceLocalClusterTests {
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "2\n".write(toFile: dir + "/nodes", atomically: false, encoding: .utf8)
-        for d in ["totemd", "quorumd", "groupd", "fenced"] {
+        for d in ["totemd", "quorumd", "groupd", "fenced", "rgmanager"] {
             _ = FileManager.default.createFile(atPath: "\(bin)/\(d)", contents: Data("#!/bin/sh\nexec sleep 120\n".utf8), attributes: [.posixPermissions: 0o755])
         }
         for k in 1...2 {
@@ -81,7 +81,7 @@ struct FenceLocalClusterTests {
         _ = FileManager.default.createFile(atPath: wrapper, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
         let on = try call(["action=on", "port=2", "localcluster_dir=\(dir)", "localcluster=\(wrapper)"])
         #expect(on.outcome == .success && on.stdout == "Success: Powered ON\n", "\(on.stderr)")
-        #expect(on.stderr.contains("node2: started totemd quorumd groupd fenced"), "\(on.stderr)")
+        #expect(on.stderr.contains("node2: started totemd quorumd groupd fenced rgmanager"))
         let status = try call(["action=status", "nodename=node-two", "localcluster_dir=\(dir)"])
         #expect(status.outcome == .success && status.stdout == "Status: ON\n")
     }

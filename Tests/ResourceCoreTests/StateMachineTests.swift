@@ -133,6 +133,36 @@ struct StateMachineTests {
         #expect(c.holders("www") == [other])
     }
 
+    @Test("leave (SIGTERM): the node stops its services, the table agrees, another member starts them; then it may leave")
+    func leaveStopsAndHandsOver() {
+        var c = TestCluster(nodes: 3, services: [TestCluster.service("www", ["domain": "d"])], domains: [ordered()])
+        c.view([1, 2, 3])
+        #expect(c.record("www")?.owner == n3)
+        #expect(c.cores[n3]?.leaveState == .notLeaving)
+        c.feed(n3, .leave)
+        #expect(c.cores[n3]?.leaveState == .stopping, "its stop is still running")
+        c.settle()
+        #expect(c.holders("www") == [2], "stopped on the leaving node, started on the next of its domain")
+        #expect(c.record("www")?.lastOwner == n3 && c.agreed)
+        #expect(c.log.firstIndex(of: "n3 stop service:www")! < c.log.firstIndex(of: "n2 start service:www")!)
+        #expect(c.cores[n3]?.leaveState == .ready)
+        // A leaving node takes no new work and says why.
+        #expect(c.request(3, 1, .enable(service: "www", target: nil)) == .refused("rgmanager on this node is shutting down"))
+        #expect(c.request(1, 2, .relocate(service: "www", target: n3)) == .accepted)
+        #expect(c.holders("www").count == 1 && c.holders("www") != [3], "never placed on a leaving node")
+    }
+
+    @Test("leave with a stop that fails: the node may not leave cleanly, and nobody else starts the service")
+    func leaveWithFailedStop() {
+        var c = TestCluster(nodes: 3, services: [TestCluster.service("www", ["domain": "d"])], domains: [ordered()])
+        c.view([1, 2, 3])
+        c.failing.insert("n3 stop script:www-app")
+        c.feed(n3, .leave)
+        c.settle()
+        #expect(c.cores[n3]?.leaveState == .stopFailed(["www"]))
+        #expect(c.holders("www") == [3] && c.record("www")?.state == .failed && c.record("www")?.owner == n3)
+    }
+
     @Test("exclusive: never on a node running another service; hard depend stops with its dependency")
     func exclusiveAndDepend() {
         var c = TestCluster(nodes: 2, services: [TestCluster.service("a"), TestCluster.service("big", ["exclusive": "1"]),

@@ -9,7 +9,7 @@ import TestSupportKit
 struct InstallTests {
     static let script = TestBinaries.repositoryRoot + "/tools/install"
     static let sbin = ["totemd", "quorumd", "groupd", "fenced", "cman_tool", "ccs_tool", "ccs_config_validate", "group_tool", "cpgtool",
-                               "fence_tool", "fence_ack_manual", "fence_node", "fence_localcluster"]
+                       "fence_tool", "fence_ack_manual", "fence_node", "fence_localcluster", "rgmanager", "clusvcadm", "clustat", "rg_test"]
 
     /// Installs this build's (debug) binaries under a new staging directory; the caller removes it.
     static func install(_ extra: [String] = []) throws -> String {
@@ -27,11 +27,12 @@ struct InstallTests {
         defer { try? FileManager.default.removeItem(atPath: d) }
         let fm = FileManager.default
         for b in Self.sbin { #expect(fm.isExecutableFile(atPath: "\(d)/usr/sbin/\(b)"), "\(b)") }
-        for u in ["totemd.service", "quorumd.service", "groupd.service", "fenced.service", "cluster.target"] {
+        for u in ["totemd.service", "quorumd.service", "groupd.service", "fenced.service", "rgmanager.service", "cluster.target"] {
             #expect(fm.fileExists(atPath: "\(d)/usr/lib/systemd/system/\(u)"), "\(u)")
         }
         for f in ["share/cluster/cluster.rng", "share/man/man8/totemd.8", "share/man/man8/quorumd.8", "share/man/man8/groupd.8", "share/man/man8/fenced.8",
-                  "share/doc/cluster/fencing.md",
+                  "share/doc/cluster/fencing.md", "share/man/man8/rgmanager.8", "share/doc/cluster/rgmanager.md",
+                  "share/cluster/agents/lib/rgm-agent.sh",
                   "share/doc/cluster/administration.md", "share/doc/cluster/examples/cluster.conf"] {
             #expect(fm.fileExists(atPath: "\(d)/usr/\(f)"), "\(f)")
         }
@@ -40,6 +41,8 @@ struct InstallTests {
         #expect(!fm.fileExists(atPath: "\(d)/etc/cluster/cluster.conf"), "the administrator's file is never installed")
         let unit = try String(contentsOfFile: "\(d)/usr/lib/systemd/system/totemd.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/sbin/totemd\n"))
+        // rgmanager's agents, executable, where the daemon looks for them.
+        for a in ["service", "script", "demo", "ip", "fs"] { #expect(fm.isExecutableFile(atPath: "\(d)/usr/share/cluster/agents/\(a).sh"), "\(a)") }
     }
 
     @Test("every BindsTo=X of a unit becomes X.wants/, so a restarted totemd brings the daemons bound to it back")
@@ -91,6 +94,8 @@ struct InstallTests {
         #expect(!missing.stderr.contains(TestBinaries.repositoryRoot + "/etc"), "\(missing)")
         let unit = try String(contentsOfFile: "\(d)/opt/cluster/lib/systemd/system/quorumd.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/opt/cluster/sbin/quorumd\n") && unit.contains("file:///opt/cluster/share/doc/cluster/"))
+        let rgmanager = try String(contentsOfFile: "\(d)/opt/cluster/lib/systemd/system/rgmanager.service", encoding: .utf8)
+        #expect(rgmanager.contains("Environment=CLUSTER_AGENT_DIR=/opt/cluster/share/cluster/agents\n"))
     }
 
     @Test("binaries that need the Swift toolchain's runtime are refused")

@@ -15,6 +15,9 @@ struct SystemdUnitTests {
     static let upper = ["quorumd.service", "groupd.service"]
     /// Daemons only some nodes run: enabled one by one into cluster.target, not wanted by it.
     static let optional = ["dlm_controld.service", "o2cb_controld.service"]
+    /// rgmanager runs resource agents as root and the services they start inherit its sandbox, so it has none (its
+    /// own test below says what it keeps).
+    static let sandboxed = services.filter { $0 != "rgmanager.service" }
 
     static func text(_ unit: String) throws -> String {
         try String(contentsOfFile: directory + "/" + unit, encoding: .utf8)
@@ -28,7 +31,8 @@ struct SystemdUnitTests {
 
     @Test("there is a unit for every daemon, and cluster.target")
     func present() {
-        #expect(Self.services == ["dlm_controld.service", "fenced.service", "groupd.service", "o2cb_controld.service", "quorumd.service", "totemd.service"])
+        #expect(Self.services == ["dlm_controld.service", "fenced.service", "groupd.service", "o2cb_controld.service", "quorumd.service",
+                                  "rgmanager.service", "totemd.service"])
         #expect(FileManager.default.fileExists(atPath: Self.directory + "/cluster.target"))
     }
 
@@ -86,7 +90,7 @@ struct SystemdUnitTests {
     }
 
     @Test("hardening: no home, private /tmp, no new privileges, a capability bounding set, only unix/inet/netlink sockets",
-          arguments: services)
+          arguments: sandboxed)
     func hardening(unit: String) throws {
         let text = try Self.text(unit)
         for line in ["NoNewPrivileges=yes", "ProtectHome=yes", "PrivateTmp=yes", "ProtectKernelModules=yes",
@@ -100,7 +104,7 @@ struct SystemdUnitTests {
         #expect(!capabilities.isEmpty && !capabilities.contains("CAP_SYS_ADMIN"), "\(capabilities)")
     }
 
-    @Test("systemd-analyze security rates every unit 3.0 or better (when systemd-analyze is installed)", arguments: services)
+    @Test("systemd-analyze security rates every sandboxed unit 3.0 or better (when systemd-analyze is installed)", arguments: sandboxed)
     func exposure(unit: String) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
         // --threshold is on the tool's 0-100 scale: 30 is the 3.0 it prints.
@@ -108,5 +112,26 @@ struct SystemdUnitTests {
                                      ["security", "--offline=yes", "--threshold=30", Self.directory + "/" + unit])
         let overall = r.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") } ?? ""
         #expect(r.status == 0, "\(overall)")
+    }
+
+    @Test("rgmanager: needs quorumd and groupd, bound to groupd, after fenced and the control daemons; unsandboxed on purpose, with the reasons written down")
+    func rgmanager() throws {
+        let unit = "rgmanager.service"
+        let text = try Self.text(unit)
+        #expect(try Self.values("Requires", in: unit) == ["quorumd.service", "groupd.service"])
+        #expect(try Self.values("BindsTo", in: unit) == ["groupd.service"])
+        #expect(try Set(Self.values("After", in: unit)).isSuperset(of: ["quorumd.service", "groupd.service", "fenced.service", "dlm_controld.service"]))
+        // What a sandbox would take from the agents and the services they start must stay off, and the comment says why.
+        for setting in ["PrivateTmp=", "ProtectHome=", "ProtectSystem=", "PrivateDevices=", "PrivateMounts=", "CapabilityBoundingSet=",
+                        "SystemCallFilter=", "MemoryDenyWriteExecute=", "RestrictAddressFamilies=", "NoNewPrivileges="] {
+            #expect(!text.contains("\n" + setting), "\(setting) would reach the services rgmanager starts")
+        }
+        #expect(text.contains("runs resource agents as root") && text.contains("inherited by the"))
+        for line in ["ProtectKernelLogs=yes", "ProtectClock=yes", "LockPersonality=yes", "KillMode=control-group"] {
+            #expect(text.contains("\n" + line + "\n"), "rgmanager.service lacks \(line)")
+        }
+        // Stopping services can take as long as their agents' stop timeouts.
+        #expect(try Self.values("TimeoutStopSec", in: unit) == ["30min"])
+        #expect(try Self.values("Environment", in: unit).contains("CLUSTER_AGENT_DIR=/usr/share/cluster/agents"))
     }
 }

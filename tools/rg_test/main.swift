@@ -37,7 +37,7 @@ struct LoadedTrees {
             throw ToolError("\(path) cannot be read as a cluster configuration", exit: .configInvalid)
         }
         let rm = config.resourceManager ?? ResourceManagerConfig()
-        let (rules, failures) = RuleLoader(runner: runner).load(extraTypes: Self.types(rm))
+        let (rules, failures) = RuleLoader(runner: runner).load(extraTypes: RuleLoader.usedTypes(rm))
         for f in failures { ToolOutput.error("rg_test: \(f)") }
         var builder = ResourceManager.TreeBuilder(rules: rules, file: path)
         let forest = builder.build(rm)
@@ -46,16 +46,6 @@ struct LoadedTrees {
         let all = (loaded.diagnostics + forest.diagnostics.filter { $0.severity == .warning || !errorLines.contains($0.line) }).sortedForDisplay
         if !quiet { for d in all { ToolOutput.error(d.description) } }
         return LoadedTrees(forest: forest, rules: rules, hasErrors: all.hasErrors || !failures.isEmpty)
-    }
-
-    static func types(_ rm: ResourceManagerConfig) -> [String] {
-        var out: [String] = []
-        func walk(_ n: ResourceNode) {
-            out.append(n.type)
-            n.children.forEach(walk)
-        }
-        (rm.resources + rm.services).forEach(walk)
-        return out
     }
 
     func service(_ kind: String, _ name: String) throws -> ResourceManager.Resource {

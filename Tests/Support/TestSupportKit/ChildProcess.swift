@@ -73,8 +73,27 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            if !exited(within: .seconds(5)) { reapDirectly() }
+        }
+    }
+
+    /// Waits (bounded) for Foundation to see the child's exit.
+    private func exited(within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            if ContinuousClock.now > deadline { return false }
+            usleep(2_000)
+        }
+        return true
+    }
+
+    /// Foundation can miss a SIGCHLD when many children die at once, and its waitUntilExit then spins for ever on
+    /// the zombie: reap it here instead.
+    private func reapDirectly() {
+        var status: Int32 = 0
+        _ = waitpid(process.processIdentifier, &status, WNOHANG)
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -127,7 +146,7 @@ public final class ChildProcess: @unchecked Sendable {
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 kill(pid, SIGKILL)
-                process.waitUntilExit()
+                if !exited(within: .seconds(5)) { reapDirectly() }
                 throw ChildProcessError("\(commandLine) did not finish within \(timeout); stdout: \(stdout) stderr: \(stderr)")
             }
             drain()
