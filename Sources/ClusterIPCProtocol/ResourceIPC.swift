@@ -122,7 +122,7 @@ public enum ResourceIPC {
         }
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         case status
         /// `service` without `service:`; `target` a member's name or node id as the operator wrote it.
         case admin(Action, service: String, target: String?)
@@ -133,6 +133,9 @@ public enum ResourceIPC {
             case .admin: 2
             }
         }
+
+        /// Every request is answered.
+        public static let oneWayMessageIDs: Set<Int32> = []
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {

@@ -20,7 +20,7 @@ extension FenceDaemonTests {
         try c.cluster.start(1, "fenced", environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "300000"])
         let messages = socket.receive(timeout: .seconds(30)) { m in
             m.contains { $0.contains("READY=1") } && m.filter { $0.contains("WATCHDOG=1") }.count >= 2
-                && m.contains { $0.contains("STATUS=fence domain member: 1 member(s)") }
+                && m.contains { $0.contains("STATUS=fence domain member: 1 member(s), master 1, no victims, wait state none") }
         }
         #expect(messages.contains { $0.contains("READY=1") }, "\(messages)")
         #expect(messages.filter { $0.contains("WATCHDOG=1") }.count >= 2, "\(messages)")
