@@ -160,8 +160,9 @@ public final class IPCServer {
         // libqb flow-controls only the connections open when the limit was set: a client that connects while it is
         // on would not be told to back off.
         if flowControlled, let s = service {
+            // Not parked: a connection just created may still have set-up traffic for libqb to read (parking it here
+            // let a client's first sends through unrefused). It is parked with the others at the next flow control.
             qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_OFF_2)
-            park(connection, true)
         }
         handler?.connected(connection)
     }

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterIPCProtocol
+import ClusterWire
 import Foundation
 import Testing
 import TestSupportKit
@@ -37,6 +39,34 @@ struct MultiProcessIPCTests {
         #expect(stats.stdout.contains("uid=0") || getuid() != 0)
         server.signal(SIGTERM)
         #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("a burst of events goes as batches (one libqb event for many) and arrives complete and in order")
+    func eventBatches() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let r = try client(name, ["events", "5000"])
+        #expect(r.status == 0, "\(r)")
+        let fromBatches = Int(r.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? 0
+        #expect(r.stdout.hasPrefix("ok 5000 from batches"), "\(r)")
+        #expect(fromBatches > 4000, "events sent in one turn should mostly come from batches: \(r.stdout)")
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("a batch of multicasts round-trips; an empty-count lie, too many or too many bytes are refused")
+    func multicastBatchCodec() throws {
+        let list = (0..<3).map { TotemIPC.Multicast(channel: UInt16($0), safe: $0 == 1, payload: [UInt8](repeating: UInt8($0), count: $0 * 10)) }
+        let request = TotemIPC.Request.multicastBatch(list)
+        #expect(request.messageID == 5 && !request.expectsReply)
+        #expect(try TotemIPC.Request.decode(messageID: 5, body: request.body) == request)
+        var tooMany = ByteWriter()
+        tooMany.write(UInt32(TotemIPC.batchCountMax + 1))
+        #expect(throws: WireError.self) { try TotemIPC.Request.decode(messageID: 5, body: tooMany.bytes) }
+        let big = TotemIPC.Request.multicastBatch([TotemIPC.Multicast(channel: 1, payload: [UInt8](repeating: 0, count: TotemIPC.batchBytesMax)),
+                                                   TotemIPC.Multicast(channel: 1, payload: [1])])
+        #expect(throws: WireError.self) { try TotemIPC.Request.decode(messageID: 5, body: big.body) }
+        #expect(IPCLimits.eventBatchMessageID > 1 << 30 && IPCLimits.eventBatchBytesMax < IPCLimits.bufferBytes)
     }
 
     @Test("a client killed mid-call does not disturb the server or other clients")

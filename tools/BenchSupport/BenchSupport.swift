@@ -278,11 +278,13 @@ public struct CPGLoadResult: Codable, Sendable {
     public var lost: UInt64
     public var sendersHeard: Int
     public var sendersUnfinished: Int
+    /// Members that left or joined with node down or node up during the run: the ring re-formed under the load.
+    public var ringChanges: Int
     public var sendFailure: String?
 
     public init(backend: String, membersAtStart: Int, sent: UInt64, tryAgains: UInt64, received: Int, messagesPerSecond: Double,
                 megabytesPerSecond: Double, p50Milliseconds: Double, p99Milliseconds: Double, maxMilliseconds: Double, gaps: UInt64,
-                duplicates: UInt64, lost: UInt64, sendersHeard: Int, sendersUnfinished: Int, sendFailure: String?) {
+                duplicates: UInt64, lost: UInt64, sendersHeard: Int, sendersUnfinished: Int, ringChanges: Int, sendFailure: String?) {
         self.backend = backend
         self.membersAtStart = membersAtStart
         self.sent = sent
@@ -298,6 +300,7 @@ public struct CPGLoadResult: Codable, Sendable {
         self.lost = lost
         self.sendersHeard = sendersHeard
         self.sendersUnfinished = sendersUnfinished
+        self.ringChanges = ringChanges
         self.sendFailure = sendFailure
     }
 }

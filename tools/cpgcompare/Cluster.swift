@@ -22,6 +22,7 @@ struct Environment {
     var prefix: String
     var binDirectory: String
     var work: String
+    var oursTotemAttributes = ""
     func namespace(_ k: Int) -> String { "\(prefix)-n\(k)" }
     func address(_ k: Int) -> String { "10.99.0.\(k)" }
 }
@@ -127,7 +128,7 @@ final class Cluster {
         if stack == .ours {
             var c = "<?xml version=\"1.0\"?>\n<cluster name=\"cmp\" config_version=\"1\">\n"
             c += "  <cman transport=\"udpu\"\(crypto ? " keyfile=\"\(directory)/authkey\"" : "")/>\n"
-            c += "  <totem token=\"1000\"\(crypto ? "" : " secauth=\"off\"")/>\n"
+            c += "  <totem token=\"1000\"\(crypto ? "" : " secauth=\"off\"") \(env.oursTotemAttributes)/>\n"
             c += "  <logging to_syslog=\"no\" to_logfile=\"no\" to_stderr=\"yes\"/>\n  <clusternodes>\n"
             for k in 1...n { c += "    <clusternode name=\"\(env.address(k))\" nodeid=\"\(k)\"/>\n" }
             c += "  </clusternodes>\n</cluster>\n"

@@ -3,7 +3,7 @@
 // installs corosync, builds, and makes the network namespaces; root). Not a test.
 //
 //   cpgcompare --prefix NETNS_PREFIX --bin DIR --work DIR [--nodes 3,5] [--sizes 64,1024,16384] [--stacks knet,udpu,ours]
-//              [--crypto off,on] [--seconds 5] [--runs 3] [--no-failures] [--json FILE]
+//              [--crypto off,on] [--seconds 5] [--runs 3] [--no-failures] [--json FILE] [--ours-totem 'ATTR="V" ...']
 //
 // For each crypto setting and cluster size it starts each stack in turn on nodes 1..N (one network namespace per
 // node, veth through a bridge, MTU 1500; token 1000 ms with corosync's token_coefficient 650 on both), drives it with
@@ -25,6 +25,8 @@ var seconds = 5.0
 var runs = 3
 var failures = true
 var jsonPath: String?
+/// Extra attributes of our `<totem>` (experiments with window_size, max_messages and the like).
+var oursTotemAttributes = ""
 var prefix = ""
 var binDirectory = ""
 var work = NSTemporaryDirectory() + "cpgcompare-\(getpid())"
@@ -45,11 +47,12 @@ while let a = args.first {
     case "--seconds": seconds = Double(v) ?? seconds
     case "--runs": runs = max(1, Int(v) ?? runs)
     case "--json": jsonPath = v
+    case "--ours-totem": oursTotemAttributes = v
     default: log("unknown option \(a)"); exit(64)
     }
 }
 guard !prefix.isEmpty, !binDirectory.isEmpty else { log("--prefix and --bin are required (run tools/cpg-compare)"); exit(64) }
-let env = Environment(prefix: prefix, binDirectory: binDirectory, work: work)
+let env = Environment(prefix: prefix, binDirectory: binDirectory, work: work, oursTotemAttributes: oursTotemAttributes)
 
 // MARK: - One load
 
@@ -61,6 +64,8 @@ struct LoadResult: Codable {
     var p99Milliseconds: Double
     var maxMilliseconds: Double
     var anomalies: UInt64
+    /// Membership changes seen by the clients during the load although nothing failed.
+    var ringChanges: Int
     var cpuMicrosecondsPerMessage: Double
 }
 
@@ -97,6 +102,7 @@ struct LoadResult: Codable {
     return LoadResult(messagesPerSecond: results.map(\.messagesPerSecond).min()!, megabytesPerSecond: results.map(\.megabytesPerSecond).min()!,
                       p50Milliseconds: results.map(\.p50Milliseconds).max()!, p99Milliseconds: results.map(\.p99Milliseconds).max()!,
                       maxMilliseconds: results.map(\.maxMilliseconds).max()!, anomalies: anomalies,
+                      ringChanges: results.map(\.ringChanges).max()!,
                       cpuMicrosecondsPerMessage: sent == 0 ? 0 : Double(cpu) / 1e3 / Double(sent))
 }
 
@@ -182,7 +188,7 @@ func median<T>(_ values: [T], by f: (T) -> Double) -> T? {
             let rs = (0..<runs).compactMap { _ in load(c, size: size, senders: senders, rate: nil) }
             report.loads[key(size, senders)] = median(rs) { $0.messagesPerSecond }
             if let r = report.loads[key(size, senders)] {
-                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg")
+                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), ring changes \(r.ringChanges), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg")
             }
         }
     }
@@ -217,6 +223,7 @@ func cell(_ r: LoadResult?, megabytes: Bool) -> String {
     guard let r else { return "—" }
     let rate = megabytes ? String(format: "%.1f", r.megabytesPerSecond) : grouped(r.messagesPerSecond)
     return "\(rate) (\(grouped(r.p50Milliseconds)) / \(grouped(r.p99Milliseconds)))\(r.anomalies > 0 ? " !\(r.anomalies)" : "")"
+        + (r.ringChanges > 0 ? " ↻\(r.ringChanges)" : "")
 }
 
 func table(crypto: Bool, nodes n: Int, _ reports: [StackReport], sizes: [Int]) -> String {

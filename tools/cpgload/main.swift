@@ -137,7 +137,12 @@ var latencies: [UInt64] = []
 latencies.reserveCapacity(1 << 20)
 var maxLatency: UInt64 = 0
 
-backend.onViewChange = { v in members = Set(v.members) }
+/// Members that left because their node went (reason 3) or came back (4) after the start: the ring re-formed.
+var ringChanges = 0
+backend.onViewChange = { v in
+    members = Set(v.members)
+    if monotonic() >= start { ringChanges += (v.left + v.joined).filter { $0.1 == 3 || $0.1 == 4 }.count }
+}
 backend.onDeliver = { sender, payload in
     let t = monotonic()
     guard payload.count >= 24, payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self) == magic else { return }
@@ -250,7 +255,7 @@ let result = CPGLoadResult(backend: backendName, membersAtStart: membersAtStart,
                     messagesPerSecond: Double(windowCount) / window, megabytesPerSecond: Double(windowBytes) / window / 1e6,
                     p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), maxMilliseconds: Double(maxLatency) / 1e6,
                     gaps: gaps, duplicates: duplicates, lost: lost, sendersHeard: bySender.count, sendersUnfinished: unannounced,
-                    sendFailure: sendFailure)
+                    ringChanges: ringChanges, sendFailure: sendFailure)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 FileHandle.standardOutput.write((try? encoder.encode(result)) ?? Data()) // the Result always encodes
