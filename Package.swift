@@ -49,7 +49,8 @@ let package = Package(
         .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
 
         // MARK: Effect modules
-        .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "CSocketBatch"),
+        .target(name: "TotemTransport", dependencies: ["CSocketBatch", "ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
         .target(name: "ClusterSystem", dependencies: ["ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
