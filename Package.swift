@@ -44,9 +44,11 @@ let package = Package(
         .target(name: "ClusterIPCProtocol", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         .target(name: "TotemCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
 
-        .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: optimized),
+        .target(name: "QuorumCore", dependencies: ["ClusterTypes", "ClusterWire", "ClusterConfigModel", "ClusterIPCProtocol"],
+                swiftSettings: optimized),
         .target(name: "GroupCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: optimized),
-        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "TotemCore", "QuorumCore", "GroupCore"], swiftSettings: optimized),
+        .target(name: "ClusterSimulator", dependencies: ["ClusterTypes", "ClusterWire", "ClusterIPCProtocol", "TotemCore", "QuorumCore", "GroupCore"],
+                swiftSettings: optimized),
 
         // MARK: Effect modules
         .target(name: "CSocketBatch"),
@@ -73,8 +75,11 @@ let package = Package(
                 dependencies: ["GroupCore", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterDaemonSupport", "ClusterSystem",
                                "ClusterTypes", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
+                                                    "ClusterConfig", "ClusterConfigModel"],
                 swiftSettings: strict),
+        // The logic control daemons share (group recovery, topology): pure, part of the SDK.
+        .target(name: "ControlCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         // totemd's client side, for the daemons and tools of this repository (not part of the SDK).
         .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -101,7 +106,13 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
+        // Control daemons: written on the public SDK only (ArchitectureTests holds them to it).
+        .executableTarget(name: "dlm_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+        .executableTarget(name: "o2cb_controld", dependencies: ["ClusterClient"], swiftSettings: strict),
+
         // MARK: Tools
+        .executableTarget(name: "dlm_tool", dependencies: ["ClusterClient"], path: "tools/dlm_tool", swiftSettings: strict),
+        .executableTarget(name: "o2cb_tool", dependencies: ["ClusterClient"], path: "tools/o2cb_tool", swiftSettings: strict),
         .executableTarget(name: "ccs_tool", dependencies: ["ToolSupport", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/ccs_tool", swiftSettings: strict),
@@ -153,7 +164,10 @@ let package = Package(
         .testTarget(name: "TotemSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "ArchitectureTests", swiftSettings: strict),
-        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator"], exclude: ["testdata"], swiftSettings: strict),
+        .testTarget(name: "TotemScenarioTests", dependencies: ["ClusterSimulator", "SimulationTestSupport"], exclude: ["testdata"],
+                    swiftSettings: strict),
+        .testTarget(name: "QuorumScenarioTests", dependencies: ["ClusterSimulator", "SimulationTestSupport"], exclude: ["testdata"],
+                    swiftSettings: strict),
         .testTarget(name: "TotemMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "TotemCore"],
                     swiftSettings: strict),
         .testTarget(name: "StackSimulationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "QuorumCore", "GroupCore", "ClusterTypes"],
@@ -163,12 +177,17 @@ let package = Package(
         .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd",
                                                      "cman_tool", "group_tool", "cpgtool"], swiftSettings: strict),
         .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "QuorumDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "quorumd", "cman_tool", "cman-peer"],
+                    swiftSettings: strict),
+        .testTarget(name: "ControlDaemonTests",
+                    dependencies: ["TestSupportKit", "ClusterClient", "totemd", "quorumd", "groupd", "dlm_controld", "o2cb_controld",
+                                   "dlm_tool", "o2cb_tool", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "GroupDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "groupd", "testcpg",

@@ -2,17 +2,9 @@
 import ClusterIPC
 import ClusterTypes
 
-/// A daemon's pure protocol core, as `CoreDriver` drives it: inputs and the current instant in, an output of
-/// effects back, and the next instant it wants to be woken at.
-public protocol DaemonCore {
-    associatedtype Input
-    associatedtype Output
-    mutating func handle(_ input: Input, at now: MonotonicInstant) -> Output
-    /// When the core next needs `deadlineReached` (nil: never).
-    var nextDeadline: MonotonicInstant? { get }
-    /// The input that tells the core its deadline has passed.
-    static var deadlineReached: Input { get }
-}
+/// A daemon's pure protocol core, as `CoreDriver` drives it: the stack's `ProtocolCore` (the simulator hosts the same
+/// cores).
+public typealias DaemonCore = ProtocolCore
 
 /// Feeds a core from one event loop and carries out its outputs, raft's `Ready` discipline: every output is
 /// carried out completely before the next input is handled. An input that arrives while an output is being carried

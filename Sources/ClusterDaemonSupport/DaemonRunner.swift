@@ -39,6 +39,8 @@ public final class DaemonRunner {
     public var onStop: ((String) -> Void)?
     /// Called on SIGHUP with a newly loaded, valid configuration. Without it, SIGHUP is logged and ignored.
     public var onReload: ((ClusterConfiguration) -> Void)?
+    /// What SIGHUP says when the daemon has no `onReload` (how this daemon takes a new configuration instead).
+    public var reloadHint = "applies configuration changes only when quorumd distributes them"
 
     /// Loads and checks the configuration and sets up logging. Fails with `.configInvalid` (every error listed) or
     /// `.usage` (a bad instance name).
@@ -117,6 +119,13 @@ public final class DaemonRunner {
         return exitCode
     }
 
+    /// Makes `config` (whose file holds `bytes`) the running configuration: for a daemon that installs a new one
+    /// itself (quorumd, once every member accepted it).
+    public func adopt(_ config: ClusterConfiguration, bytes: [UInt8]) {
+        self.config = config
+        configBytes = bytes
+    }
+
     /// Runs `body` once the loop has stopped (closing sockets, removing files), last registered first.
     public func atExit(_ body: @escaping () -> Void) { exitActions.append(body) }
 
@@ -135,7 +144,7 @@ public final class DaemonRunner {
             return
         }
         guard let onReload else {
-            logger.notice("SIGHUP: \(name) applies configuration changes only when quorumd distributes them")
+            logger.notice("SIGHUP: \(name) \(reloadHint)")
             return
         }
         config = conf

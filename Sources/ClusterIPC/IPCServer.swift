@@ -67,7 +67,8 @@ public final class IPCServer {
         qb_ipcs_enforce_buffer_size(s, UInt32(IPCLimits.bufferBytes))
         let rc = qb_ipcs_run(s)
         if rc != 0 {
-            qb_ipcs_destroy(s)
+            // libqb has already released the service when qb_ipcs_run fails: destroying it again trips its
+            // reference-count assertion (a second daemon of the same instance aborted instead of saying why).
             throw rc == -EADDRINUSE ? .addressInUse(name) : .system(operation: "listen on IPC service \(name)", errno: -rc)
         }
         service = s

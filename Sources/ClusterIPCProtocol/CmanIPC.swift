@@ -91,7 +91,7 @@ public enum CmanIPC {
         case portClosed = 5
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         case status
         case nodes
         case isQuorate
@@ -117,6 +117,9 @@ public enum CmanIPC {
         /// Validate the local cluster.conf and make it the running config everywhere (cman_tool version -r).
         case reloadConfig(version: UInt64)
         case debug(on: Bool)
+
+        /// `replyShutdown` is one-way (libcman's `cman_replyto_shutdown` gets no answer).
+        public static let oneWayMessageIDs: Set<Int32> = [5]
 
         public var messageID: Int32 {
             switch self {

@@ -4,17 +4,8 @@ import ClusterWire
 
 /// groupd's client protocol: closed process groups (the libcpg calls) over IPC, service `groupd`.
 public enum GroupIPC {
-    /// A process in a group.
-    public struct Address: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var node: NodeID
-        public var pid: UInt32
-        public init(node: NodeID, pid: UInt32) {
-            self.node = node
-            self.pid = pid
-        }
-        public static func < (a: Address, b: Address) -> Bool { (a.node, a.pid) < (b.node, b.pid) }
-        public var description: String { "\(node):\(pid)" }
-    }
+    /// A process in a group (the stack's shared `ProcessAddress`).
+    public typealias Address = ProcessAddress
 
     /// CPG's reasons, same numbers: join 1, leave 2, node down 3, node up 4, process down 5.
     public enum Reason: UInt8, Hashable, Sendable, CustomStringConvertible {
@@ -52,7 +43,7 @@ public enum GroupIPC {
         }
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         /// Join as the calling process (its pid); `totemEvents` also delivers totem configuration changes.
         case join(group: String, totemEvents: Bool)
         case leave(group: String)
@@ -61,6 +52,9 @@ public enum GroupIPC {
         case members(group: String)
         case groups
         case localNodeID
+
+        /// `mcast` is one-way (libcpg's `cpg_mcast_joined` waits for no answer).
+        public static let oneWayMessageIDs: Set<Int32> = [3]
 
         public var messageID: Int32 {
             switch self {

@@ -32,6 +32,22 @@ extension IPCMessage {
     }
 }
 
+/// A client's request. Each protocol declares which of its ids are one-way: the daemon sends no response to them (a
+/// client's send returns at once, and fails with "try again" under flow control), so it must not answer one even
+/// when the request is invalid.
+public protocol IPCRequest: IPCMessage {
+    /// The ids of the requests that get no response.
+    static var oneWayMessageIDs: Set<Int32> { get }
+}
+
+extension IPCRequest {
+    /// Whether the daemon answers a request with this id (an id it cannot decode included).
+    public static func expectsReply(messageID: Int32) -> Bool { !oneWayMessageIDs.contains(messageID) }
+
+    /// Whether the daemon answers this request.
+    public var expectsReply: Bool { Self.expectsReply(messageID: messageID) }
+}
+
 /// Limits shared by every IPC service.
 public enum IPCLimits {
     /// The largest request, response or event body. Totem messages are at most 1 MiB; this leaves room for headers.

@@ -12,4 +12,8 @@ public enum ServiceName {
     public static let quorumAdmin = "cman_admin"
     /// groupd: closed process groups.
     public static let groups = "groupd"
+    /// fenced: the fence domain's status and events.
+    public static let fence = "fenced"
+    /// fenced's root-only service (join, leave, acknowledge, report an external fence).
+    public static let fenceAdmin = "fenced-admin"
 }

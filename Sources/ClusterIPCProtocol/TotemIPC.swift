@@ -25,52 +25,8 @@ public enum TotemIPC {
         }
     }
 
-    /// A configuration change as clients see it.
-    public struct Configuration: Hashable, Sendable {
-        public enum Kind: UInt8, Sendable { case transitional = 0, regular = 1 }
-        public var kind: Kind
-        public var ringRepresentative: NodeID
-        public var ringSequence: UInt64
-        public var members: [NodeID]
-        public var joined: [NodeID]
-        public var left: [NodeID]
-
-        public init(kind: Kind, ringRepresentative: NodeID, ringSequence: UInt64, members: [NodeID], joined: [NodeID], left: [NodeID]) {
-            self.kind = kind
-            self.ringRepresentative = ringRepresentative
-            self.ringSequence = ringSequence
-            self.members = members
-            self.joined = joined
-            self.left = left
-        }
-
-        /// `REP/SEQ`, as logs and tools print ring ids.
-        public var ringID: String { "\(ringRepresentative)/\(ringSequence)" }
-
-        func encode(_ w: inout ByteWriter) {
-            w.write(kind.rawValue)
-            w.write(ringRepresentative.rawValue)
-            w.write(ringSequence)
-            for list in [members, joined, left] {
-                w.write(UInt32(list.count))
-                for n in list { w.write(n.rawValue) }
-            }
-        }
-
-        static func decode(_ r: inout ByteReader) throws(WireError) -> Configuration {
-            guard let kind = Kind(rawValue: try r.readUInt8("kind")) else { throw .invalid(field: "kind", reason: "unknown") }
-            let rep = NodeID(try r.readUInt32("ring representative"))
-            let seq = try r.readUInt64("ring sequence")
-            var lists: [[NodeID]] = []
-            for field in ["members", "joined", "left"] {
-                let n = try r.readCount(field, limit: 1024, minimumElementBytes: 4)
-                var l: [NodeID] = []
-                for _ in 0..<n { l.append(NodeID(try r.readUInt32(field))) }
-                lists.append(l)
-            }
-            return Configuration(kind: kind, ringRepresentative: rep, ringSequence: seq, members: lists[0], joined: lists[1], left: lists[2])
-        }
-    }
+    /// A configuration change as clients see it: the very value totem's core produced.
+    public typealias Configuration = ConfigurationChange
 
     /// One ring's transport status (corosync-cfgtool -s style).
     public struct RingStatus: Hashable, Sendable {
@@ -122,13 +78,13 @@ public enum TotemIPC {
         }
     }
 
-    public enum Request: IPCMessage, Hashable {
+    public enum Request: IPCRequest, Hashable {
         /// Subscribe this connection to `channels` (replaces an earlier subscription). Answered with `.opened`.
         case open(channels: [UInt16])
         /// Multicast on a channel. One-way: no reply. Under flow control the send fails with "try again".
         case multicast(channel: UInt16, safe: Bool, payload: [UInt8])
         case status
-        /// Leave the cluster and stop (admin service only).
+        /// Leave the cluster and stop (root only). One-way: no reply, so a daemon may ask from its event loop.
         case leave
         /// Several multicasts, in order, as one one-way message (at most `batchCountMax` and `batchBytesMax`): what
         /// a daemon's link sends when several pile up in one turn of its loop. Flow control refuses it whole.
@@ -144,13 +100,8 @@ public enum TotemIPC {
             }
         }
 
-        /// Whether the daemon answers this request.
-        public var expectsReply: Bool {
-            switch self {
-            case .multicast, .multicastBatch: false
-            case .open, .status, .leave: true
-            }
-        }
+        /// Multicasts, batches of them and leave are one-way: a daemon's loop never waits for totemd.
+        public static let oneWayMessageIDs: Set<Int32> = [2, 4, 5]
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
@@ -223,7 +174,7 @@ public enum TotemIPC {
                 w.write(node.rawValue)
                 if let conf {
                     w.write(true)
-                    conf.encode(&w)
+                    conf.encode(into: &w)
                 } else {
                     w.write(false)
                 }
@@ -256,7 +207,7 @@ public enum TotemIPC {
             switch id {
             case 1:
                 let node = NodeID(try r.readUInt32("node id"))
-                self = .opened(nodeID: node, configuration: try r.readBool("has configuration") ? try Configuration.decode(&r) : nil)
+                self = .opened(nodeID: node, configuration: try r.readBool("has configuration") ? try Configuration.decode(from: &r) : nil)
             case 2:
                 let node = NodeID(try r.readUInt32("node id"))
                 let name = try r.readString("cluster name", limit: 256)
@@ -290,16 +241,19 @@ public enum TotemIPC {
         /// `Totem.Delivery.position`).
         case delivery(channel: UInt16, sender: NodeID, safe: Bool, payload: [UInt8], position: UInt64)
 
+        /// The id of `.delivery`, for a sender that encodes one body for many clients.
+        public static let deliveryMessageID: Int32 = 11
+
         public var messageID: Int32 {
             switch self {
             case .configuration: 10
-            case .delivery: 11
+            case .delivery: Self.deliveryMessageID
             }
         }
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
-            case .configuration(let c): c.encode(&w)
+            case .configuration(let c): c.encode(into: &w)
             case .delivery(let channel, let sender, let safe, let payload, let position):
                 w.write(channel)
                 w.write(sender.rawValue)
@@ -311,8 +265,8 @@ public enum TotemIPC {
 
         public init(messageID id: Int32, body r: inout ByteReader) throws(WireError) {
             switch id {
-            case 10: self = .configuration(try Configuration.decode(&r))
-            case 11:
+            case 10: self = .configuration(try Configuration.decode(from: &r))
+            case Self.deliveryMessageID:
                 let channel = try r.readUInt16("channel"), sender = NodeID(try r.readUInt32("sender"))
                 let safe = try r.readBool("safe"), position = try r.readUInt64("position")
                 self = .delivery(channel: channel, sender: sender, safe: safe,
@@ -323,3 +277,35 @@ public enum TotemIPC {
     }
 }
 
+extension ConfigurationChange {
+    /// The wire form inside totemd's events and replies: kind (0 transitional, 1 regular), ring, three node lists.
+    func encode(into w: inout ByteWriter) {
+        w.write(kind == .regular ? UInt8(1) : UInt8(0))
+        w.write(ringID.representative.rawValue)
+        w.write(ringID.sequence)
+        for list in [members, joined, left] {
+            w.write(UInt32(list.count))
+            for n in list { w.write(n.rawValue) }
+        }
+    }
+
+    static func decode(from r: inout ByteReader) throws(WireError) -> ConfigurationChange {
+        let kind: ConfigurationKind
+        switch try r.readUInt8("kind") {
+        case 0: kind = .transitional
+        case 1: kind = .regular
+        default: throw .invalid(field: "kind", reason: "unknown")
+        }
+        let rep = NodeID(try r.readUInt32("ring representative"))
+        let seq = try r.readUInt64("ring sequence")
+        var lists: [[NodeID]] = []
+        for field in ["members", "joined", "left"] {
+            let n = try r.readCount(field, limit: 1024, minimumElementBytes: 4)
+            var l: [NodeID] = []
+            for _ in 0..<n { l.append(NodeID(try r.readUInt32(field))) }
+            lists.append(l)
+        }
+        return ConfigurationChange(kind: kind, ringID: RingID(representative: rep, sequence: seq), members: lists[0],
+                                   joined: lists[1], left: lists[2])
+    }
+}

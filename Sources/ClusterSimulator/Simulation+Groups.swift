@@ -21,22 +21,17 @@ extension Simulation {
     /// How long a message may take to reach every member once the healed ring has settled.
     var groupLivenessBound: Duration { options.token * 4 + .seconds(1) }
 
+    /// Feeds a node's group core through its host, the way groupd's driver does, and carries out each output.
     func groupEvent(_ n: SimNode, _ event: ProcessGroup.Event) {
-        guard var g = n.groups, n.machine != nil else { return }
-        let out = g.handle(event, at: localTime(n))
-        n.groups = g
-        if verbose {
-            let effects = out.effects.map { e -> String in
-                switch e {
-                case .multicast(let b): return "send \((try? ProcessGroup.Message.decode(b)).map { "\($0)" } ?? "?")" // tracing only
-                case .event(let h, .configurationChange(let c)):
-                    return "h\(h) view \(c.group)#\(c.viewNumber) \(c.members) +\(c.joined.map(\.0)) -\(c.left.map(\.0))"
-                case .event(let h, .delivery(let group, let sender, _)): return "h\(h) deliver \(group) from \(sender)"
-                case .event(let h, .totemConfiguration(let r, _, let m)): return "h\(h) totem \(r) \(m)"
-                }
-            }
-            print("\(now) n\(n.index + 1) groups \(Self.describe(event)) -> \(effects.joined(separator: "; "))\(g.isSyncing ? " [syncing]" : "")")
-        }
+        guard let host = n.groupsHost, n.machine != nil else { return }
+        host.feed(event, now: { localTime(n) }) { input, out in carryOutGroups(n, input, out) }
+        scheduleUpper(n)
+    }
+
+    /// groupd's effects, simulated: multicasts through the node's totem core, events to the simulated processes
+    /// (recorded by the checker).
+    private func carryOutGroups(_ n: SimNode, _ event: ProcessGroup.Event, _ out: ProcessGroup.Output) {
+        if verbose { traceGroups(n, event, out) }
         var pending: [[UInt8]] = []
         for e in out.effects {
             switch e {
@@ -44,7 +39,7 @@ extension Simulation {
             case .event(let h, let ev):
                 guard let proc = n.processes[h] else { continue }
                 let p = GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h)
-                let address = ProcessGroup.Address(node: n.id, pid: proc.pid)
+                let address = ProcessAddress(node: n.id, pid: proc.pid)
                 switch ev {
                 case .configurationChange(let c):
                     let id = GroupChecker.ViewID(group: c.group, ring: c.ringSequence, representative: c.ringRepresentative,
@@ -60,18 +55,26 @@ extension Simulation {
         if case .mcast(let h, let group, let payload) = event, out.result == .ok {
             groupChecker.recordSent(GroupChecker.Process(node: n.index, incarnation: n.incarnation, handle: h), group: group, id: payload, at: now)
         }
-        for bytes in pending {
-            guard var m = n.machine else { return }
-            let out = m.handle(.submit(channel: ProcessGroup.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, out)
+        for bytes in pending { submitUpper(n, channel: ProcessGroup.channel, bytes) }
+    }
+
+    private func traceGroups(_ n: SimNode, _ event: ProcessGroup.Event, _ out: ProcessGroup.Output) {
+        let effects = out.effects.map { e -> String in
+            switch e {
+            case .multicast(let b): return "send \((try? ProcessGroup.Message.decode(b)).map { "\($0)" } ?? "?")" // tracing only
+            case .event(let h, .configurationChange(let c)):
+                return "h\(h) view \(c.group)#\(c.viewNumber) \(c.members) +\(c.joined.map(\.0)) -\(c.left.map(\.0))"
+            case .event(let h, .delivery(let group, let sender, _)): return "h\(h) deliver \(group) from \(sender)"
+            case .event(let h, .totemConfiguration(let r, _, let m)): return "h\(h) totem \(r) \(m)"
+            }
         }
-        scheduleUpper(n)
+        let syncing = n.groups?.isSyncing == true ? " [syncing]" : ""
+        print("\(now) n\(n.index + 1) groups \(Self.describe(event)) -> \(effects.joined(separator: "; "))\(syncing)")
     }
 
     static func describe(_ e: ProcessGroup.Event) -> String {
         switch e {
-        case .configuration(let kind, let seq, _, let members): return "\(kind == .regular ? "regular" : "transitional") \(seq) \(members)"
+        case .configuration(let c): return "\(c.kind) \(c.ringID.sequence) \(c.members)"
         case .delivered(let from, let bytes, let position):
             return "from \(from) @\(position >> 16).\(position & 0xFFFF): \((try? ProcessGroup.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
         case .join(let h, let pid, let g): return "join h\(h) pid \(pid) \(g)"
@@ -95,7 +98,7 @@ extension Simulation {
 
     /// Queues the earliest deadline of the node's quorum and group cores.
     func scheduleUpper(_ n: SimNode) {
-        let local = [n.quorum?.nextDeadline, n.groups?.nextDeadline].compactMap { $0 }.min()
+        let local = [n.quorumHost?.nextDeadline, n.groupsHost?.nextDeadline].compactMap { $0 }.min()
         guard let local else { return }
         let at = max(globalTime(n, local), now)
         if let s = n.upperScheduled, s <= at { return }

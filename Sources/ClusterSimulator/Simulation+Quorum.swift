@@ -10,6 +10,9 @@ enum StackEvent {
     case qdiskInterval(node: Int, incarnation: Int)
     case fence(by: Int, incarnation: Int, victim: Int, victimIncarnation: Int)
     case adminTick
+    /// An upper daemon's multicast reaching its node's totem (`TotemChannel.multicast`): handled after the totem
+    /// output being carried out, as totemd's loop reads it after delivering what it was delivering.
+    case submit(node: Int, incarnation: Int, channel: UInt16, bytes: [UInt8])
 }
 
 /// The quorum disk, fencing and administrator of a stack run.
@@ -31,6 +34,8 @@ struct StackState {
     var nextVersion: UInt64 = 2
     var dirty: [Int: Bool] = [:]
     var wasQuorate: [Int: Bool] = [:]
+    /// Per node: the members its quorum core counted after its last output (for the nodes a configuration lost).
+    var quorumMembers: [Int: Set<NodeID>] = [:]
     var coverage = StackCoverage()
 }
 
@@ -49,6 +54,7 @@ extension Simulation {
         }
         let incarnation = n.incarnation + 1
         stackState.victims[n.index] = [:]
+        stackState.quorumMembers[n.index] = []
         stackState.startupDone.remove(n.index)
         stackState.dirty[n.index] = quorumScenario.map { stackState.random.chance($0.dirtyProbability) } ?? true
         guard let s = quorumScenario, case .quorumDisk(let masterWins, let heuristics) = s.mode else { return }
@@ -59,12 +65,19 @@ extension Simulation {
         queue.push(.stack(.qdiskInterval(node: n.index, incarnation: incarnation)), at: now + s.qdiskInterval)
     }
 
+    /// Feeds a node's quorum core through its host, the way quorumd's driver does, and carries out each output.
     @discardableResult
     func quorumEvent(_ n: SimNode, _ event: Quorum.Event) -> Quorum.RequestResult? {
-        guard var q = n.quorum, n.machine != nil else { return nil }
-        let before = Set(q.members.filter { q.nodes[$0]?.state == .member })
-        let out = q.handle(event, at: localTime(n))
-        n.quorum = q
+        guard let host = n.quorumHost, n.machine != nil else { return nil }
+        let out = host.feed(event, now: { localTime(n) }) { input, out in carryOutQuorum(n, host, input, out) }
+        scheduleUpper(n)
+        return out?.result
+    }
+
+    /// quorumd's effects, simulated: multicasts through the node's totem core, config files from the scenario's
+    /// table, leaving, and the local daemons marking the node dirty.
+    private func carryOutQuorum(_ n: SimNode, _ host: CoreHost<Quorum.StateMachine>, _ input: Quorum.Event, _ out: Quorum.Output) {
+        let before = stackState.quorumMembers[n.index] ?? []
         var pending: [[UInt8]] = []
         for e in out.effects {
             switch e {
@@ -74,37 +87,42 @@ extension Simulation {
                 handle(n, .leave)
                 checker.record(n.index, .crashed)
                 checkQuorum()
-                return out.result
+                return
             case .validateConfig(_, let version, _):
-                quorumEvent(n, .configValidated(version: version, refusal: stackState.configs[version] == nil ? "unknown version" : nil))
-            case .installConfig(let version, _):
-                if let s = stackState.configs[version] {
-                    stackState.coverage[.configInstalls] += 1
-                    quorumEvent(n, .reconfigure(s))
-                }
-            case .proposeCurrentConfig:
-                let v = q.configVersion
-                quorumEvent(n, .request(.proposeConfig(version: v, bytes: Self.configBytes(v))))
+                // The shell's reading of the file: the scenario's table stands in for libxml2.
+                let checked: Quorum.ProposedConfig = stackState.configs[version].map { .valid(configVersion: version, settings: $0) }
+                    ?? .invalid("unknown version")
+                host.feed(.configChecked(version: version, checked), now: { localTime(n) }) { _, _ in }
+            case .installConfig:
+                stackState.coverage[.configInstalls] += 1
             default: break
             }
         }
-        if case .configuration(.regular, _, let members) = event, members.contains(n.id) {
+        let q = host.core
+        stackState.quorumMembers[n.index] = Set(q.members.filter { q.nodes[$0]?.state == .member })
+        if case .configuration(let c) = input, c.kind == .regular, c.members.contains(n.id) {
             if !q.dirty && stackState.dirty[n.index] == true {
                 // This node's daemons hold state from its first configuration on: a rejoin without a restart is
                 // Disallowed.
-                quorumEvent(n, .setDirty)
+                host.feed(.setDirty, now: { localTime(n) }) { _, _ in }
             }
-            if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: Set(members)) }
+            if quorumScenario?.reliesOnFencing == true { lostMembers(n, before: before, after: Set(c.members)) }
         }
-        for bytes in pending {
-            guard var m = n.machine else { return out.result }
-            let submitted = m.handle(.submit(channel: Quorum.channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-            n.machine = m
-            carryOut(n, submitted)
-        }
-        scheduleUpper(n)
+        for bytes in pending { submitUpper(n, channel: Quorum.channel, bytes) }
         checkQuorum()
-        return out.result
+    }
+
+    /// Queues an upper core's multicast for its node's totem core, at this instant but after the current step: a
+    /// totem output is carried out completely (every delivery recorded in order) before a new submission is handled.
+    func submitUpper(_ n: SimNode, channel: UInt16, _ bytes: [UInt8]) {
+        queue.push(.stack(.submit(node: n.index, incarnation: n.incarnation, channel: channel, bytes: bytes)), at: now)
+    }
+
+    private func submitted(_ n: SimNode, incarnation: Int, channel: UInt16, _ bytes: [UInt8]) {
+        guard n.incarnation == incarnation, var m = n.machine else { return }
+        let out = m.handle(.submit(channel: channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+        n.machine = m
+        carryOut(n, out)
     }
 
     static func configBytes(_ version: UInt64) -> [UInt8] {
@@ -243,18 +261,9 @@ extension Simulation {
             stackState.coverage[.qdiskMasters] += 1
         }
         queue.push(.stack(.qdiskInterval(node: n.index, incarnation: incarnation)), at: now + s.qdiskInterval)
-        if d.evicted {
-            note("n\(n.index + 1) evicted by the quorum disk master")
-            n.quorum = nil
-            handle(n, .leave)
-            checker.record(n.index, .crashed)
-            checkQuorum()
-            return
-        }
-        quorumEvent(n, .qdisk(votes: d.votes, asMaster: d.isMaster))
-        if n.quorum?.isQuorate == true {
-            for e in d.evict where n.quorum?.members.contains(e) == true { quorumEvent(n, .request(.kill(e))) }
-        }
+        if d.evicted { note("n\(n.index + 1) evicted by the quorum disk master") }
+        // The core decides: leave if evicted, tell the members dead by disk to leave if quorate.
+        quorumEvent(n, .quorumDisk(d))
     }
 
     // MARK: - Administrator
@@ -306,6 +315,8 @@ extension Simulation {
         case .fence(let by, let incarnation, let victim, let victimIncarnation):
             fence(by: by, incarnation: incarnation, victim: victim, victimIncarnation: victimIncarnation)
         case .adminTick: adminTick()
+        case .submit(let node, let incarnation, let channel, let bytes):
+            submitted(nodes[node], incarnation: incarnation, channel: channel, bytes)
         }
     }
 }

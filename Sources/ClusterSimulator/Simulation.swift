@@ -78,9 +78,9 @@ public final class Simulation {
         let index: Int
         var machine: Totem.StateMachine?
         /// With `stackSettings`: the node's quorum core, fed by its totem core.
-        var quorum: Quorum.StateMachine?
+        var quorumHost: CoreHost<Quorum.StateMachine>?
         /// With `groups`: the node's group core and its local processes (handle -> pid, groups joined).
-        var groups: ProcessGroup.StateMachine?
+        var groupsHost: CoreHost<ProcessGroup.StateMachine>?
         var processes: [UInt64: (pid: UInt32, joined: Set<String>)] = [:]
         var groupsPending = false
         /// The latest totem configuration (for a group core that connects mid-ring).
@@ -103,6 +103,24 @@ public final class Simulation {
         }
         var id: NodeID { NodeID(UInt32(index + 1)) }
         var isUp: Bool { machine != nil && machine?.state != .left }
+
+        /// The quorum core as it is now; setting it starts (or, with nil, stops) the node's quorumd.
+        var quorum: Quorum.StateMachine? {
+            get { quorumHost?.core }
+            set {
+                quorumHost?.retire()
+                quorumHost = newValue.map { CoreHost($0) }
+            }
+        }
+
+        /// The group core as it is now; setting it starts (or, with nil, stops) the node's groupd.
+        var groups: ProcessGroup.StateMachine? {
+            get { groupsHost?.core }
+            set {
+                groupsHost?.retire()
+                groupsHost = newValue.map { CoreHost($0) }
+            }
+        }
     }
 
     /// When set, every node also runs a quorum core on top of totem (a stack simulation), and the run checks that
@@ -303,7 +321,7 @@ public final class Simulation {
             n.groups = makeGroupCore(n)
             // Like groupd opening its channel: it learns the current configuration, if there is one.
             if let c = n.lastRegular, n.machine?.state == .operational {
-                groupEvent(n, .configuration(kind: .regular, ringSequence: c.ringID.sequence, ringRepresentative: c.ringID.representative, members: c.members))
+                groupEvent(n, .configuration(c))
             }
         }
     }
@@ -384,9 +402,8 @@ public final class Simulation {
                 n.configuration = c
                 checker.record(n.index, .configuration(c))
                 if c.kind == .regular { n.lastRegular = c }
-                quorumEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence, members: c.members))
-                groupEvent(n, .configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringID.sequence,
-                                             ringRepresentative: c.ringID.representative, members: c.members))
+                quorumEvent(n, .configuration(c))
+                groupEvent(n, .configuration(c))
             case .message(let d) where d.channel == ProcessGroup.channel:
                 groupEvent(n, .delivered(from: d.sender, bytes: d.payload, position: d.position))
             case .message(let d) where d.channel == Quorum.channel:

@@ -10,7 +10,7 @@ import ClusterTypes
 /// groupd, or whose groupd stopped, holds nobody up, and every member ends the round at the same point of the stream
 /// with the same lists: the union of the lists is every group's synchronised view everywhere.
 extension ProcessGroup.StateMachine {
-    mutating func configuration(_ kind: ProcessGroup.ConfigurationKind, _ seq: UInt64, _ rep: NodeID, _ list: [NodeID],
+    mutating func configuration(_ kind: ConfigurationKind, _ seq: UInt64, _ rep: NodeID, _ list: [NodeID],
                                 now: MonotonicInstant, out: inout ProcessGroup.Output) {
         if kind == .transitional {
             // Until the regular configuration, totem delivers what is left of the old ring, skipping messages nobody

@@ -5,12 +5,10 @@ extension ProcessGroup {
     /// A local client's handle (one per IPC connection).
     public typealias Handle = UInt64
 
-    public enum ConfigurationKind: Sendable { case transitional, regular }
-
     /// The single input type.
     public enum Event: Sendable {
         /// A totem configuration change.
-        case configuration(kind: ConfigurationKind, ringSequence: UInt64, ringRepresentative: NodeID, members: [NodeID])
+        case configuration(ClusterTypes.ConfigurationChange)
         /// A groupd message delivered by totem in agreed order, at `position` in its ring's stream.
         case delivered(from: NodeID, bytes: [UInt8], position: UInt64)
         /// A local process (pid) on `handle` asks to join `group`; `totemEvents` also gives it totem configurations.
@@ -140,8 +138,8 @@ extension ProcessGroup {
             self.now = now
             var out = Output()
             switch event {
-            case .configuration(let kind, let seq, let rep, let list):
-                configuration(kind, seq, rep, list, now: now, out: &out)
+            case .configuration(let c):
+                configuration(c.kind, c.ringID.sequence, c.ringID.representative, c.members, now: now, out: &out)
             case .delivered(let from, let bytes, let position):
                 guard let m = try? Message.decode(bytes) else { break } // garbage from a member: dropped
                 switch m {

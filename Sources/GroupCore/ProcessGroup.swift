@@ -20,17 +20,8 @@ public enum ProcessGroup {
     /// The totem channel groupd uses.
     public static let channel: UInt16 = 2
 
-    /// A process in a group: its node and pid.
-    public struct Address: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var node: NodeID
-        public var pid: UInt32
-        public init(node: NodeID, pid: UInt32) {
-            self.node = node
-            self.pid = pid
-        }
-        public static func < (a: Address, b: Address) -> Bool { (a.node, a.pid) < (b.node, b.pid) }
-        public var description: String { "\(node):\(pid)" }
-    }
+    /// A process in a group: its node and pid (the stack's shared `ProcessAddress`).
+    public typealias Address = ProcessAddress
 
     /// Why a process joined or left a view (CPG's reasons, same numbers).
     public enum Reason: UInt8, Hashable, Sendable {
@@ -84,4 +75,8 @@ public enum ProcessGroup {
         /// The totem configuration (for clients that asked): ring and member nodes.
         case totemConfiguration(ringSequence: UInt64, ringRepresentative: NodeID, members: [NodeID])
     }
+}
+
+extension ProcessGroup.StateMachine: ProtocolCore {
+    public static var deadlineReached: ProcessGroup.Event { .deadlineReached }
 }

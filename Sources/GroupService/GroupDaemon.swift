@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import ClusterClient
-import TotemLink
 import ClusterDaemonSupport
 import ClusterIPC
 import ClusterIPCProtocol
@@ -8,94 +6,96 @@ import ClusterSystem
 import ClusterTypes
 import GroupCore
 import Logging
+import TotemLink
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// groupd: closed process groups for any local process. A totemd client on the group channel that feeds
-/// `ProcessGroup.StateMachine` and serves the libcpg-like API (service `groupd`).
+/// groupd: closed process groups for any local process, on the `DaemonRunner`. A totemd client on the group channel
+/// that feeds `ProcessGroup.StateMachine` (through a `CoreDriver`, created once totemd has said which node this is)
+/// and serves the libcpg-like API (service `groupd`); it carries out the core's effects: multicasts, and events to
+/// its clients, with flow control both ways.
 public final class GroupDaemon: IPCServiceHandler {
-    let instance: NodeInstance
-    let logger: Logger
-    let loop = EventLoop()
-    let notifier = SystemdNotifier()
-    var core: ProcessGroup.StateMachine?
+    let runner: DaemonRunner
+    var logger: Logger { runner.logger }
+    /// Exists once connected to totemd.
+    var driver: CoreDriver<ProcessGroup.StateMachine>?
+    var core: ProcessGroup.StateMachine? { driver?.core }
     var totem: TotemChannel!
     var server: IPCServer!
     var connections: [UInt64: IPCConnection] = [:]
-    var exitCode = DaemonExitCode.ok
-    var stopping = false
-    var ready = false
     /// Multicasts waiting because totemd pushes back; IPC flow control holds clients meanwhile.
     var blocked = false
     private var flowCheckScheduled = false
-    private var deadlineTimer: EventLoop.Timer?
-    private var scheduledDeadline: MonotonicInstant?
+    private var stopAnnounced = false
     /// Messages waiting for totemd before clients are told to back off.
     static let totemBacklogMax = 256
 
-    public init(instance: NodeInstance, logger: Logger) {
-        self.instance = instance
-        self.logger = logger
-    }
+    public init(runner: DaemonRunner) { self.runner = runner }
 
-    public func run() -> DaemonExitCode {
-        server = IPCServer(name: instance.ipcName(ServiceName.groups), loop: loop, handler: self)
-        server.log = { [logger] in logger.warning("\($0)") }
-        do { try server.start() } catch {
-            logger.critical("cannot serve IPC: \(error)")
-            return .unavailable
-        }
-        loop.onSignal(SIGTERM) { [unowned self] in self.stopAnnounced("SIGTERM") }
-        loop.onSignal(SIGINT) { [unowned self] in self.stopAnnounced("SIGINT") }
-        if let interval = notifier.watchdogInterval { watchdog(interval) }
-        notifier.status("waiting for totemd")
-        totem = TotemChannel(instance: instance, channel: ProcessGroup.channel, loop: loop)
+    /// Serves IPC and connects to totemd; the runner's loop does the rest.
+    public func start() throws(StartupError) {
+        server = try runner.serve(ServiceName.groups, handler: self)
+        runner.onStop = { [unowned self] signal in announceStop(signal) }
+        runner.status("waiting for totemd")
+        totem = TotemChannel(instance: runner.instance, channel: ProcessGroup.channel, loop: runner.loop)
         totem.onConnected = { [unowned self] node, conf in
             logger.info("connected to totemd as node \(node)")
-            core = ProcessGroup.StateMachine(nodeID: node, incarnation: UInt32(bitPattern: getpid()))
+            let driver = CoreDriver(core: ProcessGroup.StateMachine(nodeID: node, incarnation: UInt32(bitPattern: getpid())), loop: runner.loop)
+            driver.perform = { [unowned self] out in carryOut(out) }
+            self.driver = driver
             if let conf { configuration(conf) }
         }
         totem.onEvent = { [unowned self] e in
             switch e {
             case .configuration(let c): configuration(c)
             case .delivery(let ch, let sender, _, let payload, let position):
-                if ch == ProcessGroup.channel {
-                    feed(.delivered(from: sender, bytes: payload, position: position))
-                    logger.debug("delivery from node \(sender): \((try? ProcessGroup.Message.decode(payload)).map { "\($0)" } ?? "?"); syncing: \(core?.isSyncing ?? false)")
-                }
+                guard ch == ProcessGroup.channel else { return }
+                driver?.feed(.delivered(from: sender, bytes: payload, position: position))
+                logger.debug("delivery from node \(sender): \(Self.describe(payload)); syncing: \(core?.isSyncing ?? false)")
             }
         }
         totem.onFailure = { [unowned self] error in
+            guard !runner.isStopping else { return }
             logger.critical("lost totemd: \(error)")
-            stop("totemd unavailable", .failure)
+            runner.stop(reason: "totemd unavailable", code: .failure)
         }
+        runner.atExit { [totem] in totem?.close() }
         totem.connect()
-        loop.run()
-        server.stop()
-        totem.close()
-        return exitCode
+    }
+
+    /// A group message for the debug log (a multicast's payload by size only).
+    static func describe(_ payload: [UInt8]) -> String {
+        // A message that does not decode is logged as such; the core drops it.
+        guard let m = try? ProcessGroup.Message.decode(payload) else { return "undecodable (\(payload.count) bytes)" }
+        if case .mcast(let g, let pid, let p) = m { return "mcast(group: \(g), pid: \(pid), \(p.count) bytes)" }
+        return "\(m)"
     }
 
     private func configuration(_ c: TotemIPC.Configuration) {
-        guard core != nil else { return }
-        feed(.configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringSequence,
-                            ringRepresentative: c.ringRepresentative, members: c.members))
-        logger.debug("\(c.kind == .regular ? "regular" : "transitional") configuration \(c.ringID) members \(c.members); syncing: \(core?.isSyncing ?? false)")
-        if c.kind == .regular, ready {
-            notifier.status(statusLine)
-        }
+        guard let driver else { return }
+        driver.feed(.configuration(c))
+        logger.debug("\(c.kind) configuration \(c.ringID) members \(c.members); syncing: \(core?.isSyncing ?? false)")
+        if c.kind == .regular, runner.isReady { runner.status(statusLine) }
     }
 
     private var statusLine: String {
         "\(core?.allGroups.count ?? 0) group(s), ring \(core?.ringSequence ?? 0) with \(core?.nodes.count ?? 0) node(s)"
     }
 
-    @discardableResult
-    func feed(_ event: ProcessGroup.Event) -> ProcessGroup.RequestResult? {
-        guard var c = core else { return nil }
-        let out = c.handle(event, at: EventLoop.now())
-        core = c
+    /// Hands a client's request to the core and returns its answer. Requests come from IPC callbacks on the loop,
+    /// never while an output is being carried out, so the core answers at once.
+    private func request(_ event: ProcessGroup.Event) -> ProcessGroup.RequestResult? {
+        guard let driver else { return nil }
+        guard let out = driver.feed(event) else {
+            preconditionFailure("groupd: a request arrived while an output was being carried out")
+        }
+        return out.result
+    }
+
+    // MARK: - Carrying out the core's output
+
+    private func carryOut(_ out: ProcessGroup.Output) {
         for e in out.effects {
             switch e {
             case .multicast(let bytes): totem.multicast(bytes)
@@ -103,26 +103,8 @@ public final class GroupDaemon: IPCServiceHandler {
             }
         }
         updateFlowControl()
-        rescheduleDeadline()
         // READY only once the first sync is over: until then groupd does not know the groups (corosync's rule).
-        if !ready, c.synchronised {
-            ready = true
-            notifier.ready(status: statusLine)
-        }
-        return out.result
-    }
-
-    private func rescheduleDeadline() {
-        let next = core?.nextDeadline
-        guard next != scheduledDeadline else { return }
-        if let t = deadlineTimer { loop.cancel(t) }
-        scheduledDeadline = next
-        guard let next else { return }
-        deadlineTimer = loop.schedule(after: max(next - EventLoop.now(), .zero)) { [unowned self] in
-            self.scheduledDeadline = nil
-            self.deadlineTimer = nil
-            self.feed(.deadlineReached)
-        }
+        if !runner.isReady, core?.synchronised == true { runner.ready(statusLine) }
     }
 
     private func send(_ ev: ProcessGroup.ClientEvent, to h: ProcessGroup.Handle) {
@@ -130,21 +112,19 @@ public final class GroupDaemon: IPCServiceHandler {
         switch ev {
         case .configurationChange(let change):
             c.sendEvent(GroupIPC.Event.configurationChange(
-                group: change.group, members: change.members.map(address),
-                joined: change.joined.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
-                left: change.left.map { GroupIPC.Change(address: address($0.0), reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
+                group: change.group, members: change.members,
+                joined: change.joined.map { GroupIPC.Change(address: $0.0, reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
+                left: change.left.map { GroupIPC.Change(address: $0.0, reason: GroupIPC.Reason(rawValue: $0.1.rawValue)!) },
                 ringSequence: change.ringSequence, viewNumber: change.viewNumber))
         case .delivery(let g, let sender, let payload):
-            c.sendEvent(GroupIPC.Event.delivery(group: g, sender: address(sender), payload: payload))
+            c.sendEvent(GroupIPC.Event.delivery(group: g, sender: sender, payload: payload))
         case .totemConfiguration(let ring, let rep, let members):
             c.sendEvent(GroupIPC.Event.totemConfiguration(ringSequence: ring, ringRepresentative: rep, members: members))
         }
     }
 
-    private func address(_ a: ProcessGroup.Address) -> GroupIPC.Address { GroupIPC.Address(node: a.node, pid: a.pid) }
-
-    /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every event; while blocked,
-    /// one timer at a time checks again.
+    /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every output; while
+    /// blocked, one timer at a time checks again.
     private func updateFlowControl() {
         let shouldBlock = (totem?.backlog ?? 0) > Self.totemBacklogMax
         if shouldBlock != blocked {
@@ -153,7 +133,7 @@ public final class GroupDaemon: IPCServiceHandler {
         }
         if blocked && !flowCheckScheduled {
             flowCheckScheduled = true
-            loop.schedule(after: .milliseconds(5)) { [weak self] in
+            runner.loop.schedule(after: .milliseconds(5)) { [weak self] in
                 self?.flowCheckScheduled = false
                 self?.updateFlowControl()
             }
@@ -168,7 +148,7 @@ public final class GroupDaemon: IPCServiceHandler {
         let request: GroupIPC.Request
         do { request = try GroupIPC.Request.decode(messageID: messageID, body: body) } catch {
             logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
-            if messageID != 3 { c.respond(messageID: messageID, status: .invalidRequest) }
+            if GroupIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
         guard let state = core, !state.nodes.isEmpty else {
@@ -178,18 +158,18 @@ public final class GroupDaemon: IPCServiceHandler {
         }
         switch request {
         case .join(let g, let totemEvents):
-            if totemEvents { feed(.subscribeTotem(handle: c.id)) }
-            reply(c, feed(.join(handle: c.id, pid: UInt32(bitPattern: c.pid), group: g)))
+            if totemEvents { driver?.feed(.subscribeTotem(handle: c.id)) }
+            reply(c, self.request(.join(handle: c.id, pid: UInt32(bitPattern: c.pid), group: g)))
         case .leave(let g):
-            reply(c, feed(.leave(handle: c.id, group: g)))
+            reply(c, self.request(.leave(handle: c.id, group: g)))
         case .mcast(let g, let payload):
-            if feed(.mcast(handle: c.id, group: g, payload: payload)) != .ok {
+            if self.request(.mcast(handle: c.id, group: g, payload: payload)) != .ok {
                 logger.debug("dropped a multicast from pid \(c.pid) to \(g): not a member")
             }
         case .members(let g):
-            c.respond(GroupIPC.Response.members(state.members(of: g).map(address)))
+            c.respond(GroupIPC.Response.members(state.members(of: g)))
         case .groups:
-            c.respond(GroupIPC.Response.groups(state.allGroups.map { GroupIPC.GroupInfo(name: $0.name, members: $0.members.map(address), syncing: state.isSyncing) }))
+            c.respond(GroupIPC.Response.groups(state.allGroups.map { GroupIPC.GroupInfo(name: $0.name, members: $0.members, syncing: state.isSyncing) }))
         case .localNodeID:
             c.respond(GroupIPC.Response.nodeID(state.nodeID))
         }
@@ -208,34 +188,18 @@ public final class GroupDaemon: IPCServiceHandler {
 
     public func disconnected(_ c: IPCConnection) {
         connections[c.id] = nil
-        feed(.processGone(handle: c.id))
+        driver?.feed(.processGone(handle: c.id))
     }
 
-    // MARK: - Lifecycle
+    // MARK: - Stopping
 
-    private func watchdog(_ interval: Duration) {
-        notifier.watchdog()
-        loop.schedule(after: interval) { [weak self] in self?.watchdog(interval) }
-    }
-
-    /// A graceful stop: the peers are told first, so this node's processes leave everywhere with reason process
-    /// down and no sync waits for this groupd; the message gets a moment to go out.
-    private func stopAnnounced(_ reason: String) {
-        guard !stopping else { return }
-        if core?.nodes.isEmpty == false {
-            feed(.stop)
-            loop.schedule(after: .milliseconds(200)) { [unowned self] in self.stop(reason, .ok) }
-        } else {
-            stop(reason, .ok)
-        }
-    }
-
-    func stop(_ reason: String, _ code: DaemonExitCode) {
-        guard !stopping else { return }
-        stopping = true
-        logger.notice("groupd stopping (\(reason))")
-        notifier.stopping()
-        exitCode = code
-        loop.stop()
+    /// A graceful stop (SIGTERM, SIGINT): the peers are told first, so this node's processes leave everywhere with
+    /// reason process down and no sync waits for this groupd; the message gets a moment to go out.
+    private func announceStop(_ signal: String) {
+        guard !stopAnnounced else { return }
+        stopAnnounced = true
+        guard let driver, !driver.core.nodes.isEmpty else { return runner.stop(reason: signal) }
+        driver.feed(.stop)
+        runner.loop.schedule(after: .milliseconds(200)) { [unowned self] in runner.stop(reason: signal) }
     }
 }

@@ -28,6 +28,8 @@ extension Quorum {
         public var autoTieBreaker: Bool
         /// The quorum disk's votes, if one is configured.
         public var qdiskVotes: UInt32?
+        /// How long a staged shutdown waits for registered clients' answers (`<cman shutdown_timeout>`).
+        public var shutdownTimeout: Duration = .seconds(5)
         /// Deliberate weakenings (mutation tests only; cluster.conf cannot set them).
         public var mutations: Mutations = []
 
@@ -53,6 +55,7 @@ extension Quorum {
             self.init(clusterName: c.name, nodes: nodes, expectedVotes: c.cman.expectedVotes, twoNode: c.cman.twoNode,
                       waitForAll: c.cman.waitForAll, lastManStanding: c.cman.lastManStanding,
                       lastManStandingWindow: c.cman.lastManStandingWindow, autoTieBreaker: c.cman.autoTieBreaker, qdiskVotes: qdisk)
+            shutdownTimeout = c.cman.shutdownTimeout
         }
     }
 }

@@ -6,12 +6,12 @@ extension Quorum {
     public struct StateMachine: Sendable {
         public let nodeID: NodeID
         public private(set) var settings: Settings
-        public private(set) var nodes: [NodeID: NodeRecord] = [:]
+        public internal(set) var nodes: [NodeID: NodeRecord] = [:]
         public private(set) var members: [NodeID] = []
         /// The current regular configuration's ring sequence (cman's "Cluster Generation").
         public private(set) var generation: UInt64 = 0
         public private(set) var summary: Summary
-        public private(set) var configVersion: UInt64
+        public internal(set) var configVersion: UInt64
         public private(set) var dirty = false
         public private(set) var otherClusterMessages = 0
         /// The cluster-wide expected votes, before taking the maximum with members' and total votes.
@@ -24,12 +24,28 @@ extension Quorum {
         var announcedOnce = false
         var seenAll = false
         var lastManStandingDeadline: MonotonicInstant?
+        /// Disallowed members this node told to leave in the current membership.
+        var disallowedTold: Set<NodeID> = []
+        /// A catch-up proposal of this node's file is on its way (until delivered, or the membership changes).
+        var catchUpSent = false
+        /// Members the quorum disk's master declared dead by disk in the interval being handled.
+        var pendingEvictions: [NodeID] = []
         var proposal: Proposal?
         var leaving = false
         public private(set) var localPorts: Set<UInt8> = []
         /// Barriers with arrivals: who arrived, and how many are expected (0: every member).
         var barriers: [String: (arrived: Set<NodeID>, expected: UInt32)] = [:]
         var localBarriers: Set<String> = []
+        /// The running cluster.conf as distributed (compared with proposals, proposed to members that are behind).
+        public internal(set) var configBytes: [UInt8]
+        /// Local clients registered for notifications, with the names refusals give them.
+        public internal(set) var registered: [Client: String] = [:]
+        /// A staged shutdown collecting answers.
+        var shutdown: Shutdown?
+        /// This node announced its departure (or is about to): no second leave.
+        var leaveInProgress = false
+        /// The `cman_tool leave` to answer once the departure is under way.
+        var leaveRequester: Client?
 
         struct Proposal: Sendable {
             var origin: NodeID
@@ -38,14 +54,18 @@ extension Quorum {
             var voters: Set<NodeID>
             var refusals: [String]
             var accepted: Set<NodeID>
+            /// The settings this node read from the proposal, applied if every member accepts.
+            var checked: Settings?
         }
 
-        /// `joinTime` is the wall clock (seconds) at start; the core never reads clocks itself.
-        public init(nodeID: NodeID, settings: Settings, configVersion: UInt64, joinTime: UInt64) {
+        /// `joinTime` is the wall clock (seconds) at start; the core never reads clocks itself. `configBytes` is the
+        /// running cluster.conf, `configVersion` its version.
+        public init(nodeID: NodeID, settings: Settings, configVersion: UInt64, joinTime: UInt64, configBytes: [UInt8] = []) {
             self.nodeID = nodeID
             self.settings = settings
             self.configVersion = configVersion
             self.joinTime = joinTime
+            self.configBytes = configBytes
             expectedVotes = settings.expectedVotes
             for n in settings.nodes {
                 nodes[n.id] = NodeRecord(id: n.id, name: n.name, votes: n.votes, expectedVotes: settings.expectedVotes, state: .dead,
@@ -57,7 +77,10 @@ extension Quorum {
             summary = compute()
         }
 
-        public var nextDeadline: MonotonicInstant? { lastManStandingDeadline }
+        /// The earliest of the last_man_standing window and the staged shutdown's wait.
+        public var nextDeadline: MonotonicInstant? {
+            [lastManStandingDeadline, shutdown?.deadline].compactMap { $0 }.min()
+        }
 
         public var isQuorate: Bool { summary.quorate }
 
@@ -68,8 +91,8 @@ extension Quorum {
             var out = Output()
             let before = (summary, members, nodes.mapValues(\.state))
             switch event {
-            case .configuration(let kind, let seq, let list):
-                if kind == .regular { regularConfiguration(seq, list, now: now, out: &out) }
+            case .configuration(let c):
+                if c.kind == .regular { regularConfiguration(c.ringID.sequence, c.members, now: now, out: &out) }
             case .delivered(let from, let bytes):
                 guard let message = try? Message.decode(bytes) else { // garbage from a member: count and drop
                     otherClusterMessages += 1
@@ -83,16 +106,22 @@ extension Quorum {
                     dirty = true
                     announce(&out)
                 }
-            case .qdisk(let votes, let asMaster):
+            case .qdisk(let votes, let asMaster, let evict, let evicted):
+                // Before this node is in a configuration there is nobody to offer votes to or evict.
+                guard !members.isEmpty else { break }
+                if evicted {
+                    departCluster(reason: "evicted by the quorum disk master", evicted: true, out: &out)
+                    break
+                }
                 if votes != localQdiskVotes || asMaster != localQdiskMaster {
                     localQdiskVotes = votes
                     localQdiskMaster = asMaster
                     announce(&out)
                 }
-            case .configValidated(let version, let refusal):
-                if let p = proposal, p.version == version {
-                    out.effects.append(.multicast(Message.configVote(node: nodeID, version: version, refusal: refusal ?? "").encode()))
-                }
+                // The master's evictions are carried out once quorum is recomputed with these votes.
+                pendingEvictions = evict
+            case .configChecked(let version, let checked):
+                configChecked(version: version, checked, out: &out)
             case .reconfigure(let new):
                 reconfigure(new, out: &out)
             case .localPorts(let ports):
@@ -100,13 +129,23 @@ extension Quorum {
                     localPorts = ports
                     announce(&out)
                 }
+            case .clientRegistered(let client, let name):
+                registered[client] = name
+            case .clientGone(let client):
+                clientGone(client, out: &out)
+            case .shutdownRequested(let requester, let remove, let force):
+                shutdownRequested(by: requester, remove: remove, force: force, now: now, out: &out)
+            case .shutdownReply(let client, let allow):
+                shutdownReply(from: client, allow: allow, out: &out)
             case .deadlineReached:
                 if let d = lastManStandingDeadline, d <= now {
                     lastManStandingDeadline = nil
                     lastManStandingExpired(out: &out)
                 }
+                if let d = shutdown?.deadline, d <= now { shutdownTimedOut(out: &out) }
             }
             recompute(now: now, out: &out)
+            evictDeadByDisk(out: &out)
             if before.0 != summary || before.1 != members || before.2 != nodes.mapValues(\.state) {
                 out.effects.append(.stateChanged)
             }
@@ -117,7 +156,7 @@ extension Quorum {
 
         /// Applies a new configuration: nodes it adds get records, configured votes apply to nodes not yet heard,
         /// and a changed expected_votes (or vote total) becomes the cluster's expected votes.
-        private mutating func reconfigure(_ new: Settings, out: inout Output) {
+        mutating func reconfigure(_ new: Settings, out: inout Output) {
             let old = settings
             settings = new
             for n in new.nodes {
@@ -142,10 +181,10 @@ extension Quorum {
             if new.expectedVotes != old.expectedVotes && new.expectedVotes > expectedVotes {
                 expectedVotes = new.expectedVotes
                 for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = max(nodes[id]!.expectedVotes, expectedVotes) }
-                out.effects.append(.notice("expected votes are \(expectedVotes) under the new configuration"))
+                out.effects.append(.notice(.expectedRaisedByConfiguration(expectedVotes)))
                 announce(&out)
             } else if new.expectedVotes < old.expectedVotes {
-                out.effects.append(.notice("the new configuration's expected votes (\(new.expectedVotes)) are below the cluster's \(expectedVotes); keeping \(expectedVotes) (use cman_tool expected to lower them)"))
+                out.effects.append(.notice(.expectedKeptOverConfiguration(configured: new.expectedVotes, kept: expectedVotes)))
             }
         }
 
@@ -153,6 +192,8 @@ extension Quorum {
 
         private mutating func regularConfiguration(_ seq: UInt64, _ list: [NodeID], now: MonotonicInstant, out: inout Output) {
             generation = seq
+            catchUpSent = false
+            disallowedTold = disallowedTold.intersection(list)
             if incarnation == nil { incarnation = seq }
             let newMembers = Set(list)
             for id in nodes.keys.sorted() where nodes[id]!.state != .dead && !newMembers.contains(id) {
@@ -199,7 +240,7 @@ extension Quorum {
         }
 
         /// Multicasts this node's information.
-        private mutating func announce(_ out: inout Output) {
+        mutating func announce(_ out: inout Output) {
             guard !leaving else { return }
             let info = NodeInfo(nodeID: nodeID, clusterName: settings.clusterName, name: me.name, votes: me.votes,
                                 expectedVotes: expectedVotes, configVersion: configVersion, incarnation: incarnation ?? 0,
@@ -216,25 +257,23 @@ extension Quorum {
             case .setExpected(let n):
                 expectedVotes = n
                 for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = n }
-                out.effects.append(.notice("expected votes set to \(n) by node \(from)"))
+                out.effects.append(.notice(.expectedVotesSet(n, by: from)))
             case .setVotes(let node, let votes):
                 guard nodes[node] != nil else { return }
                 // Raising a node's votes raises expected votes with them, so quorum stays above half of every vote
                 // that exists, including those of nodes this partition cannot see.
                 if votes > nodes[node]!.votes { raiseExpected(by: votes - nodes[node]!.votes) }
                 nodes[node]!.votes = votes
-                out.effects.append(.notice("node \(nodes[node]!.name) now has \(votes) vote(s)"))
+                out.effects.append(.notice(.votesSet(node: nodes[node]!.name, votes: votes)))
             case .kill(let node, let reason):
                 if node == nodeID {
-                    out.effects.append(.leaveCluster(reason: "killed by node \(from): \(reason)"))
-                    leaving = true
+                    departCluster(reason: "killed by node \(from): \(reason)", evicted: false, out: &out)
                 } else if let n = nodes[node] {
-                    out.effects.append(.notice("node \(n.name) was told to leave by node \(from): \(reason)"))
+                    out.effects.append(.notice(.nodeKilled(node: n.name, by: from, reason: reason)))
                 }
             case .leaving(let node, let remove):
                 if node == nodeID {
-                    leaving = true
-                    out.effects.append(.leaveCluster(reason: remove ? "left the cluster (remove)" : "left the cluster"))
+                    departCluster(reason: remove ? "left the cluster (remove)" : "left the cluster", evicted: false, out: &out)
                 } else if let n = nodes[node] {
                     // It no longer counts, even before the membership shows it gone.
                     nodes[node]!.leaving = true
@@ -242,9 +281,10 @@ extension Quorum {
                         expectedVotes = max(expectedVotes > n.votes ? expectedVotes - n.votes : 1, 1)
                         for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = expectedVotes }
                     }
-                    out.effects.append(.notice("node \(n.name) is leaving\(remove ? "; expected votes lowered to \(expectedVotes)" : "")"))
+                    out.effects.append(.notice(.nodeLeaving(node: n.name, loweredExpected: remove ? expectedVotes : nil)))
                 }
             case .configPropose(let origin, let version, let bytes):
+                if origin == nodeID { catchUpSent = false }
                 proposal = Proposal(origin: origin, version: version, bytes: bytes, voters: Set(members), refusals: [], accepted: [])
                 if summary.quorate {
                     out.effects.append(.validateConfig(origin: origin, version: version, bytes: bytes))
@@ -287,7 +327,7 @@ extension Quorum {
                     // away, and nothing can merge it back).
                     if left == info.incarnation && info.dirty {
                         r.state = .disallowed
-                        out.effects.append(.notice("node \(info.name) rejoined without restarting while holding state: Disallowed"))
+                        out.effects.append(.notice(.disallowed(node: info.name)))
                     } else {
                         r.leftIncarnation = nil
                     }
@@ -337,8 +377,9 @@ extension Quorum {
                 announce(&out)
             }
             if old.quorate != summary.quorate {
-                out.effects.append(.notice(summary.quorate ? "quorum regained (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"
-                                           : "quorum lost, blocking activity (\(summary.totalVotes) of \(summary.expectedVotes) votes; quorum \(summary.quorum))"))
+                let s = summary
+                out.effects.append(.notice(s.quorate ? .quorumRegained(totalVotes: s.totalVotes, expectedVotes: s.expectedVotes, quorum: s.quorum)
+                                           : .quorumLost(totalVotes: s.totalVotes, expectedVotes: s.expectedVotes, quorum: s.quorum)))
             }
             if summary.quorate { killDisallowed(out: &out) }
             // Configuration catch-up waits for quorum; it may have been held back until now.
@@ -386,9 +427,10 @@ extension Quorum {
         /// A quorate side tells Disallowed nodes to leave; its lowest node id sends the message.
         private mutating func killDisallowed(out: inout Output) {
             guard activeMembers.first == nodeID else { return }
-            for id in summary.disallowed where nodes[id]?.heard == true {
+            for id in summary.disallowed where nodes[id]?.heard == true && !disallowedTold.contains(id) {
                 out.effects.append(.multicast(Message.kill(node: id, reason: "rejoined with state after being removed (Disallowed)").encode()))
-                nodes[id]!.heard = false  // once
+                // Once per membership: its own announcements do not make it a new case.
+                disallowedTold.insert(id)
             }
         }
 
@@ -399,7 +441,7 @@ extension Quorum {
 
         // MARK: - Requests
 
-        private mutating func request(_ r: Request, out: inout Output) -> RequestResult {
+        mutating func request(_ r: Request, out: inout Output) -> RequestResult {
             switch r {
             case .setExpected(let n):
                 guard n >= 1 else { return .refused("expected votes must be at least 1") }
@@ -427,8 +469,10 @@ extension Quorum {
                 guard let n = nodes[node], members.contains(node) else { return .refused("node \(node) is not a member") }
                 guard node != nodeID else { return .refused("use cman_tool leave to stop this node") }
                 out.effects.append(.multicast(Message.kill(node: node, reason: "killed by an administrator on \(me.name)").encode()))
-                out.effects.append(.notice("telling node \(n.name) to leave"))
+                out.effects.append(.notice(.killing(node: n.name)))
             case .leave(let remove):
+                guard !leaveInProgress else { return .refused("a leave is already in progress") }
+                leaveInProgress = true
                 out.effects.append(.multicast(Message.leaving(node: nodeID, remove: remove).encode()))
             case .sendData(let port, let to, let bytes):
                 guard bytes.count <= Quorum.dataBytesMax else { return .refused("port messages are at most \(Quorum.dataBytesMax) bytes") }
@@ -473,41 +517,6 @@ extension Quorum {
             guard b.arrived.count >= needed else { return }
             barriers[name] = nil
             if localBarriers.remove(name) != nil { out.effects.append(.barrierReleased(name)) }
-        }
-
-        // MARK: - Config versions
-
-        private mutating func finishProposal(out: inout Output) {
-            guard let p = proposal else { return }
-            proposal = nil
-            if p.refusals.isEmpty {
-                configVersion = max(configVersion, p.version)
-                out.effects.append(.installConfig(version: p.version, bytes: p.bytes))
-                announce(&out)
-            }
-            if p.origin == nodeID {
-                out.effects.append(.configDistributed(version: p.version, failure: p.refusals.isEmpty ? nil : p.refusals.joined(separator: "; ")))
-            }
-            if !p.refusals.isEmpty {
-                out.effects.append(.notice("configuration version \(p.version) was refused: \(p.refusals.joined(separator: "; "))"))
-            }
-        }
-
-        private mutating func abortProposal(_ why: String, out: inout Output) {
-            guard let p = proposal else { return }
-            proposal = nil
-            if p.origin == nodeID { out.effects.append(.configDistributed(version: p.version, failure: why)) }
-        }
-
-        /// A member runs an older config: the member with the newest (lowest id among equals) proposes its own.
-        private mutating func checkConfigVersions(out: inout Output) {
-            guard proposal == nil, summary.quorate else { return }
-            let heard = activeMembers.filter { nodes[$0]!.heard }
-            guard heard.count == activeMembers.count, let newest = heard.map({ nodes[$0]!.configVersion }).max() else { return }
-            guard heard.contains(where: { nodes[$0]!.configVersion < newest }) else { return }
-            if heard.first(where: { nodes[$0]!.configVersion == newest }) == nodeID {
-                out.effects.append(.proposeCurrentConfig)
-            }
         }
     }
 }

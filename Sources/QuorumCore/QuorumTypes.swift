@@ -50,8 +50,6 @@ extension Quorum {
         public var disallowed: [NodeID]
     }
 
-    public enum ConfigurationKind: Sendable { case transitional, regular }
-
     /// Whether `node` has a client listening on `port` (cman_is_listening).
     public static func isListening(_ nodes: [NodeID: NodeRecord], node: NodeID, port: UInt8) -> Bool {
         guard let r = nodes[node], r.state == .member else { return false }
@@ -77,25 +75,52 @@ extension Quorum {
         case refused(String)
     }
 
+    /// A local client of quorumd (its IPC connection), as the staged shutdown knows it.
+    public typealias Client = UInt64
+
+    /// What the shell found in a proposed cluster.conf: the core decides whether this node accepts it.
+    public enum ProposedConfig: Hashable, Sendable {
+        /// It does not parse, or breaks the configuration rules: the problems, in one line.
+        case invalid(String)
+        /// It is valid: the version it says it is, and the quorum settings it gives.
+        case valid(configVersion: UInt64, settings: Settings)
+    }
+
     /// The single input type.
     public enum Event: Sendable {
         /// A totem configuration change.
-        case configuration(kind: ConfigurationKind, ringSequence: UInt64, members: [NodeID])
+        case configuration(ConfigurationChange)
         /// A quorum message delivered by totem, in agreed order.
         case delivered(from: NodeID, bytes: [UInt8])
         case request(Request)
         /// A local daemon holds state now (cman_set_dirty).
         case setDirty
-        /// The local quorum disk's offer: its votes while this node is in the master's partition, else 0;
-        /// `asMaster` when this node is the disk's master (with master_wins only the master offers votes).
-        case qdisk(votes: UInt32, asMaster: Bool)
-        /// The shell's verdict on a proposed configuration: nil if valid.
-        case configValidated(version: UInt64, refusal: String?)
+        /// The local quorum disk's decision for one interval: its votes while this node is in the master's partition
+        /// (else 0), `asMaster` when this node is the disk's master (with master_wins only the master offers votes),
+        /// the members the master declares dead by disk (`evict`), and whether the master evicted this node.
+        case qdisk(votes: UInt32, asMaster: Bool, evict: [NodeID] = [], evicted: Bool = false)
+        /// The shell's reading of a proposed configuration (`Effect.validateConfig`).
+        case configChecked(version: UInt64, ProposedConfig)
         /// A new cluster.conf is running: new nodes, votes, expected votes and modes.
         case reconfigure(Settings)
         /// The ports this node's clients listen on changed.
         case localPorts(Set<UInt8>)
+        /// A local client registered for notifications (`cman_start_notification`); `name` says who it is in
+        /// refusals.
+        case clientRegistered(Client, name: String)
+        /// A local client's connection closed.
+        case clientGone(Client)
+        /// Staged shutdown (`cman_tool leave`, or SIGTERM when `by` is nil): ask every registered client, then leave
+        /// (or, for SIGTERM, stop) if all agree within `shutdown_timeout`. `force` does not ask.
+        case shutdownRequested(by: Client?, remove: Bool, force: Bool)
+        /// A registered client's answer to TRY_SHUTDOWN (`cman_replyto_shutdown`).
+        case shutdownReply(Client, allow: Bool)
         case deadlineReached
+
+        /// The decision of one quorum-disk interval, as an event.
+        public static func quorumDisk(_ d: QuorumDisk.Decision) -> Event {
+            .qdisk(votes: d.votes, asMaster: d.isMaster, evict: d.evict, evicted: d.evicted)
+        }
     }
 
     /// What the shell must do.
@@ -104,19 +129,18 @@ extension Quorum {
         case multicast([UInt8])
         /// Quorum or membership changed: tell registered clients (STATECHANGE).
         case stateChanged
-        /// Stop this node's stack (killed, or leaving).
-        case leaveCluster(reason: String)
-        /// Validate a proposed configuration (parse, rules, version above ours, same cluster) and answer with
-        /// `.configValidated`.
+        /// Stop this node's stack: killed, leaving, or (`evicted`) thrown out by the quorum disk's master, which
+        /// the daemon reports as a failure. A pending `cman_tool leave` was answered just before.
+        case leaveCluster(reason: String, evicted: Bool)
+        /// Read a proposed configuration (parse and check it) and answer with `.configChecked`.
         case validateConfig(origin: NodeID, version: UInt64, bytes: [UInt8])
-        /// Every member accepted: write it atomically and tell the local daemons to reload.
+        /// Every member accepted: write it atomically and tell the local daemons to reload. The core already runs
+        /// its settings.
         case installConfig(version: UInt64, bytes: [UInt8])
         /// A distribution this node proposed finished: nil on success, else every refusal.
         case configDistributed(version: UInt64, failure: String?)
-        /// This node has the newest config and a member is behind: propose the current file to everyone.
-        case proposeCurrentConfig
-        /// A line for the log at notice level.
-        case notice(String)
+        /// Something an operator should read in the log (`OperatorLog` words it).
+        case notice(Notice)
         /// A port message for the local clients listening on `port`.
         case portData(from: NodeID, port: UInt8, bytes: [UInt8])
         /// Some node started or stopped listening on a port (PORTOPENED / PORTCLOSED).
@@ -125,6 +149,14 @@ extension Quorum {
         case barrierReleased(String)
         /// The barrier cannot complete (a node it waited for left).
         case barrierFailed(String, reason: String)
+        /// Send TRY_SHUTDOWN to this registered client.
+        case tryShutdown(Client)
+        /// The answer to a `cman_tool leave` (`shutdownRequested(by:)`).
+        case leaveAnswered(Client, RequestResult)
+        /// SIGTERM and every registered client agreed (or none is registered): stop quorumd.
+        case stopDaemon(reason: String)
+        /// SIGTERM was refused by a registered client: keep serving, and say why (log and status).
+        case stopRefused(why: String)
     }
 
     public struct Output: Sendable {
@@ -132,4 +164,8 @@ extension Quorum {
         public var result: RequestResult?
         public init() {}
     }
+}
+
+extension Quorum.StateMachine: ProtocolCore {
+    public static var deadlineReached: Quorum.Event { .deadlineReached }
 }

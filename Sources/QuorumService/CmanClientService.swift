@@ -5,76 +5,70 @@ import ClusterIPCProtocol
 import ClusterTypes
 import QuorumCore
 
-/// quorumd's IPC side: the libcman calls, notifications to registered clients, and the staged shutdown that asks
-/// every registered client before this node leaves.
+/// quorumd's IPC side: the libcman calls, notifications to registered clients, port messages and barriers. The
+/// decisions (requests, registrations, the staged shutdown) are the core's; a connection is a `Quorum.Client` handle
+/// there, and this service maps handles back to connections to carry out what the core decided.
 final class CmanClientService: IPCServiceHandler {
     unowned let daemon: QuorumDaemon
-    private var registered: [UInt64: (connection: IPCConnection, name: String)] = [:]
-    private var shutdown: Shutdown?
-    private var ports: [UInt64: Set<UInt8>] = [:]
-    private var portConnections: [UInt64: IPCConnection] = [:]
+    private var connections: [Quorum.Client: IPCConnection] = [:]
+    private var ports: [Quorum.Client: Set<UInt8>] = [:]
     private var barrierWaiters: [String: [IPCConnection]] = [:]
-
-    /// A `cman_tool leave` (or a SIGTERM, with no requester) collecting answers from registered clients.
-    private struct Shutdown {
-        var requester: IPCConnection?
-        var remove: Bool
-        var waiting: [UInt64: String]
-        var refused: [String]
-        var timer: EventLoop.Timer?
-    }
 
     init(daemon: QuorumDaemon) { self.daemon = daemon }
 
-    /// Registered clients (cman_tool status shows them as active subsystems).
-    var subsystemCount: Int { registered.count }
+    /// The core's handle for a connection: its id, with the top bit set on the admin service (each server numbers
+    /// its connections from 1, so the two would collide).
+    func handle(of c: IPCConnection) -> Quorum.Client { c.server === daemon.adminServer ? c.id | (1 << 63) : c.id }
+
+    func connected(_ c: IPCConnection) { connections[handle(of: c)] = c }
 
     func received(messageID: Int32, body: [UInt8], from c: IPCConnection) {
         let request: CmanIPC.Request
         do { request = try CmanIPC.Request.decode(messageID: messageID, body: body) } catch {
             daemon.logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
-            if messageID != 5 { c.respond(messageID: messageID, status: .invalidRequest) }
+            if CmanIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
-        let onAdmin = c.server === daemon.adminServer
-        if request.isAdmin && !onAdmin {
+        if request.isAdmin && c.server !== daemon.adminServer {
             c.respond(CmanIPC.Response.refused("this call needs the admin service (root)"), status: .permissionDenied)
             return
         }
+        let h = handle(of: c)
         switch request {
         case .status: c.respond(CmanIPC.Response.status(daemon.status()))
         case .nodes: c.respond(CmanIPC.Response.nodes(daemon.nodeList()))
         case .isQuorate: c.respond(CmanIPC.Response.quorate(daemon.core.isQuorate))
         case .register(let name):
-            registered[c.id] = (c, name.isEmpty ? "pid \(c.pid)" : "\(name) (pid \(c.pid))")
+            daemon.driver.feed(.clientRegistered(h, name: name.isEmpty ? "pid \(c.pid)" : "\(name) (pid \(c.pid))"))
             c.respond(CmanIPC.Response.done)
         case .replyShutdown(let allow):
-            answerShutdown(from: c, allow: allow)
+            daemon.driver.feed(.shutdownReply(h, allow: allow))
         case .setDirty:
-            daemon.feed(.setDirty)
+            daemon.driver.feed(.setDirty)
             c.respond(CmanIPC.Response.done)
-        case .setExpected(let n): respond(c, daemon.feed(.request(.setExpected(n))))
+        case .setExpected(let n): respond(c, daemon.request(.setExpected(n)))
         case .setVotes(let node, let votes):
-            respond(c, daemon.feed(.request(.setVotes(node: node.rawValue == 0 ? daemon.core.nodeID : node, votes: votes))))
-        case .kill(let node): respond(c, daemon.feed(.request(.kill(node))))
-        case .leave(let remove, let force): leave(c, remove: remove, force: force)
+            respond(c, daemon.request(.setVotes(node: node.rawValue == 0 ? daemon.core.nodeID : node, votes: votes)))
+        case .kill(let node): respond(c, daemon.request(.kill(node)))
+        case .leave(let remove, let force):
+            // Answered by the core's `leaveAnswered`, once the registered clients agreed and the node is leaving.
+            daemon.driver.feed(.shutdownRequested(by: h, remove: remove, force: force))
         case .reloadConfig(let version): reload(c, version: version)
         case .bindPort(let port):
-            ports[c.id, default: []].insert(port)
-            portConnections[c.id] = c
+            ports[h, default: []].insert(port)
             updatePorts()
             c.respond(CmanIPC.Response.done)
         case .unbindPort(let port):
-            ports[c.id]?.remove(port)
+            ports[h]?.remove(port)
             updatePorts()
             c.respond(CmanIPC.Response.done)
         case .sendData(let port, let node, let bytes):
-            respond(c, daemon.feed(.request(.sendData(port: port, to: node, bytes: bytes))))
+            respond(c, daemon.request(.sendData(port: port, to: node, bytes: bytes)))
         case .isListening(let node, let port):
             let target = node.rawValue == 0 ? daemon.core.nodeID : node
             c.respond(CmanIPC.Response.quorate(Quorum.isListening(daemon.core.nodes, node: target, port: port)))
         case .barrierWait(let name, let nodes):
-            if case .refused(let why) = daemon.feed(.request(.barrierWait(name: name, expected: nodes))) {
+            if case .refused(let why) = daemon.request(.barrierWait(name: name, expected: nodes)) {
                 c.respond(CmanIPC.Response.refused(why), status: .busy)
             } else {
                 barrierWaiters[name, default: []].append(c)
@@ -86,34 +80,30 @@ final class CmanClientService: IPCServiceHandler {
         }
     }
 
-    private func respond(_ c: IPCConnection, _ result: Quorum.RequestResult?) {
+    private func respond(_ c: IPCConnection, _ result: Quorum.RequestResult) {
         switch result {
         case .refused(let why): c.respond(CmanIPC.Response.refused(why), status: .busy)
-        default: c.respond(CmanIPC.Response.done)
+        case .accepted: c.respond(CmanIPC.Response.done)
         }
     }
 
     func disconnected(_ c: IPCConnection) {
-        registered[c.id] = nil
-        if ports.removeValue(forKey: c.id) != nil { updatePorts() }
-        portConnections[c.id] = nil
-        if var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) {
-            // A client stopping at the same time as the node (poweroff) no longer holds anything: only a
-            // `cman_tool leave` insists on an answer.
-            if s.requester != nil { s.refused.append("\(name) went away without answering") }
-            shutdown = s
-            finishShutdownIfAnswered()
-        }
+        let h = handle(of: c)
+        connections[h] = nil
+        if ports.removeValue(forKey: h) != nil { updatePorts() }
+        daemon.driver.feed(.clientGone(h))
     }
 
     private func updatePorts() {
-        daemon.feed(.localPorts(ports.values.reduce(into: Set<UInt8>()) { $0.formUnion($1) }))
+        daemon.driver.feed(.localPorts(ports.values.reduce(into: Set<UInt8>()) { $0.formUnion($1) }))
     }
+
+    // MARK: - What the core decided
 
     /// Hands a port message to the local clients listening on its port.
     func deliver(from: NodeID, port: UInt8, bytes: [UInt8]) {
         let event = CmanIPC.Event.data(from: from, port: port, bytes: bytes)
-        for (id, p) in ports.sorted(by: { $0.key < $1.key }) where p.contains(port) { portConnections[id]?.sendEvent(event) }
+        for (h, p) in ports.sorted(by: { $0.key < $1.key }) where p.contains(port) { connections[h]?.sendEvent(event) }
     }
 
     func barrierDone(_ name: String, failure: String?) {
@@ -122,119 +112,41 @@ final class CmanClientService: IPCServiceHandler {
         }
     }
 
+    /// Notifies every registered client.
     func notifyAll(_ reason: CmanIPC.Reason) {
-        for (_, r) in registered.sorted(by: { $0.key < $1.key }) { r.connection.sendEvent(CmanIPC.Event.notification(reason)) }
+        for h in daemon.core.registeredClients { notify(h, reason) }
     }
 
-    // MARK: - Staged shutdown (cman_tool leave)
-
-    /// SIGTERM (`systemctl stop`, poweroff): the same question to every registered client as `cman_tool leave`.
-    /// If all agree (or none is registered) quorumd exits 0; if one refuses, quorumd keeps serving and says why in
-    /// its log and status text, until `cman_tool leave force` (or systemd's TimeoutStopSec=) ends it.
-    func stopRequested() {
-        guard shutdown == nil, daemon.pendingLeave == nil else {
-            daemon.logger.notice("SIGTERM while a leave is in progress: waiting for it")
-            return
-        }
-        if registered.isEmpty {
-            daemon.stop(reason: "SIGTERM", code: .ok)
-            return
-        }
-        ask(Shutdown(requester: nil, remove: false, waiting: [:], refused: [], timer: nil))
+    func notify(_ client: Quorum.Client, _ reason: CmanIPC.Reason) {
+        connections[client]?.sendEvent(CmanIPC.Event.notification(reason))
     }
 
-    private func leave(_ c: IPCConnection, remove: Bool, force: Bool) {
-        guard shutdown == nil, daemon.pendingLeave == nil else {
-            c.respond(CmanIPC.Response.refused("a leave is already in progress"), status: .busy)
-            return
-        }
-        if force || registered.isEmpty {
-            commitLeave(c, remove: remove)
-            return
-        }
-        ask(Shutdown(requester: c, remove: remove, waiting: [:], refused: [], timer: nil))
-    }
-
-    /// Sends TRY_SHUTDOWN to every registered client and waits up to shutdown_timeout for their answers.
-    private func ask(_ request: Shutdown) {
-        var s = request
-        for (id, r) in registered.sorted(by: { $0.key < $1.key }) {
-            s.waiting[id] = r.name
-            r.connection.sendEvent(CmanIPC.Event.notification(.tryShutdown))
-        }
-        let timeout = daemon.config.cman.shutdownTimeout
-        s.timer = daemon.loop.schedule(after: timeout) { [weak self] in self?.shutdownTimedOut(timeout) }
-        shutdown = s
-        daemon.logger.notice("\(s.requester == nil ? "SIGTERM" : "leave requested"): asking \(s.waiting.count) client(s)")
-    }
-
-    private func answerShutdown(from c: IPCConnection, allow: Bool) {
-        guard var s = shutdown, let name = s.waiting.removeValue(forKey: c.id) else { return }
-        if !allow { s.refused.append("\(name) said no") }
-        shutdown = s
-        finishShutdownIfAnswered()
-    }
-
-    private func shutdownTimedOut(_ timeout: Duration) {
-        guard var s = shutdown else { return }
-        for (_, name) in s.waiting.sorted(by: { $0.key < $1.key }) { s.refused.append("\(name) did not answer within \(timeout)") }
-        s.waiting = [:]
-        s.timer = nil
-        shutdown = s
-        finishShutdownIfAnswered()
-    }
-
-    private func finishShutdownIfAnswered() {
-        guard let s = shutdown, s.waiting.isEmpty else { return }
-        shutdown = nil
-        if let t = s.timer { daemon.loop.cancel(t) }
-        guard let requester = s.requester else {
-            if s.refused.isEmpty {
-                daemon.stop(reason: "SIGTERM", code: .ok)
-            } else {
-                let why = "refusing to stop: \(s.refused.joined(separator: "; ")); 'cman_tool leave force' stops anyway"
-                daemon.logger.error("\(why)")
-                daemon.notifier.status(why)
-            }
-            return
-        }
-        if s.refused.isEmpty {
-            commitLeave(requester, remove: s.remove)
-        } else {
-            let why = "cannot leave the cluster: \(s.refused.joined(separator: "; "))"
-            daemon.logger.notice("\(why)")
-            requester.respond(CmanIPC.Response.refused(why), status: .busy)
-        }
-    }
-
-    private func commitLeave(_ c: IPCConnection, remove: Bool) {
-        if case .refused(let why) = daemon.feed(.request(.leave(remove: remove))) {
-            c.respond(CmanIPC.Response.refused(why), status: .busy)
-            return
-        }
-        daemon.pendingLeave = c
+    /// The answer to a `cman_tool leave` (nothing if its connection has gone).
+    func answerLeave(_ client: Quorum.Client, _ result: Quorum.RequestResult) {
+        guard let c = connections[client] else { return }
+        respond(c, result)
     }
 
     // MARK: - Config reload (cman_tool version -r)
 
     private func reload(_ c: IPCConnection, version: UInt64) {
-        let loaded = ConfigReader.read(daemon.instance.configPath)
+        let path = daemon.runner.instance.configPath
+        let loaded = ConfigReader.read(path)
         guard let config = loaded.config else {
-            c.respond(CmanIPC.Response.refused("\(daemon.instance.configPath) is not valid: \(loaded.problems)"), status: .invalidRequest)
+            c.respond(CmanIPC.Response.refused("\(path) is not valid: \(loaded.problems)"), status: .invalidRequest)
             return
         }
         if version != 0 && config.configVersion != version {
-            c.respond(CmanIPC.Response.refused("\(daemon.instance.configPath) has config_version \(config.configVersion), not \(version)"),
-                      status: .invalidRequest)
+            c.respond(CmanIPC.Response.refused("\(path) has config_version \(config.configVersion), not \(version)"), status: .invalidRequest)
             return
         }
         guard daemon.pendingReload == nil else {
             c.respond(CmanIPC.Response.refused("another configuration is being distributed"), status: .busy)
             return
         }
-        switch daemon.feed(.request(.proposeConfig(version: config.configVersion, bytes: loaded.bytes))) {
+        switch daemon.request(.proposeConfig(version: config.configVersion, bytes: loaded.bytes)) {
         case .refused(let why): c.respond(CmanIPC.Response.refused(why), status: .busy)
-        default: daemon.pendingReload = (c, config.configVersion)
+        case .accepted: daemon.pendingReload = (c, config.configVersion)
         }
     }
 }

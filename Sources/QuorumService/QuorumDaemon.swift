@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import ClusterClient
-import TotemLink
 import ClusterConfig
 import ClusterConfigModel
 import ClusterDaemonSupport
@@ -10,46 +8,43 @@ import ClusterSystem
 import ClusterTypes
 import Logging
 import QuorumCore
-import ClusterSystem
+import TotemLink
+import TotemTransport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// quorumd: the cman role. A totemd client on the quorum channel that feeds `Quorum.StateMachine` and serves the
-/// libcman API (`cman_client`, and `cman_admin` for root).
+/// quorumd: the thin shell around `Quorum.StateMachine`, on the `DaemonRunner`. A totemd client on the quorum
+/// channel that feeds the core its configurations and deliveries, serves the libcman API (`cman_client`, and
+/// `cman_admin` for root), runs the quorum disk, and carries out the core's effects: multicasts, notifications,
+/// answers, reading a proposed cluster.conf (libxml2) and writing an accepted one, leaving.
 public final class QuorumDaemon {
     public static let version = "1.0.0"
 
-    let instance: NodeInstance
-    var config: ClusterConfiguration
-    var configBytes: [UInt8]
-    let logger: Logger
-    let loop = EventLoop()
-    let notifier = SystemdNotifier()
-    var core: Quorum.StateMachine
-    let nodeName: String
+    let runner: DaemonRunner
+    var config: ClusterConfiguration { runner.config }
+    var logger: Logger { runner.logger }
+    let driver: CoreDriver<Quorum.StateMachine>
+    var core: Quorum.StateMachine { driver.core }
     var totem: TotemChannel!
     var clientServer: IPCServer!
     var adminServer: IPCServer!
     var clients: CmanClientService!
-    var deadlineTimer: EventLoop.Timer?
-    var scheduledDeadline: MonotonicInstant?
-    var exitCode = DaemonExitCode.ok
-    var ready = false
-    var addresses: [NodeID: String] = [:]
+    var host: Quorum.HostFacts
     /// A `cman_tool version -r` waiting for the distribution's outcome.
     var pendingReload: (connection: IPCConnection, version: UInt64)?
-    /// A `cman_tool leave` waiting for the leave message to come back.
-    var pendingLeave: IPCConnection?
     var qdisk: QuorumDiskRunner?
+    /// Set once the core decided to leave: why, and the exit code, for when totemd has gone.
+    var departure: (reason: String, code: DaemonExitCode)?
+    /// How long quorumd keeps its loop running after asking totemd to leave, for totemd to go (its channel closes).
+    static let totemLeaveWaitMax: Duration = .seconds(5)
 
-    public init(instance: NodeInstance, config: ClusterConfiguration, configBytes: [UInt8], nodeName requested: String?, logger: Logger) throws(StartupError) {
-        self.instance = instance
-        self.config = config
-        self.configBytes = configBytes
-        self.logger = logger
+    /// Resolves this node and builds the core; throws a message and exit code if the daemon cannot start.
+    public init(runner: DaemonRunner) throws(StartupError) {
+        self.runner = runner
+        let config = runner.config
         let me: ClusterNodeConfig
-        if let requested {
+        if let requested = runner.requestedNodeName {
             guard let n = config.node(named: requested) else {
                 throw StartupError("node \"\(requested)\" is not in cluster.conf (nodes: \(config.nodes.map(\.name).joined(separator: ", ")))", .unavailable)
             }
@@ -59,87 +54,95 @@ public final class QuorumDaemon {
                 throw StartupError(error.description, .unavailable)
             }
         }
-        nodeName = me.name
-        for n in config.nodes {
-            addresses[NodeID(n.nodeID)] = SocketAddress.resolve(n.name, port: config.cman.port)?.ip ?? n.name
-        }
+        host = Self.hostFacts(config)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        core = Quorum.StateMachine(nodeID: NodeID(me.nodeID), settings: Quorum.Settings(config: config),
-                                   configVersion: config.configVersion, joinTime: UInt64(ts.tv_sec))
+        driver = CoreDriver(core: Quorum.StateMachine(nodeID: NodeID(me.nodeID), settings: Quorum.Settings(config: config),
+                                                      configVersion: config.configVersion, joinTime: UInt64(ts.tv_sec),
+                                                      configBytes: runner.configBytes),
+                            loop: runner.loop)
         if let q = config.quorumDisk {
-            qdisk = try QuorumDiskRunner(config: q, nodeID: NodeID(me.nodeID), nodeCount: config.nodes.count, logger: logger)
+            qdisk = try QuorumDiskRunner(config: q, nodeID: NodeID(me.nodeID), nodeCount: config.nodes.count, logger: runner.logger)
         }
     }
 
-    /// Runs until told to stop; returns the exit code.
-    public func run() -> DaemonExitCode {
+    static func hostFacts(_ c: ClusterConfiguration) -> Quorum.HostFacts {
+        var addresses: [NodeID: String] = [:]
+        for n in c.nodes { addresses[NodeID(n.nodeID)] = SocketAddress.resolve(n.name, port: c.cman.port)?.ip ?? n.name }
+        return Quorum.HostFacts(version: version, clusterID: c.effectiveClusterID,
+                                multicastAddresses: c.cman.transport == .udp ? [c.effectiveMulticastAddress] : [], addresses: addresses)
+    }
+
+    /// Serves IPC, starts the quorum disk and connects to totemd; the runner's loop does the rest.
+    public func start() throws(StartupError) {
+        driver.perform = { [unowned self] out in carryOut(out) }
         clients = CmanClientService(daemon: self)
-        clientServer = IPCServer(name: instance.ipcName(ServiceName.quorum), loop: loop, handler: clients)
-        adminServer = IPCServer(name: instance.ipcName(ServiceName.quorumAdmin), rootOnly: true, loop: loop, handler: clients)
-        for s in [clientServer!, adminServer!] {
-            s.log = { [logger] in logger.warning("\($0)") }
-            do { try s.start() } catch {
-                logger.critical("cannot serve IPC: \(error)")
-                return .unavailable
+        clientServer = try runner.serve(ServiceName.quorum, handler: clients)
+        adminServer = try runner.serve(ServiceName.quorumAdmin, rootOnly: true, handler: clients)
+        // SIGTERM (systemctl stop, poweroff) is a staged shutdown; SIGINT, by hand, stops at once.
+        runner.onStop = { [unowned self] signal in
+            if signal == "SIGTERM" {
+                driver.feed(.shutdownRequested(by: nil, remove: false, force: false))
+            } else {
+                runner.stop(reason: signal)
             }
         }
-        // SIGTERM asks the registered clients first (staged shutdown); SIGINT, by hand, stops at once.
-        loop.onSignal(SIGTERM) { [unowned self] in self.clients.stopRequested() }
-        loop.onSignal(SIGINT) { [unowned self] in self.stop(reason: "SIGINT", code: .ok) }
-        if let interval = notifier.watchdogInterval { watchdog(interval) }
+        runner.reloadHint = "does not reload on SIGHUP: 'cman_tool version -r' distributes a new cluster.conf to every node"
         if let q = qdisk {
-            q.members = { [unowned self] in self.core.members }
-            q.onDecision = { [unowned self] d in self.quorumDiskDecided(d) }
-            do { try q.start(loop: loop) } catch {
-                logger.critical("\(error.description)")
-                return error.exitCode
-            }
+            q.members = { [unowned self] in core.members }
+            q.onDecision = { [unowned self] d in driver.feed(.quorumDisk(d)) }
+            try q.start(loop: runner.loop)
         }
-        notifier.status("waiting for totemd")
-        logger.info("quorumd starting: node \(nodeName) (id \(core.nodeID)), cluster \(config.name), config version \(config.configVersion)")
-        connectTotem(attempt: 0)
-        loop.run()
-        clientServer.stop()
-        adminServer.stop()
-        totem?.close()
-        return exitCode
+        runner.status("waiting for totemd")
+        logger.info("quorumd starting: node \(core.me.name) (id \(core.nodeID)), cluster \(config.name), config version \(config.configVersion)")
+        connectTotem()
     }
 
     /// Connects to totemd on the quorum channel (retrying while it starts).
-    private func connectTotem(attempt: Int) {
-        let channel = TotemChannel(instance: instance, channel: Quorum.channel, loop: loop)
+    private func connectTotem() {
+        let channel = TotemChannel(instance: runner.instance, channel: Quorum.channel, loop: runner.loop)
         channel.onConnected = { [unowned self] _, conf in
             logger.info("connected to totemd")
-            if let conf { feedConfiguration(conf) }
+            if let conf { driver.feed(.configuration(conf)) }
         }
         channel.onEvent = { [unowned self] e in
             switch e {
-            case .configuration(let c): feedConfiguration(c)
+            case .configuration(let c): driver.feed(.configuration(c))
             case .delivery(let ch, let sender, _, let payload, _):
-                if ch == Quorum.channel { feed(.delivered(from: sender, bytes: payload)) }
+                if ch == Quorum.channel { driver.feed(.delivered(from: sender, bytes: payload)) }
             }
         }
         channel.onFailure = { [unowned self] error in
+            // Leaving makes totemd go away too, which is not a second failure: it is what quorumd waited for.
+            if let d = departure { return runner.stop(reason: d.reason, code: d.code) }
+            guard !runner.isStopping else { return }
             logger.critical("lost totemd: \(error)")
-            stop(reason: "totemd unavailable", code: stopping ? exitCode : .failure)
+            runner.stop(reason: "totemd unavailable", code: .failure)
+        }
+        channel.onLeaveFailure = { [unowned self] error in
+            logger.warning("could not ask totemd to leave: \(error)")
+            if let d = departure { runner.stop(reason: d.reason, code: d.code) }
         }
         totem = channel
+        runner.atExit { channel.close() }
         channel.connect()
     }
 
-    private func feedConfiguration(_ c: TotemIPC.Configuration) {
-        feed(.configuration(kind: c.kind == .regular ? .regular : .transitional, ringSequence: c.ringSequence, members: c.members))
+    /// Hands a request to the core and returns its answer. Requests come from IPC callbacks on the loop, never
+    /// while an output is being carried out, so the core answers at once.
+    func request(_ r: Quorum.Request) -> Quorum.RequestResult {
+        guard let out = driver.feed(.request(r)) else {
+            preconditionFailure("quorumd: request \(r) arrived while an output was being carried out")
+        }
+        return out.result ?? .accepted
     }
 
-    // MARK: - Driving the core
+    // MARK: - Carrying out the core's output
 
-    @discardableResult
-    func feed(_ event: Quorum.Event) -> Quorum.RequestResult? {
-        let out = core.handle(event, at: EventLoop.now())
-        for e in out.effects { carryOut(e) }
-        rescheduleDeadline()
-        return out.result
+    /// Logs the output's operator lines, then carries out its effects in order.
+    func carryOut(_ out: Quorum.Output) {
+        for line in Quorum.OperatorLog.lines(for: out) { logger.log(line) }
+        for effect in out.effects { carryOut(effect) }
     }
 
     private func carryOut(_ effect: Quorum.Effect) {
@@ -148,16 +151,11 @@ public final class QuorumDaemon {
             totem.multicast(bytes)
         case .stateChanged:
             stateChanged()
-        case .leaveCluster(let reason):
-            logger.notice("stopping the cluster stack: \(reason)")
-            if let c = pendingLeave { c.respond(CmanIPC.Response.done) }
-            pendingLeave = nil
-            leaveTotem()
-            stop(reason: reason, code: .ok)
-        case .validateConfig(let origin, let version, let bytes):
-            let refusal = validateProposed(version: version, bytes: bytes)
-            if let refusal { logger.warning("refusing configuration version \(version) from node \(origin): \(refusal)") }
-            feed(.configValidated(version: version, refusal: refusal))
+        case .leaveCluster(let reason, let evicted):
+            leaveCluster(reason: reason, code: evicted ? .failure : .ok)
+        case .validateConfig(_, let version, let bytes):
+            // Queued by the driver: the core reads it after this output.
+            driver.feed(.configChecked(version: version, Self.read(proposed: bytes, version: version)))
         case .installConfig(let version, let bytes):
             install(version: version, bytes: bytes)
         case .configDistributed(let version, let failure):
@@ -165,10 +163,8 @@ public final class QuorumDaemon {
                 p.connection.respond(failure.map { CmanIPC.Response.refused($0) } ?? .done)
                 pendingReload = nil
             }
-        case .proposeCurrentConfig:
-            feed(.request(.proposeConfig(version: core.configVersion, bytes: configBytes)))
-        case .notice(let text):
-            logger.notice("\(text)")
+        case .notice:
+            break  // logged with the output's lines
         case .portData(let from, let port, let bytes):
             clients.deliver(from: from, port: port, bytes: bytes)
         case .portsChanged(let opened):
@@ -177,138 +173,74 @@ public final class QuorumDaemon {
             clients.barrierDone(name, failure: nil)
         case .barrierFailed(let name, let reason):
             clients.barrierDone(name, failure: reason)
+        case .tryShutdown(let client):
+            clients.notify(client, .tryShutdown)
+        case .leaveAnswered(let client, let result):
+            clients.answerLeave(client, result)
+        case .stopDaemon(let reason):
+            runner.stop(reason: reason)
+        case .stopRefused(let why):
+            runner.status(why)
+        }
+    }
+
+    /// `cman_tool leave` (or a kill, or the quorum disk) stops the node's whole stack. totemd is asked with a one-way
+    /// request on the channel; quorumd's loop keeps running until totemd has gone (the channel closes) and then stops,
+    /// so the request is not lost with quorumd's own connection, and nothing on the loop waits. If totemd stays,
+    /// quorumd stops after `totemLeaveWaitMax` anyway.
+    private func leaveCluster(reason: String, code: DaemonExitCode) {
+        guard departure == nil else { return }
+        departure = (reason, code)
+        runner.status("leaving the cluster: \(reason)")
+        totem.leave()
+        // Not connected (still connecting, or totemd gone already): there is nothing to wait for.
+        guard totem.isConnected else { return runner.stop(reason: reason, code: code) }
+        runner.loop.schedule(after: Self.totemLeaveWaitMax) { [weak self] in
+            guard let self, !runner.isStopping else { return }
+            logger.warning("totemd did not leave within \(Self.totemLeaveWaitMax); stopping anyway")
+            runner.stop(reason: reason, code: code)
         }
     }
 
     private func stateChanged() {
         let s = core.summary
         let text = "\(s.quorate ? "quorate" : "inquorate"), \(s.memberCount) member(s), \(s.totalVotes)/\(s.expectedVotes) votes, quorum \(s.quorum)"
-        if !ready && core.members.contains(core.nodeID) {
-            ready = true
-            notifier.ready(status: text)
-        } else {
-            notifier.status(text)
-        }
+        // READY once this node is in a configuration and counts itself there (its own announcement came back through
+        // totem): synchronised, corosync's rule.
+        if !runner.isReady && core.members.contains(core.nodeID) && core.me.state == .member { runner.ready(text) } else { runner.status(text) }
         clients.notifyAll(.stateChange)
-    }
-
-    private func rescheduleDeadline() {
-        let next = core.nextDeadline
-        guard next != scheduledDeadline else { return }
-        if let t = deadlineTimer { loop.cancel(t) }
-        scheduledDeadline = next
-        guard let next else { return }
-        deadlineTimer = loop.schedule(after: max(next - EventLoop.now(), .zero)) { [unowned self] in
-            self.scheduledDeadline = nil
-            self.deadlineTimer = nil
-            self.feed(.deadlineReached)
-        }
-    }
-
-    private func watchdog(_ interval: Duration) {
-        notifier.watchdog()
-        loop.schedule(after: interval) { [weak self] in self?.watchdog(interval) }
-    }
-
-    var stopping = false
-
-    func stop(reason: String, code: DaemonExitCode) {
-        // The first reason counts: leaving makes totemd go away too, which is not a second failure.
-        guard !stopping else { return }
-        stopping = true
-        logger.notice("quorumd stopping (\(reason))")
-        notifier.stopping()
-        exitCode = code
-        loop.stop()
-    }
-
-    /// Tells totemd to leave too: `cman_tool leave` stops the node's whole stack.
-    private func leaveTotem() {
-        do {
-            let admin = try TotemClient(instance: instance, admin: true)
-            try admin.leave()
-        } catch {
-            logger.warning("could not ask totemd to leave: \(error)")
-        }
-    }
-
-    private func quorumDiskDecided(_ d: QuorumDisk.Decision) {
-        guard totem != nil, !core.members.isEmpty else { return }
-        if d.evicted {
-            logger.critical("the quorum disk master evicted this node")
-            leaveTotem()
-            stop(reason: "evicted by the quorum disk master", code: .failure)
-            return
-        }
-        feed(.qdisk(votes: d.votes, asMaster: d.isMaster))
-        if core.isQuorate {
-            for n in d.evict where core.members.contains(n) {
-                logger.notice("quorum disk: node \(n) is dead by disk; telling it to leave")
-                feed(.request(.kill(n)))
-            }
-        }
     }
 
     // MARK: - Configuration versions
 
-    /// nil if `bytes` may become the running config here.
-    func validateProposed(version: UInt64, bytes: [UInt8]) -> String? {
+    /// What a proposed cluster.conf says, for the core's verdict: libxml2 parse, the rules, and its settings.
+    static func read(proposed bytes: [UInt8], version: UInt64) -> Quorum.ProposedConfig {
         let loaded = ConfigLoader.load(bytes: bytes, file: "cluster.conf v\(version)")
         guard let c = loaded.valid else {
-            return loaded.diagnostics.errors.prefix(5).map(\.description).joined(separator: "; ")
+            return .invalid(loaded.diagnostics.errors.prefix(5).map(\.description).joined(separator: "; "))
         }
-        if c.name != config.name { return "cluster name \"\(c.name)\" differs from \"\(config.name)\"" }
-        if c.configVersion != version { return "the file says config_version \(c.configVersion), not \(version)" }
-        if version < core.configVersion { return "version \(version) is older than the running \(core.configVersion)" }
-        if version == core.configVersion && bytes != configBytes { return "version \(version) is already running with different content" }
-        if c.node(named: nodeName) == nil { return "it does not list this node (\(nodeName))" }
-        return nil
+        return .valid(configVersion: c.configVersion, settings: Quorum.Settings(config: c))
     }
 
+    /// Every member accepted: write it atomically, run it, tell the local daemons.
     private func install(version: UInt64, bytes: [UInt8]) {
-        if bytes != configBytes || version != config.configVersion {
-            do { try FileIO.writeAtomically(instance.configPath, bytes) } catch {
-                logger.error("cannot write configuration version \(version): \(error)")
+        let path = runner.instance.configPath
+        if bytes != runner.configBytes || version != config.configVersion {
+            do { try FileIO.writeAtomically(path, bytes) } catch {
+                logger.error("cannot write configuration version \(version) to \(path): \(error); it runs from memory until written")
                 return
             }
         }
-        if let c = ConfigLoader.load(bytes: bytes, file: instance.configPath).valid {
-            config = c
-            configBytes = bytes
-            for n in c.nodes { addresses[NodeID(n.nodeID)] = SocketAddress.resolve(n.name, port: c.cman.port)?.ip ?? n.name }
-            feed(.reconfigure(Quorum.Settings(config: c)))
+        if let c = ConfigLoader.load(bytes: bytes, file: path).valid {
+            runner.adopt(c, bytes: bytes)
+            host = Self.hostFacts(c)
         }
-        logger.notice("configuration version \(version) is now running")
         clients.notifyAll(.configUpdate)
     }
 
     // MARK: - Status
 
-    func status() -> CmanIPC.Status {
-        let s = core.summary
-        let member = core.members.contains(core.nodeID)
-        var flags: [String] = []
-        if config.cman.twoNode { flags.append("2node") }
-        if core.dirty { flags.append("Dirty") }
-        if !s.disallowed.isEmpty { flags.append("DisallowedNodes") }
-        if config.cman.waitForAll { flags.append("WaitForAll") }
-        if config.cman.lastManStanding { flags.append("LastManStanding") }
-        if config.cman.autoTieBreaker { flags.append("AutoTieBreaker") }
-        let mcast = config.cman.transport == .udp ? [config.effectiveMulticastAddress] : []
-        return CmanIPC.Status(
-            version: Self.version, configVersion: core.configVersion, clusterName: config.name, clusterID: config.effectiveClusterID,
-            member: member, generation: core.generation, membershipState: member ? "Cluster-Member" : "Joining",
-            nodes: UInt32(s.memberCount), expectedVotes: s.expectedVotes, totalVotes: s.totalVotes, nodeVotes: core.me.votes,
-            quorum: s.quorum, quorate: s.quorate, activeSubsystems: UInt32(clients.subsystemCount), flags: flags,
-            portsBound: core.localPorts.sorted(),
-            nodeName: nodeName, nodeID: core.nodeID, multicastAddresses: mcast, nodeAddresses: [addresses[core.nodeID] ?? "?"],
-            disallowed: s.disallowed.map { core.nodes[$0]?.name ?? $0.description }, qdiskVotes: s.qdiskVotes)
-    }
+    func status() -> CmanIPC.Status { core.cmanStatus(host) }
 
-    func nodeList() -> [CmanIPC.Node] {
-        core.nodes.values.sorted { $0.id < $1.id }.map { r in
-            CmanIPC.Node(id: r.id, name: r.name, votes: r.votes, state: r.state.rawValue, incarnation: r.incarnation,
-                         joinTime: r.state == .dead ? 0 : r.joinTime, addresses: addresses[r.id].map { [$0] } ?? [])
-        }
-    }
+    func nodeList() -> [CmanIPC.Node] { core.cmanNodes(host) }
 }

@@ -31,24 +31,9 @@ extension Totem {
         public var bytes: [UInt8]
     }
 
-    /// A configuration change of extended virtual synchrony.
-    public struct ConfigurationChange: Hashable, Sendable, CustomStringConvertible {
-        public enum Kind: String, Hashable, Sendable {
-            /// The members of the old ring that go on together; the rest of the old ring's messages follow it.
-            case transitional
-            /// The new ring's members; the new ring's messages follow it.
-            case regular
-        }
-        public var kind: Kind
-        public var ringID: RingID
-        public var members: [NodeID]
-        public var joined: [NodeID]
-        public var left: [NodeID]
-
-        public var description: String {
-            "\(kind) ring \(ringID) members \(members.map(\.description).joined(separator: ",")) joined \(joined.map(\.description).joined(separator: ",")) left \(left.map(\.description).joined(separator: ","))"
-        }
-    }
+    /// A configuration change of extended virtual synchrony: the stack's shared `ClusterTypes.ConfigurationChange`,
+    /// which totemd hands to its clients and the upper cores consume as it is.
+    public typealias ConfigurationChange = ClusterTypes.ConfigurationChange
 
     /// One item of the ordered stream the upper layer receives.
     public enum Upcall: Hashable, Sendable {

@@ -6,13 +6,8 @@ extension Totem {
     /// one place so the daemon and the transcript tests print the same text.
     public struct OperatorLog: Sendable {
         /// How loud a line is; the shell maps it to its logger's levels.
-        public enum Level: String, Sendable, Hashable { case info, notice, warning, error }
-
-        public struct Line: Sendable, Hashable, CustomStringConvertible {
-            public var level: Level
-            public var text: String
-            public var description: String { "\(level.rawValue): \(text)" }
-        }
+        public typealias Level = OperatorLine.Level
+        public typealias Line = OperatorLine
 
         /// Who left, from the transitional configuration, until the regular one names who joined.
         private var lastLeft: [NodeID] = []

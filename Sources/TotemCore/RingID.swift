@@ -2,26 +2,8 @@
 import ClusterTypes
 
 extension Totem {
-    /// Identifies a ring: its representative (the member with the lowest node id) and a ring sequence number that
-    /// grows with every ring a node takes part in, and is persisted before a ring is used.
-    public struct RingID: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var representative: NodeID
-        public var sequence: UInt64
-
-        public init(representative: NodeID, sequence: UInt64) {
-            self.representative = representative
-            self.sequence = sequence
-        }
-
-        public static func < (lhs: RingID, rhs: RingID) -> Bool {
-            (lhs.sequence, lhs.representative) < (rhs.sequence, rhs.representative)
-        }
-
-        public var description: String { "\(representative)/\(sequence)" }
-
-        /// The ring id a node has before it has formed any ring.
-        public static let none = RingID(representative: NodeID(0), sequence: 0)
-    }
+    /// Identifies a ring (representative and sequence): the stack's shared `ClusterTypes.RingID`.
+    public typealias RingID = ClusterTypes.RingID
 }
 
 /// Serial-number comparison for 32-bit message sequence numbers (RFC 1982): correct across the wrap as long as

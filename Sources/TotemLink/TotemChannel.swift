@@ -38,6 +38,9 @@ public final class TotemChannel {
     /// Messages waiting for totemd to accept them.
     public var backlog: Int { outbox.count - outboxHead }
 
+    /// Whether totemd is connected (not yet, or gone: false).
+    public var isConnected: Bool { client != nil }
+
     private func attempt(_ n: Int) {
         do throws(IPCError) {
             let c = try TotemClient(instance: instance)
@@ -118,6 +121,21 @@ public final class TotemChannel {
         client = nil
         onFailure(error)
     }
+
+    /// Asks totemd to leave the ring and stop (`cman_tool leave` stops the node's whole stack), on this channel's
+    /// connection and without waiting: the request is one-way. Nothing is sent if totemd is not connected (it is gone
+    /// already); messages still held by flow control are not waited for.
+    public func leave() {
+        flush()
+        guard let c = client else { return }
+        do { try c.leave() } catch {
+            // It may be gone already, or saturated: nothing here can wait for it.
+            onLeaveFailure(error)
+        }
+    }
+
+    /// Called when `leave` could not be sent.
+    public var onLeaveFailure: (IPCError) -> Void = { _ in }
 
     /// Sends what is still queued (best effort: totemd may refuse it) and closes the connection.
     public func close() {

@@ -50,9 +50,11 @@ public final class TotemClient {
         return s
     }
 
-    /// Asks totemd to leave the cluster and stop (admin connections only).
+    /// Asks totemd to leave the cluster and stop (root only). One-way: returns once the request is sent, without
+    /// waiting for totemd, so a daemon may call it from its event loop.
     public func leave() throws(IPCError) {
-        _ = try ipc.call(TotemIPC.Request.leave, expecting: TotemIPC.Response.self)
+        let request = TotemIPC.Request.leave
+        try ipc.send(messageID: request.messageID, body: request.body)
     }
 
     /// The descriptor that becomes readable when events are waiting.

@@ -30,7 +30,7 @@ final class TotemClientService: IPCServiceHandler {
         let request: TotemIPC.Request
         do { request = try TotemIPC.Request.decode(messageID: messageID, body: body) } catch {
             daemon.logger.warning("client pid \(c.pid) sent an invalid request \(messageID): \(error)")
-            if messageID != 2 { c.respond(messageID: messageID, status: .invalidRequest) }
+            if TotemIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
         switch request {
@@ -52,11 +52,11 @@ final class TotemClientService: IPCServiceHandler {
         case .status:
             c.respond(TotemIPC.Response.status(daemon.status()))
         case .leave:
+            // One-way: a refusal is logged, not answered.
             guard c.uid == 0 else {
-                c.respond(messageID: messageID, status: .permissionDenied)
+                daemon.logger.warning("pid \(c.pid) (uid \(c.uid)) asked totemd to leave; only root may")
                 return
             }
-            c.respond(TotemIPC.Response.done)
             daemon.shutdown(reason: "leave requested by pid \(c.pid)")
         }
     }
@@ -135,9 +135,10 @@ final class TotemClientService: IPCServiceHandler {
 
     func deliver(_ d: Totem.Delivery) {
         guard let targets = byChannel[d.channel], !targets.isEmpty else { return }
+        // One body for every subscriber.
         var w = ByteWriter(capacity: d.payload.count + 16)
         TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload,
                                 position: d.position).encodeBody(into: &w)
-        for c in targets { c.sendEvent(messageID: 11, body: w.bytes) }
+        for c in targets { c.sendEvent(messageID: TotemIPC.Event.deliveryMessageID, body: w.bytes) }
     }
 }

@@ -195,24 +195,14 @@ public final class TotemDaemon {
         for u in out.upcalls {
             switch u {
             case .configurationChange(let c):
-                let conf = TotemIPC.Configuration(kind: c.kind == .regular ? .regular : .transitional,
-                                                  ringRepresentative: c.ringID.representative, ringSequence: c.ringID.sequence,
-                                                  members: c.members, joined: c.joined, left: c.left)
-                if c.kind == .regular { currentConfiguration = conf }
-                clients.broadcast(configuration: conf)
+                if c.kind == .regular { currentConfiguration = c }
+                clients.broadcast(configuration: c)
             case .message(let d):
                 clients.deliver(d)
             }
         }
         // 4. Report.
-        for line in operatorLog.lines(for: out) {
-            switch line.level {
-            case .info: logger.info("\(line.text)")
-            case .notice: logger.notice("\(line.text)")
-            case .warning: logger.warning("\(line.text)")
-            case .error: logger.error("\(line.text)")
-            }
-        }
+        for line in operatorLog.lines(for: out) { logger.log(line) }
         if let s = out.stateChanged { stateChanged(s) }
         if let pressure = out.backPressure { clients.coreBackPressure(pressure) }
     }

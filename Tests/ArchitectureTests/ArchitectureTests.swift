@@ -149,6 +149,35 @@ struct ArchitectureTests {
         #expect(offences.isEmpty, "\(offences)")
     }
 
+    @Test("control daemons, their tools and the SDK examples use the public SDK only")
+    func controlDaemonsUseTheSDKOnly() {
+        let allowed: Set<String> = ["ClusterClient", "Glibc", "Dispatch", "Foundation"]
+        let files = ["Sources/dlm_controld", "Sources/o2cb_controld", "tools/dlm_tool", "tools/o2cb_tool", "docs/examples"]
+            .flatMap(Self.swiftFiles(under:)).filter { !$0.hasSuffix("Package.swift") }
+        var offences: [String] = []
+        for file in files {
+            for line in Self.lines(file) where line.hasPrefix("import ") || line.hasPrefix("@testable import ") {
+                let module = line.split(separator: " ").last.map(String.init) ?? ""
+                if !allowed.contains(module) { offences.append("\(file): \(line)") }
+            }
+        }
+        #expect(files.count >= 4, "found only \(files)")
+        #expect(offences.isEmpty, "\(offences.joined(separator: "\n"))")
+    }
+
+    @Test("docs/controld.md's Swift blocks are in the example package word for word (so the tutorial is what CI builds)")
+    func tutorialMatchesExample() throws {
+        let doc = try String(contentsOfFile: Self.root + "/docs/controld.md", encoding: .utf8)
+        let example = (Self.swiftFiles(under: "docs/examples/ExampleControlDaemon/Sources") + [Self.root + "/docs/examples/ExampleControlDaemon/Package.swift"])
+            .map { Self.lines($0).joined(separator: "\n") }.joined(separator: "\n")
+        let blocks = doc.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count >= 5, "found \(blocks.count) Swift blocks")
+        for block in blocks {
+            let code = block.hasSuffix("\n") ? String(block.dropLast()) : block
+            #expect(example.contains(code), "not in the example package:\n\(code)")
+        }
+    }
+
     @Test("queues in daemons and IPC say what bounds them")
     func boundedQueues() {
         var offences: [String] = []

@@ -54,6 +54,17 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("a second server of the same name fails with 'already served', without aborting, and the first serves on")
+    func nameInUse() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let second = try ChildProcess.run(peer, ["server", name], timeout: .seconds(10))
+        #expect(second.status == 1 && second.stderr.contains("already served by another process"), "\(second)")
+        #expect(try client(name, ["echo", "64", "5"]).status == 0)
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("a batch of multicasts round-trips; an empty-count lie, too many or too many bytes are refused")
     func multicastBatchCodec() throws {
         let list = (0..<3).map { TotemIPC.Multicast(channel: UInt16($0), safe: $0 == 1, payload: [UInt8](repeating: UInt8($0), count: $0 * 10)) }

@@ -41,6 +41,18 @@ struct GroupDaemonTests {
         }
     }
 
+    @Test("on the runner: READY once synchronised, WATCHDOG pings, SIGHUP does not stop it, STOPPING and exit 0 on SIGTERM")
+    func runnerLifecycle() throws {
+        let c = try LocalCluster(nodes: 1)
+        try c.startAll()
+        try c.waitForRing([1])
+        let life = try c.runnerLifecycle("groupd")
+        #expect(life.ready.contains("STATUS=0 group(s), ring "), "\(life.first)")
+        #expect(life.watchdogPings >= 2, "\(life.first)")
+        #expect(life.runningAfterSIGHUP, "SIGHUP must not stop groupd")
+        #expect(life.last.contains("STOPPING=1") && life.exitStatus == 0, "\(life.last)")
+    }
+
     @Test("testcpg on 3 nodes: identical views and messages on every node; a killed client leaves with process down")
     func threeNodes() throws {
         let c = try cluster(3)

@@ -11,6 +11,11 @@ struct QuorumBus {
     var now = MonotonicInstant(nanoseconds: 1_000_000_000)
     var effects: [Int: [Quorum.Effect]] = [:]
     var dirty: Set<Int> = []
+    /// The shell's reading of a proposed file (libxml2 in quorumd): by default version 666 is broken and any other is
+    /// the node's running settings.
+    var reader: (_ node: Int, _ version: UInt64, _ core: Quorum.StateMachine) -> Quorum.ProposedConfig = { _, version, core in
+        version == 666 ? .invalid("bad config") : .valid(configVersion: version, settings: core.settings)
+    }
 
     init(settings: Quorum.Settings, nodes: [Int]) {
         for n in nodes { cores[n] = Quorum.StateMachine(nodeID: NodeID(UInt32(n)), settings: settings, configVersion: 1, joinTime: 1_000 + UInt64(n)) }
@@ -24,8 +29,8 @@ struct QuorumBus {
         for (g, group) in groups.enumerated() {
             for n in group where cores[n] != nil {
                 let members = group.filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
-                _ = apply(n, .configuration(kind: .transitional, ringSequence: ringSequence, members: members), group: g, into: &queue)
-                _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+                _ = apply(n, .configuration(ConfigurationChange(kind: .transitional, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
+                _ = apply(n, .configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
             }
         }
         drain(&queue)
@@ -45,6 +50,12 @@ struct QuorumBus {
         drain(&queue)
     }
 
+    /// Delivers a message multicast by `n` to its partition (as totem would), and what follows from it.
+    mutating func multicast(from n: Int, _ message: Quorum.Message) {
+        var queue: [(group: Int, from: Int, bytes: [UInt8])] = [(group(of: n), n, message.encode())]
+        drain(&queue)
+    }
+
     mutating func advance(_ d: Duration) {
         now = now + d
         for n in cores.keys.sorted() where (cores[n]?.nextDeadline).map({ $0 <= now }) ?? false { send(n, .deadlineReached) }
@@ -57,7 +68,7 @@ struct QuorumBus {
         let g = group(of: n)
         let members = partitions[g].filter { cores[$0] != nil }.sorted().map { NodeID(UInt32($0)) }
         var queue: [(group: Int, from: Int, bytes: [UInt8])] = []
-        _ = apply(n, .configuration(kind: .regular, ringSequence: ringSequence, members: members), group: g, into: &queue)
+        _ = apply(n, .configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: members.first ?? NodeID(0), sequence: ringSequence), members: members)), group: g, into: &queue)
         drain(&queue)
     }
 
@@ -75,7 +86,7 @@ struct QuorumBus {
             switch e {
             case .multicast(let bytes): queue.append((group, n, bytes))
             case .validateConfig(_, let version, _):
-                _ = apply(n, .configValidated(version: version, refusal: version == 666 ? "bad config" : nil), group: group, into: &queue)
+                _ = apply(n, .configChecked(version: version, reader(n, version, core)), group: group, into: &queue)
             case .leaveCluster: cores[n] = nil
             default: break
             }

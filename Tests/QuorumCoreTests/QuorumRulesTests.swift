@@ -227,12 +227,20 @@ struct QuorumRulesTests {
         #expect(bus.cores[1]?.nodes[NodeID(4)]?.state == .dead)
     }
 
-    @Test("a node joining with an older config is brought up to date by the newest node")
+    @Test("a node joining with an older config is brought up to date by the newest node, with its file")
     func staleConfigJoin() {
         var bus = QuorumBus(settings: settings(2), nodes: [1, 2])
-        bus.cores[2] = Quorum.StateMachine(nodeID: NodeID(2), settings: settings(2), configVersion: 5, joinTime: 2)
+        bus.cores[2] = Quorum.StateMachine(nodeID: NodeID(2), settings: settings(2), configVersion: 5, joinTime: 2, configBytes: [5, 5])
         bus.partition([[1, 2]])
-        #expect(bus.effects[2]?.contains(.proposeCurrentConfig) == true)
-        #expect(bus.effects[1]?.contains(.proposeCurrentConfig) != true)
+        func proposals(_ n: Int) -> [Quorum.Message] {
+            (bus.effects[n] ?? []).compactMap { e in
+                guard case .multicast(let b) = e, let m = try? Quorum.Message.decode(b), case .configPropose = m else { return nil }
+                return m
+            }
+        }
+        #expect(proposals(2) == [.configPropose(origin: NodeID(2), version: 5, bytes: [5, 5])])
+        #expect(proposals(1).isEmpty)
+        #expect(bus.cores[1]?.configVersion == 5 && bus.cores[1]?.configBytes == [5, 5])
+        #expect(bus.effects[1]?.contains(.installConfig(version: 5, bytes: [5, 5])) == true)
     }
 }

@@ -64,6 +64,27 @@ struct QuorumDaemonTests {
         #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("cman_tool leave with no client holding the node: totemd and quorumd exit 0 once totemd has gone, the others see it leave")
+    func plainLeave() throws {
+        let c = try cluster(3)
+        let started = ContinuousClock.now
+        let left = try c.tool(3, "cman_tool", ["leave"])
+        #expect(left.status == 0, "\(left)")
+        let quorumd = try #require(c.upper[3]?["quorumd"])
+        #expect(try quorumd.wait(timeout: .seconds(10)) == 0)
+        #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
+        // quorumd stopped because totemd went, not because it gave up waiting for it.
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let log3 = (try? String(contentsOfFile: "\(c.directory)/node3/log/quorumd.log", encoding: .utf8)) ?? ""
+        #expect(!log3.contains("did not leave within"), "\(log3)")
+        // Announced, not lost: the others count it gone at once and keep expected votes (no `remove`).
+        try c.waitForQuorum([1, 2]) { $0.nodes == 2 && $0.quorate && $0.expectedVotes == 3 && $0.totalVotes == 2 }
+        for k in 1...2 {
+            let log = (try? String(contentsOfFile: "\(c.directory)/node\(k)/log/quorumd.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("node 127.0.0.3 is leaving"), "node \(k): \(log)")
+        }
+    }
+
     @Test("a client that does not answer makes leave fail after shutdown_timeout; leave force does not ask")
     func silentClient() throws {
         let c = try cluster(2, extraCman: "shutdown_timeout=\"500\"")
@@ -173,6 +194,21 @@ struct QuorumDaemonTests {
         #expect(third.stdout.contains("released"), "\(third)")
         #expect(try first.wait(timeout: .seconds(10)) == 0 && first.stdout.contains("released"))
         #expect(try second.wait(timeout: .seconds(10)) == 0)
+    }
+
+    @Test("on the runner: READY once a member, WATCHDOG pings, SIGHUP does not stop it, STOPPING and exit 0 on SIGTERM")
+    func runnerLifecycle() throws {
+        let c = try LocalCluster(nodes: 1)
+        try c.startAll()
+        try c.waitForRing([1])
+        let life = try c.runnerLifecycle("quorumd")
+        #expect(life.ready.contains("STATUS=quorate, 1 member(s), 1/1 votes, quorum 1"), "\(life.first)")
+        #expect(life.watchdogPings >= 2, "\(life.first)")
+        #expect(life.runningAfterSIGHUP, "SIGHUP must not stop quorumd")
+        #expect(life.last.contains("STOPPING=1") && life.exitStatus == 0, "\(life.last)")
+        let log = (try? String(contentsOfFile: "\(c.directory)/node1/log/quorumd.log", encoding: .utf8)) ?? "" // no log: checked below
+        #expect(log.contains("'cman_tool version -r' distributes"), "\(log)")
+        #expect(c.status(1)?.state == "operational", "quorumd's SIGTERM stops quorumd, not the ring")
     }
 
     @Test("cman_tool without quorumd says so and exits 69")

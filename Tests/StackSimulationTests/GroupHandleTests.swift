@@ -11,7 +11,7 @@ private struct Loopback {
     var position: UInt64 = 0
 
     init() {
-        apply(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
+        apply(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: NodeID(1), sequence: 4), members: [NodeID(1)])), at: .zero))
         settle()
     }
 
@@ -121,15 +121,15 @@ struct GroupRequestResultTests {
                 }
             }
         }
-        take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: NodeID(1), sequence: 4), members: [NodeID(1)])), at: .zero))
         while !wire.isEmpty { let (f, b) = wire.removeFirst(); position += 1; take(core.handle(.delivered(from: f, bytes: b, position: position << 16), at: .zero)) }
         take(core.handle(.join(handle: 1, pid: 10, group: "g"), at: .zero))
         take(core.handle(.subscribeTotem(handle: 1), at: .zero))
         while !wire.isEmpty { let (f, b) = wire.removeFirst(); position += 1; take(core.handle(.delivered(from: f, bytes: b, position: position << 16), at: .zero)) }
         events = []
         // Node 2 joins the ring with a process of its own.
-        take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1)]), at: .zero))
-        take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .transitional, ringID: RingID(representative: NodeID(1), sequence: 8), members: [NodeID(1)])), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: NodeID(1), sequence: 8), members: [NodeID(1), NodeID(2)])), at: .zero))
         #expect(events.isEmpty, "nothing before the sync: \(events)")
         let theirs = ProcessGroup.Message.syncList(ringSequence: 8, requester: NodeID(0), round: 0,
                                                    entries: [ProcessGroup.SyncEntry(group: "g", pid: 20)], absent: []).encode()
@@ -153,7 +153,7 @@ struct GroupRequestResultTests {
         var core = ProcessGroup.StateMachine(nodeID: NodeID(1), syncWait: .milliseconds(100))
         var wire: [[UInt8]] = []
         func take(_ out: ProcessGroup.Output) { for case .multicast(let b) in out.effects { wire.append(b) } }
-        take(core.handle(.configuration(kind: .regular, ringSequence: 4, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: NodeID(1), sequence: 4), members: [NodeID(1), NodeID(2)])), at: .zero))
         while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(core.isSyncing, "node 2 has not answered yet")
         #expect(core.nextDeadline == MonotonicInstant.zero + .milliseconds(100))
@@ -161,8 +161,8 @@ struct GroupRequestResultTests {
         while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(!core.isSyncing && core.synchronised)
         // Later changes do not wait for node 2 at all: it is known to run no groupd.
-        take(core.handle(.configuration(kind: .transitional, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
-        take(core.handle(.configuration(kind: .regular, ringSequence: 8, ringRepresentative: NodeID(1), members: [NodeID(1), NodeID(2)]), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .transitional, ringID: RingID(representative: NodeID(1), sequence: 8), members: [NodeID(1), NodeID(2)])), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: RingID(representative: NodeID(1), sequence: 8), members: [NodeID(1), NodeID(2)])), at: .zero))
         while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst(), position: 1), at: .zero)) }
         #expect(!core.isSyncing)
     }

@@ -13,6 +13,8 @@ struct SystemdUnitTests {
     }()
     /// The daemons bound to totemd, in start order.
     static let upper = ["quorumd.service", "groupd.service"]
+    /// Daemons only some nodes run: enabled one by one into cluster.target, not wanted by it.
+    static let optional = ["dlm_controld.service", "o2cb_controld.service"]
 
     static func text(_ unit: String) throws -> String {
         try String(contentsOfFile: directory + "/" + unit, encoding: .utf8)
@@ -26,7 +28,7 @@ struct SystemdUnitTests {
 
     @Test("there is a unit for every daemon, and cluster.target")
     func present() {
-        #expect(Self.services == ["groupd.service", "quorumd.service", "totemd.service"])
+        #expect(Self.services == ["dlm_controld.service", "groupd.service", "o2cb_controld.service", "quorumd.service", "totemd.service"])
         #expect(FileManager.default.fileExists(atPath: Self.directory + "/cluster.target"))
     }
 
@@ -42,7 +44,7 @@ struct SystemdUnitTests {
 
     @Test("cluster.target wants every daemon; each daemon is part of it, ordered before it and installed into it", arguments: services)
     func target(unit: String) throws {
-        #expect(try Self.values("Wants", in: "cluster.target").contains(unit))
+        #expect(try Self.values("Wants", in: "cluster.target").contains(unit) != Self.optional.contains(unit))
         #expect(try Self.values("PartOf", in: unit) == ["cluster.target"])
         #expect(try Self.values("Before", in: unit).contains("cluster.target"))
         #expect(try Self.values("WantedBy", in: unit) == ["cluster.target"])
@@ -58,6 +60,14 @@ struct SystemdUnitTests {
         for earlier in Self.upper[..<position] {
             #expect(try Self.values("After", in: unit).contains(earlier), "\(unit) must start after \(earlier)")
         }
+    }
+
+    @Test("the control daemons need quorumd and groupd, are bound to groupd, and start after fenced", arguments: optional)
+    func controlDaemons(unit: String) throws {
+        #expect(try Self.values("Requires", in: unit) == ["quorumd.service", "groupd.service"])
+        #expect(try Self.values("BindsTo", in: unit) == ["groupd.service"])
+        #expect(try Set(Self.values("After", in: unit)).isSuperset(of: ["quorumd.service", "groupd.service", "fenced.service"]))
+        #expect(try Self.text(unit).contains("\nReadWritePaths=/sys/kernel/config"))
     }
 
     @Test("hardening: no home, private /tmp, no new privileges, a capability bounding set, only unix/inet/netlink sockets",

@@ -138,27 +138,7 @@ struct Status: ParsableCommand {
                                     disallowed_nodes: s.disallowed, qdisk_votes: s.qdiskVotes))
             return
         }
-        print("Version: \(s.version)")
-        print("Config Version: \(s.configVersion)")
-        print("Cluster Name: \(s.clusterName)")
-        print("Cluster Id: \(s.clusterID)")
-        print("Cluster Member: \(s.member ? "Yes" : "No")")
-        print("Cluster Generation: \(s.generation)")
-        print("Membership state: \(s.membershipState)")
-        print("Nodes: \(s.nodes)")
-        print("Expected votes: \(s.expectedVotes)")
-        if s.qdiskVotes > 0 { print("Quorum device votes: \(s.qdiskVotes)") }
-        print("Total votes: \(s.totalVotes)")
-        print("Node votes: \(s.nodeVotes)")
-        print("Quorum: \(s.quorum)\(s.quorate ? "" : " Activity blocked")")
-        print("Active subsystems: \(s.activeSubsystems)")
-        print("Flags: \(s.flags.joined(separator: " "))")
-        print("Ports Bound: \(s.portsBound.map(String.init).joined(separator: " ").isEmpty ? "0" : s.portsBound.map(String.init).joined(separator: " "))")
-        print("Node name: \(s.nodeName)")
-        print("Node ID: \(s.nodeID)")
-        print("Multicast addresses: \(s.multicastAddresses.joined(separator: " "))")
-        print("Node addresses: \(s.nodeAddresses.joined(separator: " "))")
-        if !s.disallowed.isEmpty { print("Disallowed nodes: \(s.disallowed.joined(separator: " "))") }
+        for line in s.lines { print(line) }
     }
 }
 
@@ -177,14 +157,7 @@ struct Nodes: ParsableCommand {
                                                joined: formatTime($0.joinTime), addresses: $0.addresses) })
             return
         }
-        print("Node  Sts   Inc   Joined               Name")
-        for n in list {
-            let joined = formatTime(n.joinTime).padding(toLength: 19, withPad: " ", startingAt: 0)
-            let id: String = String(n.id.rawValue).leftPadded(to: 4)
-            let inc: String = String(n.incarnation).leftPadded(to: 5)
-            print("\(id)   \(n.state)  \(inc)   \(joined)  \(n.name)")
-            if addresses { print("       Addresses: \(n.addresses.joined(separator: " "))") }
-        }
+        for line in CmanIPC.Node.table(list, addresses: addresses, joined: formatTime) { print(line) }
     }
 }
 

@@ -13,5 +13,8 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "example-controld", dependencies: [.product(name: "ClusterClient", package: "cluster")]),
+        // docs/controld.md builds these two, step by step.
+        .executableTarget(name: "toyfs_controld", dependencies: [.product(name: "ClusterClient", package: "cluster")]),
+        .executableTarget(name: "toyfs_tool", dependencies: [.product(name: "ClusterClient", package: "cluster")]),
     ]
 )

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterClient
+import Glibc
+
+/// The DLM's kernel side as dlm_controld drives it:
+///
+/// - configfs (`<configfs>/dlm/cluster`): `comms/<nodeid>/{nodeid,local,addr}` for every cluster member (`addr` is
+///   a binary `struct sockaddr_storage`, as the kernel reads it), cluster attributes `cluster_name`, `protocol`
+///   (0 TCP, 1 SCTP), `timewarn_cs`, and each lockspace's members as `spaces/<name>/nodes/<nodeid>/{nodeid,weight}`;
+/// - sysfs (`<sysfs>/dlm/<lockspace>`): `control` (0 stops the lockspace, 1 starts its recovery with the members
+///   configured) and `event_done` (0: the join or leave the kernel waits for is complete).
+struct DLMKernel: ControlSubsystem {
+    let configfs: ConfigfsTree
+    let sysfs: ConfigfsTree
+    /// `<dlm protocol=>`: 0 TCP (also for "detect" on a single ring), 1 SCTP.
+    let protocolNumber: Int
+    /// `<dlm timewarn=>` in centiseconds.
+    let timewarn: UInt32
+    /// Lockspaces whose join the kernel still waits for.
+    var joining: Set<String> = []
+    var clusterNameWritten = false
+
+    init(configfsRoot: String, sysfsRoot: String, protocolNumber: Int, timewarn: UInt32) {
+        configfs = ConfigfsTree(root: configfsRoot + "/dlm/cluster")
+        sysfs = ConfigfsTree(root: sysfsRoot + "/dlm")
+        self.protocolNumber = protocolNumber
+        self.timewarn = timewarn
+    }
+
+    mutating func apply(_ changes: [Control.Topology.Change], cluster: ControlCluster) throws {
+        if !clusterNameWritten {
+            try configfs.makeItem("comms")
+            try configfs.makeItem("spaces")
+            try configfs.write("cluster_name", cluster.name)
+            try configfs.write("protocol", "\(protocolNumber)")
+            try configfs.write("timewarn_cs", "\(timewarn)")
+            clusterNameWritten = true
+        }
+        for change in changes {
+            switch change {
+            case .add(let node):
+                let dir = "comms/\(node.id)"
+                try configfs.makeItem(dir)
+                try configfs.write(dir + "/nodeid", "\(node.id)")
+                if let address = Self.sockaddrStorage(node.address) { try configfs.write(dir + "/addr", bytes: address) }
+                if node.id == cluster.localNode { try configfs.write(dir + "/local", "1") }
+            case .remove(let id):
+                try configfs.removeItem("comms/\(id)")
+            case .removalDeferred:
+                break
+            }
+        }
+    }
+
+    mutating func created(group: String) throws {
+        try configfs.makeItem("spaces/\(group)/nodes")
+        try sysfs.makeItem(group)
+        try sysfs.write(group + "/control", "0")
+        joining.insert(group)
+    }
+
+    mutating func stop(group: String) throws { try sysfs.write(group + "/control", "0") }
+
+    mutating func start(group: String, members: [NodeID]) throws {
+        let wanted = Set(members.map(\.description))
+        for present in configfs.items("spaces/\(group)/nodes") where !wanted.contains(present) {
+            try configfs.removeItem("spaces/\(group)/nodes/\(present)")
+        }
+        for id in members where !configfs.exists("spaces/\(group)/nodes/\(id)") {
+            try configfs.makeItem("spaces/\(group)/nodes/\(id)")
+            try configfs.write("spaces/\(group)/nodes/\(id)/nodeid", "\(id)")
+            try configfs.write("spaces/\(group)/nodes/\(id)/weight", "1")
+        }
+        try sysfs.write(group + "/control", "1")
+    }
+
+    mutating func recovered(group: String, members: [NodeID]) throws {
+        if joining.remove(group) != nil { try sysfs.write(group + "/event_done", "0") }
+    }
+
+    mutating func removed(group: String) throws {
+        joining.remove(group)
+        try configfs.removeItem("spaces/\(group)")
+        if sysfs.exists(group) {
+            try sysfs.write(group + "/event_done", "0")
+            // Where the kernel owns the directory it goes with the lockspace; a stand-in directory is removed here.
+            try? sysfs.removeItem(group)
+        }
+    }
+
+    /// A node's address as the kernel's `addr` attribute takes it: a `struct sockaddr_storage` (port 0).
+    static func sockaddrStorage(_ text: String) -> [UInt8]? {
+        var storage = [UInt8](repeating: 0, count: MemoryLayout<sockaddr_storage>.size)
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_addr = v4
+            withUnsafeBytes(of: a) { for (i, b) in $0.enumerated() { storage[i] = b } }
+            return storage
+        }
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_addr = v6
+            withUnsafeBytes(of: a) { for (i, b) in $0.enumerated() { storage[i] = b } }
+            return storage
+        }
+        return nil
+    }
+}

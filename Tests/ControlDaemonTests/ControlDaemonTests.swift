@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterClient
+import Foundation
+import Testing
+import TestSupportKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// dlm_controld and o2cb_controld as real processes on a loopback cluster (totemd, quorumd, groupd per node), each
+/// with a plain directory standing in for configfs and sysfs.
+@Suite("control daemons on loopback", .serialized)
+struct ControlDaemonTests {
+    func cluster(_ n: Int) throws -> LocalCluster {
+        let c = try LocalCluster(nodes: n)
+        c.upperDaemons = ["quorumd", "groupd"]
+        try c.startAll()
+        try c.waitForQuorum(Array(1...n)) { $0.nodes == UInt32(n) && $0.quorate }
+        return c
+    }
+
+    func configfs(_ c: LocalCluster, _ k: Int) -> String { "\(c.directory)/node\(k)/configfs" }
+    func sysfs(_ c: LocalCluster, _ k: Int) -> String { "\(c.directory)/node\(k)/sysfs" }
+
+    /// dlm_controld on node `k` (fencing off unless `fencing`), waiting until its socket answers.
+    func startDLM(_ c: LocalCluster, _ k: Int, fencing: Bool = false) throws {
+        try c.start(k, "dlm_controld", arguments: ["-C", configfs(c, k), "-S", sysfs(c, k), "-f", fencing ? "1" : "0"])
+        try waitUntil("dlm_controld on node \(k) answers", c) { (try? c.tool(k, "dlm_tool", ["nodes"]))?.status == 0 }
+    }
+
+    func waitUntil(_ what: String, _ c: LocalCluster, timeout: Duration = .seconds(30), _ condition: () -> Bool) throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return }
+            usleep(50_000)
+        }
+        let daemons = (1...c.nodeCount).flatMap { k in (c.upper[k] ?? [:]).map { "node\(k) \($0.key):\n" + $0.value.stderr.split(separator: "\n").suffix(15).joined(separator: "\n") } }
+        throw ChildProcessError("not reached within \(timeout): \(what)\n\(daemons.joined(separator: "\n"))")
+    }
+
+    func lockspaceNodes(_ c: LocalCluster, _ k: Int, _ ls: String) -> [String] {
+        ConfigfsTree(root: configfs(c, k) + "/dlm/cluster").items("spaces/\(ls)/nodes")
+    }
+
+    func control(_ c: LocalCluster, _ k: Int, _ ls: String) -> String? { ConfigfsTree(root: sysfs(c, k) + "/dlm").read("\(ls)/control") }
+
+    @Test("dlm_controld: a lockspace on three nodes; node 3 killed: the survivors stop it and start again with two")
+    func lockspaceRecovery() throws {
+        let c = try cluster(3)
+        for k in 1...3 { try startDLM(c, k) }
+        // Every member node is in comms, with its address as a sockaddr_storage; only the local one is marked local.
+        let comms = ConfigfsTree(root: configfs(c, 1) + "/dlm/cluster")
+        #expect(comms.items("comms") == ["1", "2", "3"])
+        #expect(comms.read("comms/1/local") == "1" && comms.read("comms/2/local") == nil)
+        #expect(comms.read("cluster_name") == "testcluster")
+        let addr = try #require(FileManager.default.contents(atPath: configfs(c, 1) + "/dlm/cluster/comms/2/addr"))
+        #expect(addr.count == MemoryLayout<sockaddr_storage>.size && addr[0] == UInt8(AF_INET) && Array(addr[4..<8]) == [127, 0, 0, 2])
+
+        for k in 1...3 { #expect(try c.tool(k, "dlm_tool", ["join", "ls1"]).status == 0) }
+        for k in 1...3 {
+            try waitUntil("ls1 running with 1 2 3 on node \(k)", c) {
+                lockspaceNodes(c, k, "ls1") == ["1", "2", "3"] && control(c, k, "ls1") == "1"
+                    && (try? c.tool(k, "dlm_tool", ["ls"]))?.stdout.contains("phase         run") == true
+            }
+            #expect(ConfigfsTree(root: sysfs(c, k) + "/dlm").read("ls1/event_done") == "0")
+        }
+        let json = try c.tool(2, "dlm_tool", ["ls", "--json"])
+        #expect(json.stdout.contains("\"name\":\"ls1\"") && json.stdout.contains("\"members\":[1,2,3]"), "\(json)")
+
+        c.kill(3)
+        for k in 1...2 {
+            try waitUntil("ls1 recovered without node 3 on node \(k)", c) {
+                lockspaceNodes(c, k, "ls1") == ["1", "2"] && control(c, k, "ls1") == "1"
+                    && ConfigfsTree(root: configfs(c, k) + "/dlm/cluster").items("comms") == ["1", "2"]
+            }
+        }
+        // The log shows the stop before the start with two.
+        let log = c.upper[1]!["dlm_controld"]!.stderr.split(separator: "\n").map(String.init)
+        let stop = try #require(log.lastIndex { $0.contains("left [\"3:") })
+        #expect(log[stop...].contains { $0.contains("recovered with nodes 1 2") }, "\(log.suffix(20))")
+    }
+
+    @Test("dlm_controld: staged shutdown refused while a lockspace is held, allowed once left; SIGTERM likewise")
+    func shutdownRefused() throws {
+        let c = try cluster(2)
+        try startDLM(c, 1)
+        #expect(try c.tool(1, "dlm_tool", ["join", "held"]).status == 0)
+        try waitUntil("held runs", c) { control(c, 1, "held") == "1" }
+        let leave = try c.tool(1, "cman_tool", ["leave"])
+        #expect(leave.status != 0 && (leave.stderr + leave.stdout).contains("dlm_controld"), "\(leave)")
+        let daemon = c.upper[1]!["dlm_controld"]!
+        daemon.signal(SIGTERM)
+        try waitUntil("the signal refused while held is held", c) { daemon.stderr.contains("still holding held") }
+        #expect(try c.tool(1, "dlm_tool", ["leave", "held"]).status == 0)
+        try waitUntil("held removed from configfs", c) { !FileManager.default.fileExists(atPath: configfs(c, 1) + "/dlm/cluster/spaces/held") }
+        daemon.signal(SIGTERM)
+        #expect(try daemon.wait(timeout: .seconds(10)) == 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(c.instance(1).runDirectory)/dlm_controld.sock"))
+    }
+
+    @Test("dlm_tool: bad requests get clear errors; a daemon not running is named")
+    func badRequests() throws {
+        let c = try cluster(1)
+        let absent = try c.tool(1, "dlm_tool", ["ls"])
+        #expect(absent.status == 1 && absent.stderr.contains("not running"), "\(absent)")
+        try startDLM(c, 1)
+        let badName = try c.tool(1, "dlm_tool", ["join", "../etc"])
+        #expect(badName.status == 1 && badName.stderr.contains("not a valid name"), "\(badName)")
+        let unknown = try c.tool(1, "dlm_tool", ["frobnicate"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown request"), "\(unknown)")
+        let usage = try c.tool(1, "dlm_tool", ["join"])
+        #expect(usage.status == 64 && usage.stderr.contains("usage"), "\(usage)")
+        let notJoined = try c.tool(1, "dlm_tool", ["leave", "nothere"])
+        #expect(notJoined.status == 1 && notJoined.stderr.contains("not joined"), "\(notJoined)")
+        #expect(try c.tool(1, "dlm_tool", ["join", "twice"]).status == 0)
+        let twice = try c.tool(1, "dlm_tool", ["join", "twice"])
+        #expect(twice.status == 1 && twice.stderr.contains("already joined"), "\(twice)")
+        // A client that connects and hangs up without a word does not stop the daemon.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = "\(c.instance(1).runDirectory)/dlm_controld.sock"
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(fd)
+        #expect(try c.tool(1, "dlm_tool", ["ls"]).status == 0)
+    }
+
+    @Test("dlm_controld: a wrong <dlm> setting exits 78 (restarting will not help), naming the file and the attribute")
+    func badSettings() throws {
+        let c = try LocalCluster(nodes: 1, extra: "  <dlm protocol=\"carrier-pigeon\"/>\n")
+        let r = try c.tool(1, "dlm_controld", ["-C", configfs(c, 1), "-S", sysfs(c, 1)])
+        #expect(r.status == 78 && r.stderr.contains("cluster.conf") && r.stderr.contains("<dlm protocol=\"carrier-pigeon\">"), "\(r)")
+        let flag = try c.tool(1, "dlm_controld", ["-f", "maybe"])
+        #expect(flag.status == 64 && flag.stderr.contains("-f takes 0 or 1"), "\(flag)")
+    }
+
+    @Test("o2cb_controld: the node tree follows membership; a pinned node is removed only when released")
+    func o2cbTree() throws {
+        let c = try cluster(3)
+        for k in 1...2 {
+            try c.start(k, "o2cb_controld", arguments: ["-C", configfs(c, k), "-p", "7777", "-f", "0"])
+        }
+        let tree = ConfigfsTree(root: configfs(c, 1) + "/cluster/testcluster")
+        try waitUntil("o2cb tree has three nodes", c) { tree.items("node").count == 3 }
+        #expect(tree.read("node/127.0.0.2/num") == "2" && tree.read("node/127.0.0.2/ipv4_address") == "127.0.0.2")
+        #expect(tree.read("node/127.0.0.2/ipv4_port") == "7777")
+        #expect(tree.read("node/127.0.0.1/local") == "1" && tree.read("node/127.0.0.3/local") == "0")
+        #expect(try c.tool(1, "o2cb_tool", ["pin", "3", "ocfs2_controld"]).status == 0)
+        c.kill(3)
+        let other = ConfigfsTree(root: configfs(c, 2) + "/cluster/testcluster")
+        try waitUntil("node 3 gone from node 2's unpinned tree", c) { other.items("node") == ["127.0.0.1", "127.0.0.2"] }
+        let nodes = try c.tool(1, "o2cb_tool", ["nodes"])
+        #expect(nodes.stdout.contains("left, held (pinned by ocfs2_controld)"), "\(nodes)")
+        #expect(tree.items("node").count == 3)
+        let wrong = try c.tool(1, "o2cb_tool", ["unpin", "3", "someone-else"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("not pinned by someone-else"), "\(wrong)")
+        #expect(try c.tool(1, "o2cb_tool", ["unpin", "3", "ocfs2_controld"]).status == 0)
+        #expect(tree.items("node") == ["127.0.0.1", "127.0.0.2"])
+    }
+}
