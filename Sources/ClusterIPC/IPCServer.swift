@@ -159,7 +159,8 @@ public final class IPCServer {
         connections[connection.id] = connection
         qb_ipcs_context_set(c, Unmanaged.passRetained(connection).toOpaque())
         // libqb flow-controls only the connections open when the limit was set: a client that connects while it is
-        // on would not be told to back off.
+        // on would not be told to back off. (libqb answers the client's connect just before this callback, so a fast
+        // client may still slip a few one-way sends in first; totemd's queue has room for such a burst.)
         if flowControlled, let s = service {
             // Not parked: a connection just created may still have set-up traffic for libqb to read (parking it here
             // let a client's first sends through unrefused). It is parked with the others at the next flow control.

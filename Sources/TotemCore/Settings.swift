@@ -6,12 +6,12 @@ extension Totem {
     /// Timeouts and limits, with the defaults this implementation chose where `<totem>` is silent.
     ///
     /// Defaults follow openais/corosync (token 1000 ms, token_retransmits_before_loss_const 4, join 50 ms,
-    /// consensus 1.2 × token, merge 200 ms, fail_recv_const 2500, seqno_unchanged_const 30, token_coefficient
-    /// 650 ms), not cman's slow-network overrides (token 10000, consensus 4800): fast failure detection on a LAN is the
-    /// point, and cman's values remain one attribute away. The flow-control window is larger than corosync's (window_size
-    /// 120 and max_messages 60 against 50 and 17): at MTU 1500 a 16 KiB message is 12 frames, and each token visit costs
-    /// a wake-up of every member's daemon, so more frames per visit is the cheapest throughput there is (measured with
-    /// tools/cpg-compare: 1 KiB × 1 sender 13k → 24k msgs/s, 16 KiB 22 → 38 MB/s, CPU per message down a third).
+    /// consensus 1.2 × token, merge 200 ms, window_size 50, max_messages 17, fail_recv_const 2500,
+    /// seqno_unchanged_const 30, token_coefficient 650 ms), not cman's slow-network overrides (token 10000,
+    /// consensus 4800): fast failure detection on a LAN is the point, and cman's values remain one attribute away.
+    /// A larger window (window_size 120, max_messages 60) carries more CPG throughput at MTU 1500 (docs/benchmarks.md)
+    /// but is not the default while the process-group layer's transitional deliveries can break order within a view
+    /// (notes of issue 14: group sweep seed 7046 fails with it; seeds 7186 and 7217 fail with these defaults too).
     public struct Settings: Sendable, Hashable {
         /// Token loss timeout (already scaled with `tokenCoefficient`).
         public var token: Duration
@@ -55,7 +55,7 @@ extension Totem {
         public init(token: Duration = .milliseconds(1000), tokenRetransmitsBeforeLoss: Int = 4,
                     join: Duration = .milliseconds(50), consensus: Duration? = nil, merge: Duration = .milliseconds(200),
                     downcheck: Duration = .milliseconds(1000), failRecvConst: Int = 2500, seqnoUnchangedConst: Int = 30,
-                    windowSize: Int = 120, maxMessages: Int = 60, netmtu: Int = 1500, initialSequence: UInt32 = 0,
+                    windowSize: Int = 50, maxMessages: Int = 17, netmtu: Int = 1500, initialSequence: UInt32 = 0,
                     tokenRetransmit: Duration? = nil, hold: Duration? = nil) {
             self.token = token
             self.tokenRetransmitsBeforeLoss = max(tokenRetransmitsBeforeLoss, 1)
@@ -90,7 +90,7 @@ extension Totem {
                       join: t.join ?? .milliseconds(50), consensus: t.consensus, merge: t.merge ?? .milliseconds(200),
                       downcheck: t.downcheck ?? .milliseconds(1000), failRecvConst: t.failRecvConst.map(Int.init) ?? 2500,
                       seqnoUnchangedConst: t.seqnoUnchangedConst.map(Int.init) ?? 30,
-                      windowSize: t.windowSize.map(Int.init) ?? 120, maxMessages: t.maxMessages.map(Int.init) ?? 60,
+                      windowSize: t.windowSize.map(Int.init) ?? 50, maxMessages: t.maxMessages.map(Int.init) ?? 17,
                       netmtu: t.netmtu.map(Int.init) ?? 1500, tokenRetransmit: t.tokenRetransmit, hold: t.hold)
         }
 

@@ -152,8 +152,12 @@ struct MultiProcessIPCTests {
     @Test("a client that connects while flow control is on is told to back off too")
     func flowControlForNewConnections() throws {
         let name = uniqueName("ipc")
-        let server = try startServer(name, extra: ["--flow-control-ms", "400"])
-        let result = try client(name, ["oneway", "50"])
+        // libqb answers the client's connect just before it reports the connection created (and the server applies
+        // flow control to it): a client that sends at once can slip sends in meanwhile, all of them on a loaded machine
+        // where the server is descheduled in between. The client waits 200 ms after connecting, so what is tested is
+        // the connection being flow-controlled, not that race.
+        let server = try startServer(name, extra: ["--flow-control-ms", "1500"])
+        let result = try client(name, ["oneway", "50", "200"])
         #expect(result.stdout.contains("oneways=50"), "\(result)")
         let refused = result.stdout.split(separator: "=").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         #expect(refused > 0, "the first sends went through while the server had flow control on: \(result)")

@@ -67,10 +67,41 @@ struct LoadResult: Codable {
     /// Membership changes seen by the clients during the load although nothing failed.
     var ringChanges: Int
     var cpuMicrosecondsPerMessage: Double
+    /// The machine's 1-minute load average as the load started (other engineers' work and what came before).
+    var loadAverage: Double
+    /// Cores busy with processes other than this load's daemons and clients, averaged over the load.
+    var othersCores: Double
+}
+
+/// The 1-minute load average (`uptime`'s first figure).
+func loadAverage() -> Double {
+    let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+    return Double(text.split(separator: " ").first ?? "") ?? 0
+}
+
+/// Nanoseconds of CPU the whole machine spent busy (not idle or waiting for I/O), from /proc/stat.
+func machineBusyNanoseconds() -> UInt64 {
+    let text = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+    let v = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+    guard v.count >= 8 else { return 0 }
+    // user nice system idle iowait irq softirq steal
+    let busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+    return busy * 1_000_000_000 / UInt64(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// CPU time of the children this process has waited for (the cpgload clients), in nanoseconds.
+func childrenCPUNanoseconds() -> UInt64 {
+    var u = rusage()
+    getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &u)
+    let us = (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1_000_000 + Int(u.ru_utime.tv_usec + u.ru_stime.tv_usec)
+    return UInt64(us) * 1_000
 }
 
 @MainActor func load(_ c: Cluster, size: Int, senders: Int, rate: Double?) -> LoadResult? {
     let start = monotonic() + 2_500_000_000
+    let loadAtStart = loadAverage()
+    let busyBefore = machineBusyNanoseconds(), clientsBefore = childrenCPUNanoseconds(), wallBefore = monotonic()
     var processes: [(Process, Pipe)] = []
     for k in 1...c.n {
         let p = Process()
@@ -95,6 +126,8 @@ struct LoadResult: Codable {
         if let r = try? JSONDecoder().decode(CPGLoadResult.self, from: data) { results.append(r) } // a client that failed: no result
     }
     let cpu = c.daemonCPU - cpuBefore
+    let busy = machineBusyNanoseconds() - busyBefore, clients = childrenCPUNanoseconds() - clientsBefore
+    let others = Double(busy > cpu + clients ? busy - cpu - clients : 0) / Double(monotonic() - wallBefore)
     guard results.count == c.n else { return nil }
     let sent = results.reduce(0) { $0 + $1.sent }
     let anomalies = results.reduce(UInt64(0)) { $0 + $1.gaps + $1.duplicates + $1.lost + UInt64($1.sendersUnfinished) }
@@ -103,7 +136,8 @@ struct LoadResult: Codable {
                       p50Milliseconds: results.map(\.p50Milliseconds).max()!, p99Milliseconds: results.map(\.p99Milliseconds).max()!,
                       maxMilliseconds: results.map(\.maxMilliseconds).max()!, anomalies: anomalies,
                       ringChanges: results.map(\.ringChanges).max()!,
-                      cpuMicrosecondsPerMessage: sent == 0 ? 0 : Double(cpu) / 1e3 / Double(sent))
+                      cpuMicrosecondsPerMessage: sent == 0 ? 0 : Double(cpu) / 1e3 / Double(sent),
+                      loadAverage: loadAtStart, othersCores: others)
 }
 
 // MARK: - Failures
@@ -188,7 +222,7 @@ func median<T>(_ values: [T], by f: (T) -> Double) -> T? {
             let rs = (0..<runs).compactMap { _ in load(c, size: size, senders: senders, rate: nil) }
             report.loads[key(size, senders)] = median(rs) { $0.messagesPerSecond }
             if let r = report.loads[key(size, senders)] {
-                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), ring changes \(r.ringChanges), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg")
+                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), ring changes \(r.ringChanges), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg, load \(r.loadAverage), others \(String(format: "%.2f", r.othersCores)) cores")
             }
         }
     }
@@ -266,6 +300,12 @@ func table(crypto: Bool, nodes n: Int, _ reports: [StackReport], sizes: [Int]) -
         row("3/2 split → both sides settled (ms)", { $0.splitMilliseconds }, grouped)
         row("heal → one view of 5 (ms)", { $0.healMilliseconds }, grouped)
     }
+    let loads = reports.map { r in r.loads.values.map(\.loadAverage) }
+    let others = reports.map { r in r.loads.values.map(\.othersCores) }
+    lines.append("| machine during the loads: 1-min load average (min–max) / cores used by other processes (mean) | "
+                 + zip(loads, others).map { l, o in
+                     l.isEmpty ? "—" : String(format: "%.1f–%.1f / %.2f", l.min()!, l.max()!, o.reduce(0, +) / Double(o.count))
+                 }.joined(separator: " | ") + " | |")
     row("first full view after start (ms)", { $0.startupMilliseconds }, grouped)
     row("resident memory per node (MiB, daemons)", { Double($0.rssKiB) / 1024 }) { String(format: "%.1f", $0) }
     return lines.joined(separator: "\n")
