@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -14,6 +15,10 @@ let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configurati
 /// this one by version cannot build. They are optimised in debug builds only when `CLUSTER_DEBUG_OPTIMIZE=1` is set
 /// (tools/test sets it), which only this repository's own builds do.
 let optimizedWhenAsked: [SwiftSetting] = Context.environment["CLUSTER_DEBUG_OPTIMIZE"] == "1" ? optimized : strict
+
+/// corosync's libcpg, the second back end of the comparison benchmark (tools/cpgload): built only where its headers
+/// are installed (tools/cpg-compare installs libcpg-dev), so nothing else depends on corosync.
+let haveLibcpg = FileManager.default.fileExists(atPath: "/usr/include/corosync/cpg.h")
 
 let package = Package(
     name: "cluster",
@@ -49,7 +54,8 @@ let package = Package(
                 swiftSettings: optimized),
 
         // MARK: Effect modules
-        .target(name: "TotemTransport", dependencies: ["ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "CSocketBatch"),
+        .target(name: "TotemTransport", dependencies: ["CSocketBatch", "ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized),
         .target(name: "FenceAgents", dependencies: ["FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -172,6 +178,9 @@ let package = Package(
         .executableTarget(name: "totembench", dependencies: ["BenchSupport", "ClusterClient", "TotemLink", "ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                           path: "tools/totembench", swiftSettings: strict),
         .executableTarget(name: "cpgbench", dependencies: ["BenchSupport"], path: "tools/cpgbench", swiftSettings: strict),
+        .executableTarget(name: "cpgload", dependencies: ["BenchSupport", "ClusterClient", "ClusterIPCProtocol", "ClusterSystem"] + (haveLibcpg ? ["CCPG"] : []),
+                          path: "tools/cpgload", swiftSettings: strict),
+        .executableTarget(name: "cpgcompare", dependencies: ["BenchSupport"], path: "tools/cpgcompare", swiftSettings: strict),
         .executableTarget(name: "ipcbench", dependencies: ["ClusterIPC", "ClusterIPCProtocol"], path: "tools/ipcbench", swiftSettings: strict),
 
         // MARK: Test support
@@ -253,3 +262,7 @@ let package = Package(
         .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
 )
+
+if haveLibcpg {
+    package.targets.append(.systemLibrary(name: "CCPG", path: "tools/CCPG", pkgConfig: "libcpg", providers: [.apt(["libcpg-dev"])]))
+}

@@ -72,7 +72,7 @@ public final class GroupClient: @unchecked Sendable {
     /// The next event within the timeout (0: poll, -1: wait), or nil.
     public func nextEvent(timeoutMilliseconds: Int32) throws(ClusterError) -> GroupIPC.Event? {
         let raw: IPCEvent?
-        if timeoutMilliseconds != 0, let fd = ipc.eventFD {
+        if timeoutMilliseconds != 0, !lock.locked({ ipc.hasBufferedEvents }), let fd = ipc.eventFD {
             // Wait outside the lock, so calls from another thread are not held up.
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, timeoutMilliseconds)

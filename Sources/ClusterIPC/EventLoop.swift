@@ -11,6 +11,8 @@ import Glibc
 /// thread-safe, by design (STYLE.md §13: one loop per daemon, no thread hop on the message path).
 public final class EventLoop {
     let loop: OpaquePointer
+    /// What libqb's IPC registered on this loop (see `LoopRegistry`).
+    let registry: LoopRegistry.State
     private var timers: [UInt64: TimerBox] = [:]
     private var watches: [Int32: WatchBox] = [:]
     private var signals: [Int32: SignalBox] = [:]
@@ -32,7 +34,8 @@ public final class EventLoop {
     public init() {
         guard let l = qb_loop_create() else { preconditionFailure("qb_loop_create failed: out of memory") }
         loop = l
-        LoopRegistry.setCurrent(l)
+        registry = LoopRegistry.State(loop: l)
+        LoopRegistry.setCurrent(registry)
     }
 
     deinit {
@@ -48,7 +51,7 @@ public final class EventLoop {
 
     /// Runs until `stop()` is called from one of the loop's callbacks.
     public func run() {
-        LoopRegistry.setCurrent(loop)
+        LoopRegistry.setCurrent(registry)
         running = true
         qb_loop_run(loop)
         running = false

@@ -27,6 +27,9 @@ public final class IPCClient {
     public let service: String
     private var handle: OpaquePointer?
     private var buffer: [UInt8]
+    /// The events of a batch already read, handed out one at a time before anything newer.
+    private var unpacked: [IPCEvent] = []
+    private var unpackedHead = 0
     /// The largest message this connection can carry.
     public let maxMessageBytes: Int
 
@@ -111,8 +114,22 @@ public final class IPCClient {
         if n < 0 { throw mapFailure(Int32(-n), timeout: 0) }
     }
 
-    /// The next event, waiting up to `timeoutMilliseconds` (0: don't wait, -1: forever). Nil if none arrived.
+    /// Events already read from a batch and not yet returned: `eventFD` does not show them, so a caller that waits
+    /// on it must read until `receiveEvent` returns nil (or check this first).
+    public var hasBufferedEvents: Bool { unpackedHead < unpacked.count }
+
+    /// The next event, waiting up to `timeoutMilliseconds` (0: don't wait, -1: forever). Nil if none arrived. Events
+    /// that came as one batch (`IPCLimits.eventBatchMessageID`) are returned one at a time, in order.
     public func receiveEvent(timeoutMilliseconds: Int32) throws(IPCError) -> IPCEvent? {
+        if unpackedHead < unpacked.count {
+            let e = unpacked[unpackedHead]
+            unpackedHead += 1
+            if unpackedHead == unpacked.count {
+                unpacked.removeAll(keepingCapacity: true)
+                unpackedHead = 0
+            }
+            return e
+        }
         guard let h = handle else { throw .peerGone(service: service) }
         let n = buffer.withUnsafeMutableBytes { qb_ipcc_event_recv(h, $0.baseAddress, $0.count, timeoutMilliseconds) }
         if n < 0 {
@@ -121,7 +138,34 @@ public final class IPCClient {
             throw mapFailure(e, timeout: timeoutMilliseconds)
         }
         let reply = try parseReply(count: n)
-        return IPCEvent(messageID: reply.messageID, body: reply.body)
+        guard reply.messageID == IPCLimits.eventBatchMessageID else { return IPCEvent(messageID: reply.messageID, body: reply.body) }
+        let events = try Self.unpack(reply.body, service: service)
+        if events.count > 1 {
+            unpacked = events
+            unpackedHead = 1
+        }
+        return events[0]
+    }
+
+    /// The events of a batch: response headers (id, size) each followed by its body.
+    private static func unpack(_ batch: [UInt8], service: String) throws(IPCError) -> [IPCEvent] {
+        var events: [IPCEvent] = []
+        var offset = 0
+        while offset < batch.count {
+            guard batch.count - offset >= responseHeaderSize else {
+                throw .protocolError("\(service) sent a batch of events with a truncated header")
+            }
+            let (id, size) = batch.withUnsafeBytes { raw in
+                (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self), Int(raw.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self)))
+            }
+            guard size >= responseHeaderSize, size <= batch.count - offset, id != IPCLimits.eventBatchMessageID else {
+                throw .protocolError("\(service) sent a batch of events with an event of \(size) bytes")
+            }
+            events.append(IPCEvent(messageID: id, body: Array(batch[(offset + responseHeaderSize)..<(offset + size)])))
+            offset += size
+        }
+        guard !events.isEmpty else { throw .protocolError("\(service) sent an empty batch of events") }
+        return events
     }
 
     /// Calls `send` with the request header and body as an iovec array (one entry when the body is empty).

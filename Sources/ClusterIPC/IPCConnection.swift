@@ -32,6 +32,10 @@ public final class IPCConnection {
     /// When the queue last moved (an event reached the client's ring); a queue stalled for too long means the
     /// client is not reading at all.
     private var lastProgress = EventLoop.now()
+    /// Events of this turn of the loop after its first, waiting to go as one batch when the turn ends.
+    private var batching = false
+    private var batch: [UInt8] = []
+    private var batchCount = 0
 
     init(handle: OpaquePointer, uid: UInt32, gid: UInt32, pid: Int32, id: UInt64, server: IPCServer) {
         self.handle = handle
@@ -68,10 +72,34 @@ public final class IPCConnection {
 
     /// Pushes an event to the client, queueing it if the client's event ring is full. Returns false if the client is
     /// gone or was just disconnected for not reading.
+    ///
+    /// With the server's `batchesEvents`, the first event of a turn of the loop goes out at once and the ones after
+    /// it in the same turn wait until the turn ends, then go as one event (`IPCLimits.eventBatchMessageID`) that
+    /// `IPCClient` unpacks: one IPC message and one wake-up of the client for a burst, in the same order.
     @discardableResult
     public func sendEvent(messageID: Int32, body: [UInt8]) -> Bool {
         guard handle != nil else { return false }
+        let frame = Self.frame(messageID: messageID, body: body)
+        if let server, server.batchesEvents {
+            if batching {
+                if frame.count > IPCLimits.eventBatchBytesMax || batch.count + frame.count > IPCLimits.eventBatchBytesMax {
+                    _ = flushBatch()
+                }
+                if frame.count > IPCLimits.eventBatchBytesMax { return deliver(frame) }
+                batch += frame
+                batchCount += 1
+                return true
+            }
+            batching = true
+            server.endTurnLater(self)
+        }
+        return deliver(frame)
+    }
+
+    /// A response header for `messageID` followed by `body`.
+    private static func frame(messageID: Int32, body: [UInt8]) -> [UInt8] {
         var frame = [UInt8](repeating: 0, count: MemoryLayout<qb_ipc_response_header>.size)
+        frame.reserveCapacity(frame.count + body.count)
         frame.withUnsafeMutableBytes { raw in
             var header = qb_ipc_response_header()
             header.id = messageID
@@ -80,6 +108,11 @@ public final class IPCConnection {
             raw.storeBytes(of: header, as: qb_ipc_response_header.self)
         }
         frame += body
+        return frame
+    }
+
+    /// Sends one frame (an event or a batch), or queues it behind earlier ones.
+    private func deliver(_ frame: [UInt8]) -> Bool {
         if queuedEventCount == 0 {
             switch trySendEvent(frame) {
             case .sent: return true
@@ -88,6 +121,24 @@ public final class IPCConnection {
             }
         }
         return enqueue(frame)
+    }
+
+    /// The turn of the loop is over: what waits in the batch goes now, and the next event goes at once again.
+    func endTurn() {
+        _ = flushBatch()
+        batching = false
+    }
+
+    private func flushBatch() -> Bool {
+        defer {
+            batch = []
+            batchCount = 0
+        }
+        switch batchCount {
+        case 0: return true
+        case 1: return deliver(batch)
+        default: return deliver(Self.frame(messageID: IPCLimits.eventBatchMessageID, body: batch))
+        }
     }
 
     /// Pushes a typed event.
@@ -180,6 +231,8 @@ public final class IPCConnection {
     func closed() {
         handle = nil
         drop()
+        batch = []
+        batchCount = 0
     }
 
     private func send(header: inout qb_ipc_response_header, body: [UInt8],

@@ -39,10 +39,15 @@ public final class IPCServer {
     public var log: (String) -> Void = { _ in }
     /// A client whose queued events do not move for this long is disconnected.
     public var eventStallLimit: Duration = .seconds(IPCLimits.eventQueueStallSecondsMax)
+    /// Whether several events for one client in one turn of the loop go as one batch (see `IPCConnection.sendEvent`).
+    /// Only clients built on `IPCClient` understand batches: a service for unmodified libqb clients turns it off.
+    public let batchesEvents: Bool
+    private var turnEnders: [IPCConnection] = []
 
-    public init(name: String, rootOnly: Bool = false, loop: EventLoop, handler: any IPCServiceHandler) {
+    public init(name: String, rootOnly: Bool = false, batchesEvents: Bool = true, loop: EventLoop, handler: any IPCServiceHandler) {
         self.name = name
         self.rootOnly = rootOnly
+        self.batchesEvents = batchesEvents
         self.eventLoop = loop
         self.handler = handler
     }
@@ -67,11 +72,17 @@ public final class IPCServer {
             throw rc == -EADDRINUSE ? .addressInUse(name) : .system(operation: "listen on IPC service \(name)", errno: -rc)
         }
         service = s
+        // libqb reads at most 5 requests of a connection per wake-up at its normal rate, 50 at the fast one (at the
+        // loop's high priority, beside the daemons' sockets): a client that sends a burst costs a tenth of the turns.
+        qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_FAST)
     }
 
     /// Stops listening and disconnects every client.
     public func stop() {
         guard let s = service else { return }
+        // Events still batched for this turn go first.
+        for c in turnEnders { c.endTurn() }
+        turnEnders = []
         service = nil
         qb_ipcs_destroy(s)
         for c in connections.values { c.closed() }
@@ -85,14 +96,36 @@ public final class IPCServer {
 
     /// Turns flow control of one-way messages on (clients' `send` fails with "try again", so they retry) or off.
     /// While it is on libqb reads no requests at all, so calls that expect a reply wait until it is off again.
+    ///
+    /// While it is on, the connections are parked (`LoopRegistry`): libqb would not read them anyway, and their
+    /// descriptors would otherwise wake the loop on every turn.
     public func setFlowControl(blocked: Bool) {
+        guard blocked != flowControlled else { return }
         flowControlled = blocked
         guard let s = service else { return }
-        qb_ipcs_request_rate_limit(s, blocked ? QB_IPCS_RATE_OFF_2 : QB_IPCS_RATE_NORMAL)
+        qb_ipcs_request_rate_limit(s, blocked ? QB_IPCS_RATE_OFF_2 : QB_IPCS_RATE_FAST)
+        for c in connections.values { park(c, blocked) }
+    }
+
+    private func park(_ c: IPCConnection, _ on: Bool) {
+        guard let h = c.handle else { return }
+        eventLoop.registry.setParked(UnsafeMutableRawPointer(h), on)
     }
 
     func report(_ c: IPCConnection, _ message: String) {
         log("\(name): client pid \(c.pid) (connection \(c.id)): \(message)")
+    }
+
+    /// Ends `c`'s turn (sends its batch) once the loop has handled what is ready now.
+    func endTurnLater(_ c: IPCConnection) {
+        turnEnders.append(c)
+        guard turnEnders.count == 1 else { return }
+        eventLoop.soon { [weak self] in
+            guard let self else { return }
+            let ending = turnEnders
+            turnEnders = []
+            for c in ending { c.endTurn() }
+        }
     }
 
     func scheduleFlush() {
@@ -126,8 +159,13 @@ public final class IPCServer {
         connections[connection.id] = connection
         qb_ipcs_context_set(c, Unmanaged.passRetained(connection).toOpaque())
         // libqb flow-controls only the connections open when the limit was set: a client that connects while it is
-        // on would not be told to back off.
-        if flowControlled, let s = service { qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_OFF_2) }
+        // on would not be told to back off. (libqb answers the client's connect just before this callback, so a fast
+        // client may still slip a few one-way sends in first; totemd's queue has room for such a burst.)
+        if flowControlled, let s = service {
+            // Not parked: a connection just created may still have set-up traffic for libqb to read (parking it here
+            // let a client's first sends through unrefused). It is parked with the others at the next flow control.
+            qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_OFF_2)
+        }
         handler?.connected(connection)
     }
 
@@ -148,6 +186,7 @@ public final class IPCServer {
     }
 
     fileprivate func destroyed(_ c: IPCConnection) {
+        park(c, false) // libqb may reuse the pointer for a later connection
         connections.removeValue(forKey: c.id)
         c.closed()
         handler?.disconnected(c)

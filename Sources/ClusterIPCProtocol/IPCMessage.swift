@@ -60,4 +60,9 @@ public enum IPCLimits {
     public static let eventQueueBytesMax = 512 << 20
     /// A client whose queued events made no progress for this long is not reading: it is disconnected.
     public static let eventQueueStallSecondsMax = 10
+    /// The message id of an event that carries several events (each with its own response header), which a server
+    /// sends when it has more than one event for a client in one turn of its loop; `IPCClient` unpacks it.
+    public static let eventBatchMessageID: Int32 = 0x7FFF_FF00
+    /// The most bytes of events one batch carries (a larger event goes alone).
+    public static let eventBatchBytesMax = 64 << 10
 }

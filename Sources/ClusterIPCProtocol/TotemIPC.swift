@@ -8,6 +8,22 @@ public enum TotemIPC {
     public static let payloadBytesMax = 1 << 20
     /// Channels a client may open at once.
     public static let channelsMax = 64
+    /// The most messages one `Request.multicastBatch` carries, and its most payload bytes: a batch saves an IPC
+    /// message and a wake-up of totemd per message, and stays far below the connection's buffer.
+    public static let batchCountMax = 256
+    public static let batchBytesMax = 128 << 10
+
+    /// One multicast of a batch.
+    public struct Multicast: Hashable, Sendable {
+        public var channel: UInt16
+        public var safe: Bool
+        public var payload: [UInt8]
+        public init(channel: UInt16, safe: Bool = false, payload: [UInt8]) {
+            self.channel = channel
+            self.safe = safe
+            self.payload = payload
+        }
+    }
 
     /// A configuration change as clients see it: the very value totem's core produced.
     public typealias Configuration = ConfigurationChange
@@ -70,6 +86,9 @@ public enum TotemIPC {
         case status
         /// Leave the cluster and stop (root only). One-way: no reply, so a daemon may ask from its event loop.
         case leave
+        /// Several multicasts, in order, as one one-way message (at most `batchCountMax` and `batchBytesMax`): what
+        /// a daemon's link sends when several pile up in one turn of its loop. Flow control refuses it whole.
+        case multicastBatch([Multicast])
 
         public var messageID: Int32 {
             switch self {
@@ -77,11 +96,12 @@ public enum TotemIPC {
             case .multicast: 2
             case .status: 3
             case .leave: 4
+            case .multicastBatch: 5
             }
         }
 
-        /// Multicasts and leave are one-way: a daemon's loop never waits for totemd.
-        public static let oneWayMessageIDs: Set<Int32> = [2, 4]
+        /// Multicasts, batches of them and leave are one-way: a daemon's loop never waits for totemd.
+        public static let oneWayMessageIDs: Set<Int32> = [2, 4, 5]
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
@@ -94,6 +114,13 @@ public enum TotemIPC {
                 w.writeBlob(payload)
             case .status, .leave:
                 break
+            case .multicastBatch(let list):
+                w.write(UInt32(list.count))
+                for m in list {
+                    w.write(m.channel)
+                    w.write(m.safe)
+                    w.writeBlob(m.payload)
+                }
             }
         }
 
@@ -109,6 +136,19 @@ public enum TotemIPC {
                                   payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax))
             case 3: self = .status
             case 4: self = .leave
+            case 5:
+                let n = try r.readCount("batch", limit: TotemIPC.batchCountMax, minimumElementBytes: 7)
+                var list: [Multicast] = []
+                list.reserveCapacity(n)
+                var bytes = 0
+                for _ in 0..<n {
+                    let m = Multicast(channel: try r.readUInt16("channel"), safe: try r.readBool("safe"),
+                                      payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax))
+                    bytes += m.payload.count
+                    list.append(m)
+                }
+                guard bytes <= TotemIPC.batchBytesMax || n == 1 else { throw .invalid(field: "batch", reason: "\(bytes) bytes") }
+                self = .multicastBatch(list)
             default: throw .invalid(field: "request", reason: "unknown id \(id)")
             }
         }

@@ -9,6 +9,9 @@ extension Totem {
     /// consensus 1.2 × token, merge 200 ms, window_size 50, max_messages 17, fail_recv_const 2500,
     /// seqno_unchanged_const 30, token_coefficient 650 ms), not cman's slow-network overrides (token 10000,
     /// consensus 4800): fast failure detection on a LAN is the point, and cman's values remain one attribute away.
+    /// A larger window (window_size 120, max_messages 60) carries more CPG throughput at MTU 1500 (docs/benchmarks.md)
+    /// but is not the default while the process-group layer's transitional deliveries can break order within a view
+    /// (notes of issue 14: group sweep seed 7046 fails with it; seeds 7186 and 7217 fail with these defaults too).
     public struct Settings: Sendable, Hashable {
         /// Token loss timeout (already scaled with `tokenCoefficient`).
         public var token: Duration

@@ -15,6 +15,7 @@ public final class TotemChannel {
     private var outbox: [[UInt8]] = []
     private var outboxHead = 0
     private var retryScheduled = false
+    private var flushScheduled = false
     /// Configuration changes and deliveries, in totem's order.
     public var onEvent: (TotemIPC.Event) -> Void = { _ in }
     /// Called once connected, with this node's id and the current configuration if there is one.
@@ -66,19 +67,36 @@ public final class TotemChannel {
         }
     }
 
-    /// Multicasts `payload` after everything queued before it.
+    /// Multicasts `payload` after everything queued before it. Messages queued in one turn of the loop go to totemd
+    /// together, as batches, at the end of the turn: one IPC message and one wake-up of totemd per batch.
     public func multicast(_ payload: [UInt8]) {
         outbox.append(payload)
-        flush()
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.soon { [weak self] in
+            self?.flushScheduled = false
+            self?.flush()
+        }
     }
 
     private func flush() {
         guard let c = client else { return }
         while outboxHead < outbox.count {
+            var end = outboxHead
+            var bytes = 0
+            while end < outbox.count && end - outboxHead < TotemIPC.batchCountMax
+                && (end == outboxHead || bytes + outbox[end].count <= TotemIPC.batchBytesMax) {
+                bytes += outbox[end].count
+                end += 1
+            }
             do {
-                try c.multicast(channel: channel, payload: outbox[outboxHead])
-                outbox[outboxHead] = []
-                outboxHead += 1
+                if end - outboxHead == 1 {
+                    try c.multicast(channel: channel, payload: outbox[outboxHead])
+                } else {
+                    try c.multicast(batch: outbox[outboxHead..<end].map { TotemIPC.Multicast(channel: channel, payload: $0) })
+                }
+                for i in outboxHead..<end { outbox[i] = [] }
+                outboxHead = end
             } catch {
                 if error == .tryAgain {
                     if !retryScheduled {
@@ -119,5 +137,9 @@ public final class TotemChannel {
     /// Called when `leave` could not be sent.
     public var onLeaveFailure: (IPCError) -> Void = { _ in }
 
-    public func close() { client?.close() }
+    /// Sends what is still queued (best effort: totemd may refuse it) and closes the connection.
+    public func close() {
+        flush()
+        client?.close()
+    }
 }

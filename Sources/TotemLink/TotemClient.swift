@@ -26,6 +26,14 @@ public final class TotemClient {
         return (node, conf)
     }
 
+    /// Multicasts several messages, in order, as one IPC message (a `Request.multicastBatch`). All or none are taken:
+    /// throws `.tryAgain` while the ring is saturated.
+    public func multicast(batch: [TotemIPC.Multicast]) throws(IPCError) {
+        precondition(!batch.isEmpty && batch.count <= TotemIPC.batchCountMax, "a batch holds 1-\(TotemIPC.batchCountMax) messages, not \(batch.count)")
+        let request = TotemIPC.Request.multicastBatch(batch)
+        try ipc.send(messageID: request.messageID, body: request.body)
+    }
+
     /// Multicasts `payload` on `channel`. Throws `.tryAgain` while the ring is saturated: wait and retry.
     public func multicast(channel: UInt16, payload: [UInt8], safe: Bool = false) throws(IPCError) {
         guard payload.count <= TotemIPC.payloadBytesMax else {

@@ -38,14 +38,16 @@ final class TotemClientService: IPCServiceHandler {
             subscribe(c, to: Set(channels))
             c.respond(TotemIPC.Response.opened(nodeID: daemon.core.nodeID, configuration: daemon.currentConfiguration))
         case .multicast(let channel, let safe, let payload):
-            if pending.count - pendingHead >= Self.pendingCountMax * 8 {
-                // Flow control is on and this client keeps sending: it ignores it, so it goes.
-                daemon.logger.warning("client pid \(c.pid) ignores flow control (\(pending.count - pendingHead) multicasts waiting); disconnecting it")
-                c.disconnect()
-                return
-            }
+            guard accepting(from: c) else { return }
             pending.append((channel, safe ? .safe : .agreed, payload))
             pendingBytes += payload.count
+            drain()
+        case .multicastBatch(let list):
+            guard accepting(from: c) else { return }
+            for m in list {
+                pending.append((m.channel, m.safe ? .safe : .agreed, m.payload))
+                pendingBytes += m.payload.count
+            }
             drain()
         case .status:
             c.respond(TotemIPC.Response.status(daemon.status()))
@@ -57,6 +59,14 @@ final class TotemClientService: IPCServiceHandler {
             }
             daemon.shutdown(reason: "leave requested by pid \(c.pid)")
         }
+    }
+
+    /// False (and the client disconnected) when a client keeps sending while flow control is on: it ignores it.
+    private func accepting(from c: IPCConnection) -> Bool {
+        guard pending.count - pendingHead >= Self.pendingCountMax * 8 else { return true }
+        daemon.logger.warning("client pid \(c.pid) ignores flow control (\(pending.count - pendingHead) multicasts waiting); disconnecting it")
+        c.disconnect()
+        return false
     }
 
     func disconnected(_ c: IPCConnection) { subscribe(c, to: []) }

@@ -179,12 +179,17 @@ public final class TotemDaemon {
                 return
             }
         }
-        // 2. Send.
-        for d in out.datagrams {
+        // 2. Send (a token visit's frames and the token in one go, in order).
+        let datagrams = out.datagrams.map { d -> (bytes: [UInt8], destination: UDPTransport.Destination) in
             switch d.destination {
-            case .all: transport.send(d.bytes, to: .all)
-            case .node(let n): transport.send(d.bytes, to: .node(n))
+            case .all: (d.bytes, .all)
+            case .node(let n): (d.bytes, .node(n))
             }
+        }
+        if datagrams.count == 1 {
+            transport.send(datagrams[0].bytes, to: datagrams[0].destination)
+        } else if !datagrams.isEmpty {
+            transport.send(batch: datagrams)
         }
         // 3. Deliver, in order.
         for u in out.upcalls {
@@ -239,6 +244,7 @@ public final class TotemDaemon {
             ("packets_sent", t.sent), ("packets_received", t.received),
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
             ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),
+            ("send_calls", t.sendCalls), ("receive_calls", t.receiveCalls),
             ("queued_messages", core.queuedMessages),
         ].map { ($0.0, UInt64($0.1)) }
         let now = EventLoop.now()

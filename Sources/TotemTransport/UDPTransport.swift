@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CSocketBatch
 import ClusterSystem
 import ClusterTypes
 #if canImport(Glibc)
@@ -33,6 +34,9 @@ public final class UDPTransport {
         /// Authentic packets seen before (a replay, or the copy from another redundant ring).
         public var replayed = 0
         public var unreachable = 0
+        /// System calls that sent (`sendto` or `sendmmsg`) and that received (`recvmmsg`), for the batching's effect.
+        public var sendCalls = 0
+        public var receiveCalls = 0
     }
 
     public let local: SocketAddress
@@ -45,7 +49,16 @@ public final class UDPTransport {
     private let crypto: PacketCrypto
     private(set) var fd: Int32 = -1
     private var mcastFD: Int32 = -1
-    private var buffer = [UInt8](repeating: 0, count: 65_536)
+    /// Receive buffers for one `recvmmsg`: `receiveBatchMax` slots of `receiveSlotBytes`.
+    private var buffer = [UInt8](repeating: 0, count: UDPTransport.receiveSlotBytes * UDPTransport.receiveBatchMax)
+    private var receivedFrom = [sockaddr_in](repeating: sockaddr_in(), count: UDPTransport.receiveBatchMax)
+    private var receivedLength = [Int](repeating: 0, count: UDPTransport.receiveBatchMax)
+    /// Datagrams read with one system call.
+    public static let receiveBatchMax = 32
+    /// System calls of `receiveBatchMax` datagrams read per wake-up before the loop gets its turn back.
+    public static let receiveCallsPerWakeupMax = 8
+    /// One receive slot: the largest UDP payload over IPv4 (65,507 bytes) fits.
+    static let receiveSlotBytes = 65_536
     /// Called with each authentic datagram's sender (by address, and the header agrees) and content.
     public var onDatagram: (NodeID, PacketCrypto.Opened) -> Void = { _, _ in }
     /// Called when the kernel reports a peer's port closed.
@@ -126,57 +139,101 @@ public final class UDPTransport {
 
     /// Sends a sealed packet. Failures are counted, not thrown: the protocol copes with loss.
     public func send(packet: [UInt8], to destination: Destination) {
-        switch (destination, mode) {
-        case (.all, .multicast(let group)):
-            sendTo(packet, group.sockaddr)
-        case (.all, .udpu):
-            for (_, addr) in peerList { sendTo(packet, addr) }
-        case (.node(let id), _):
-            guard id != nodeID, let addr = peers[id] else { return }
-            sendTo(packet, addr.sockaddr)
-        }
+        send(batch: [(packet, destination)])
     }
 
-    private func sendTo(_ packet: [UInt8], _ address: sockaddr_in) {
+    /// Sends sealed packets in order with as few system calls as the kernel allows: a token visit's frames to every
+    /// peer and then the token in one `sendmmsg` instead of one `sendto` per frame and peer. Each datagram succeeds
+    /// or fails on its own (`BatchSend`): a failure is counted and the rest still go, as with `send`.
+    public func send(batch: [(packet: [UInt8], destination: Destination)]) {
+        var targets: [(index: Int, address: sockaddr_in)] = []
+        targets.reserveCapacity(batch.count * max(peerList.count, 1))
+        for (i, item) in batch.enumerated() {
+            switch (item.destination, mode) {
+            case (.all, .multicast(let group)): targets.append((i, group.sockaddr))
+            case (.all, .udpu): for (_, a) in peerList { targets.append((i, a)) }
+            case (.node(let id), _):
+                guard id != nodeID, let a = peers[id] else { continue }
+                targets.append((i, a.sockaddr))
+            }
+        }
+        let outcome: BatchSend.Outcome
+        if targets.count == 1 {
+            outcome = sendOne(batch[targets[0].index].packet, targets[0].address)
+        } else if targets.count > 1 {
+            outcome = sendMany(batch.map(\.packet), targets)
+        } else {
+            return
+        }
+        counters.sent += outcome.sent
+        counters.sendErrors += outcome.lost
+        counters.sendCalls += outcome.calls
+    }
+
+    private func sendOne(_ packet: [UInt8], _ address: sockaddr_in) -> BatchSend.Outcome {
         var a = address
-        while true {
-            let n = packet.withUnsafeBytes { raw in
-                withUnsafePointer(to: &a) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        return packet.withUnsafeBytes { raw in
+            withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { to in
+                    BatchSend.run(count: 1, refused: drainErrorQueue) { _, _ in
+                        sendto(fd, raw.baseAddress, raw.count, 0, to, socklen_t(MemoryLayout<sockaddr_in>.size)) >= 0 ? .sent(1) : .failed(errno)
                     }
                 }
             }
-            if n >= 0 {
-                counters.sent += 1
-                return
-            }
-            switch errno {
-            case EINTR: continue
-            case ECONNREFUSED:
-                // A queued ICMP error surfaced on this call; the error queue says which peer.
-                drainErrorQueue()
-                continue
-            default:
-                counters.sendErrors += 1
-                return
+        }
+    }
+
+    /// `sendmmsg` over one contiguous copy of the packets (stable addresses for the iovecs while the calls run).
+    private func sendMany(_ packets: [[UInt8]], _ targets: [(index: Int, address: sockaddr_in)]) -> BatchSend.Outcome {
+        var offsets: [Int] = []
+        offsets.reserveCapacity(packets.count)
+        var storage: [UInt8] = []
+        storage.reserveCapacity(packets.reduce(0) { $0 + $1.count })
+        for packet in packets {
+            offsets.append(storage.count)
+            storage += packet
+        }
+        var addresses = targets.map(\.address)
+        return storage.withUnsafeMutableBytes { raw in
+            addresses.withUnsafeMutableBufferPointer { a in
+                withUnsafeTemporaryAllocation(of: iovec.self, capacity: targets.count) { iov in
+                    withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: targets.count) { h in
+                        for (j, t) in targets.enumerated() {
+                            iov[j] = iovec(iov_base: raw.baseAddress! + offsets[t.index], iov_len: packets[t.index].count)
+                            h[j] = Self.header(address: a.baseAddress! + j, iov: iov.baseAddress! + j)
+                        }
+                        return BatchSend.run(count: targets.count, refused: drainErrorQueue) { start, count in
+                            let n = cluster_sendmmsg(fd, h.baseAddress! + start, UInt32(count), 0)
+                            return n > 0 ? .sent(Int(n)) : .failed(n == 0 ? EIO : errno)
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// One `sendmmsg`/`recvmmsg` entry: a datagram of one buffer, to or from an IPv4 address.
+    private static func header(address: UnsafeMutablePointer<sockaddr_in>, iov: UnsafeMutablePointer<iovec>) -> cluster_mmsghdr {
+        var header = cluster_mmsghdr()
+        header.msg_hdr.msg_name = UnsafeMutableRawPointer(address)
+        header.msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        header.msg_hdr.msg_iov = iov
+        header.msg_hdr.msg_iovlen = 1
+        return header
     }
 
     // MARK: - Receiving
 
-    /// Reads everything waiting on `descriptor` (after the loop reports it readable or in error).
+    /// Reads what is waiting on `descriptor` (after the loop reports it readable or in error), up to
+    /// `receiveBatchMax` datagrams per system call (recvmmsg) and `receiveCallsPerWakeupMax` calls: a flood of
+    /// frames cannot keep the loop from its timers and other descriptors (it is level-triggered and comes back).
     public func readable(_ descriptor: Int32) {
         if descriptor == fd { drainErrorQueue() }
-        while true {
-            var from = sockaddr_in()
-            var fromLength = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let n = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(descriptor, raw.baseAddress, raw.count, 0, $0, &fromLength) }
-                }
-            }
+        var calls = 0
+        while calls < Self.receiveCallsPerWakeupMax {
+            calls += 1
+            let n = receiveBatch(descriptor)
+            counters.receiveCalls += 1
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == ECONNREFUSED {
@@ -185,22 +242,52 @@ public final class UDPTransport {
                 }
                 return
             }
-            guard let sender = byAddress[from.sin_addr.s_addr] else {
-                counters.unknownSource += 1
-                continue
+            for i in 0..<n {
+                let start = i * Self.receiveSlotBytes
+                handle(buffer[start..<(start + receivedLength[i])], from: receivedFrom[i])
             }
-            guard let opened = crypto.open(buffer[0..<n]) else {
-                counters.unauthentic += 1
-                continue
-            }
-            if crypto.mode == .encrypted && opened.sender != sender {
-                // A member's key, but another member's address: someone is replaying or spoofing.
-                counters.wrongSender += 1
-                continue
-            }
-            counters.received += 1
-            onDatagram(sender, opened)
+            if n < Self.receiveBatchMax { return }
         }
+    }
+
+    /// One recvmmsg into `buffer`, `receivedFrom` and `receivedLength`; returns the count, or -1 and errno.
+    private func receiveBatch(_ descriptor: Int32) -> Int {
+        let count = Self.receiveBatchMax
+        let slot = Self.receiveSlotBytes
+        return buffer.withUnsafeMutableBytes { raw in
+            receivedFrom.withUnsafeMutableBufferPointer { from in
+                withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { iov in
+                    withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: count) { h in
+                        for j in 0..<count {
+                            iov[j] = iovec(iov_base: raw.baseAddress! + j * slot, iov_len: slot)
+                            h[j] = Self.header(address: from.baseAddress! + j, iov: iov.baseAddress! + j)
+                        }
+                        let n = Int(cluster_recvmmsg(descriptor, h.baseAddress!, UInt32(count), Int32(MSG_DONTWAIT)))
+                        for j in 0..<max(n, 0) { receivedLength[j] = Int(h[j].msg_len) }
+                        return n
+                    }
+                }
+            }
+        }
+    }
+
+    /// One datagram: authenticated, opened and handed on, or counted and dropped.
+    private func handle(_ datagram: ArraySlice<UInt8>, from: sockaddr_in) {
+        guard let sender = byAddress[from.sin_addr.s_addr] else {
+            counters.unknownSource += 1
+            return
+        }
+        guard let opened = crypto.open(datagram) else {
+            counters.unauthentic += 1
+            return
+        }
+        if crypto.mode == .encrypted && opened.sender != sender {
+            // A member's key, but another member's address: someone is replaying or spoofing.
+            counters.wrongSender += 1
+            return
+        }
+        counters.received += 1
+        onDatagram(sender, opened)
     }
 
     /// Reads IP_RECVERR reports: ICMP port unreachable from a peer's address means its process is gone.

@@ -41,6 +41,8 @@ private final class Pair {
 
 @Suite("redundant rings on loopback", .serialized)
 struct RedundantRingsTests {
+    let tenToNodeTwo = (0..<10).map { (bytes: [UInt8($0), 0xAB], destination: UDPTransport.Destination.node(NodeID(2))) }
+
     @Test("active: every packet goes on both rings; the receiver hears the peer on both and passes each packet on once")
     func active() throws {
         let p = try Pair(mode: .active)
@@ -94,5 +96,27 @@ struct RedundantRingsTests {
         let after = p.nodes[0].rings.map(\.counters.sent)
         #expect(after[0] - before[0] == 10, "every packet on the healthy ring")
         #expect(after[1] - before[1] == 1, "one probe on the faulty ring within the probe interval")
+    }
+
+    @Test("active batch: sealed once, sent on both rings in one call each; each datagram is passed on once, in order")
+    func activeBatch() throws {
+        let p = try Pair(mode: .active)
+        let batch = tenToNodeTwo
+        p.nodes[0].send(batch: batch)
+        #expect(p.nodes[0].rings.map(\.counters.sendCalls) == [1, 1])
+        p.pump()
+        #expect(p.received[1] == batch.map(\.bytes), "ring 0 is read first, in order")
+        #expect(p.nodes[1].counters.replayed == 10, "ring 1's copies are dropped as seen")
+    }
+
+    @Test("passive batch: the datagrams alternate between the healthy rings, as single sends do")
+    func passiveBatch() throws {
+        let p = try Pair(mode: .passive)
+        let batch = tenToNodeTwo
+        p.nodes[0].send(batch: batch)
+        #expect(p.nodes[0].rings.map(\.counters.sent) == [5, 5])
+        p.pump()
+        #expect(p.received[1].sorted { $0[0] < $1[0] } == batch.map(\.bytes))
+        #expect(p.nodes[1].counters.replayed == 0)
     }
 }

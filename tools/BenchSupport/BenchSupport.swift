@@ -255,3 +255,52 @@ public func printJSON<T: Encodable>(_ value: T) throws {
 public func benchHeader(_ tool: String, token: Int, seconds: Double) -> String {
     "\(tool): token \(token) ms (token_coefficient 0), udpu on loopback, netmtu 65000, \(seconds) s per load, \(ProcessInfo.processInfo.activeProcessorCount) CPUs"
 }
+
+/// What one `cpgload load` process reports (one JSON line), read back by `cpgcompare`.
+public struct CPGLoadResult: Codable, Sendable {
+    public var backend: String
+    /// Members of the group when the load started (every node's client, or the run is flawed).
+    public var membersAtStart: Int
+    public var sent: UInt64
+    public var tryAgains: UInt64
+    /// Messages received in the measured window, and their rate.
+    public var received: Int
+    public var messagesPerSecond: Double
+    public var megabytesPerSecond: Double
+    /// One-way latency of the messages received in the window.
+    public var p50Milliseconds: Double
+    public var p99Milliseconds: Double
+    public var maxMilliseconds: Double
+    /// Sequence check over the whole run: messages skipped, received twice, or announced by a sender and never
+    /// received, and senders whose end marker never came.
+    public var gaps: UInt64
+    public var duplicates: UInt64
+    public var lost: UInt64
+    public var sendersHeard: Int
+    public var sendersUnfinished: Int
+    /// Members that left or joined with node down or node up during the run: the ring re-formed under the load.
+    public var ringChanges: Int
+    public var sendFailure: String?
+
+    public init(backend: String, membersAtStart: Int, sent: UInt64, tryAgains: UInt64, received: Int, messagesPerSecond: Double,
+                megabytesPerSecond: Double, p50Milliseconds: Double, p99Milliseconds: Double, maxMilliseconds: Double, gaps: UInt64,
+                duplicates: UInt64, lost: UInt64, sendersHeard: Int, sendersUnfinished: Int, ringChanges: Int, sendFailure: String?) {
+        self.backend = backend
+        self.membersAtStart = membersAtStart
+        self.sent = sent
+        self.tryAgains = tryAgains
+        self.received = received
+        self.messagesPerSecond = messagesPerSecond
+        self.megabytesPerSecond = megabytesPerSecond
+        self.p50Milliseconds = p50Milliseconds
+        self.p99Milliseconds = p99Milliseconds
+        self.maxMilliseconds = maxMilliseconds
+        self.gaps = gaps
+        self.duplicates = duplicates
+        self.lost = lost
+        self.sendersHeard = sendersHeard
+        self.sendersUnfinished = sendersUnfinished
+        self.ringChanges = ringChanges
+        self.sendFailure = sendFailure
+    }
+}

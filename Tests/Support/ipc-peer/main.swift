@@ -11,8 +11,8 @@
 //   ipc-peer client NAME ignore COUNT            ask for COUNT events and never read them
 //   ipc-peer client NAME stats                   print "connections=N disconnects=M"
 //   ipc-peer client NAME big SIZE                send SIZE bytes (to provoke "message too large")
-//   ipc-peer client NAME oneway COUNT            COUNT one-way messages, then a stats call; prints how many
-//                                                sends were refused with "try again"
+//   ipc-peer client NAME oneway COUNT [PAUSE_MS]  COUNT one-way messages (PAUSE_MS after connecting), then a stats
+//                                                call; prints how many sends were refused with "try again"
 //   options: --as-uid UID (drop privileges first)
 import ClusterDaemonSupport
 import ClusterIPC
@@ -149,8 +149,11 @@ case "client":
         w.write(count)
         _ = call(.events, w.bytes)
         var next: UInt32 = 0
+        // Events read from a batch rather than from libqb one by one (the server batches a burst).
+        var fromBatches = 0
         while next < count {
             do {
+                if client.hasBufferedEvents { fromBatches += 1 }
                 guard let e = try client.receiveEvent(timeoutMilliseconds: 10_000) else { fail("event \(next) did not arrive") }
                 var r = ByteReader(e.body)
                 let seq = try r.readUInt32()
@@ -160,7 +163,7 @@ case "client":
                 fail("\(error)")
             }
         }
-        print("ok \(count)")
+        print("ok \(count) from batches \(fromBatches)")
     case "ignore":
         // Ask for events and never read them; the server must disconnect us rather than queue without bound.
         var w = ByteWriter()
@@ -185,6 +188,8 @@ case "client":
         }
     case "oneway":
         let count = Int(args[3]) ?? 1
+        // Optionally wait after connecting, so the server has surely seen the connection before the first send.
+        if args.count > 4, let pause = UInt32(args[4]) { usleep(pause * 1_000) }
         var sent = 0
         var refused = 0
         while sent < count {

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+import ClusterSystem
+import ClusterTypes
+import Glibc
+import Testing
+import TotemTransport
+
+/// Three udpu nodes on 127.0.0.1…3 in one process, each a bare `UDPTransport` (clear or sealed).
+private final class Trio {
+    let port = UInt16.random(in: 20_000...50_000)
+    let nodes: [UDPTransport]
+    var received: [[[UInt8]]] = [[], [], []]
+    var senders: [[NodeID]] = [[], [], []]
+    var unreachable: [[NodeID]] = [[], [], []]
+
+    init(sealed: Bool) throws {
+        let port = port
+        let peers = Dictionary(uniqueKeysWithValues: (1...3).map { n in
+            (NodeID(UInt32(n)), SocketAddress(ipv4: "127.0.0.\(n)", port: port)!)
+        })
+        nodes = (1...3).map { k in
+            let crypto = PacketCrypto(keyMaterial: sealed ? Array("trio key material".utf8) : nil, clusterID: 7, nodeID: NodeID(UInt32(k)))
+            return UDPTransport(nodeID: NodeID(UInt32(k)), local: peers[NodeID(UInt32(k))]!, peers: peers, mode: .udpu, crypto: crypto)
+        }
+        for (i, node) in nodes.enumerated() {
+            node.onDatagram = { [unowned self] sender, opened in
+                received[i].append(opened.plaintext)
+                senders[i].append(sender)
+            }
+            node.onUnreachable = { [unowned self] in unreachable[i].append($0) }
+            try node.open()
+        }
+    }
+
+    /// A packet as the node's `PacketCrypto` would seal it is what `RedundantRings` hands the transport; here the
+    /// tests seal with a fresh one of the same key (the receiver derives the key from the header).
+    func seal(_ from: Int, _ payloads: [[UInt8]], sealed: Bool) -> [[UInt8]] {
+        let crypto = PacketCrypto(keyMaterial: sealed ? Array("trio key material".utf8) : nil, clusterID: 7, nodeID: NodeID(UInt32(from + 1)))
+        return payloads.map { crypto.seal($0) }
+    }
+
+    /// Reads whatever has arrived on every socket, a few times over 50 ms.
+    func pump(_ rounds: Int = 10) {
+        for _ in 0..<rounds {
+            usleep(5_000)
+            for n in nodes { for fd in n.descriptors { n.readable(fd) } }
+        }
+    }
+}
+
+private func frame(_ i: Int, bytes: Int = 1_200) -> [UInt8] {
+    [UInt8(i >> 8), UInt8(i & 0xFF)] + [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: bytes - 2)
+}
+
+@Suite("UDP transport batches on loopback", .serialized)
+struct UDPBatchTests {
+    @Test("a token visit (frames to all, then the token to the next node) leaves in one sendmmsg, arrives whole and in order",
+          arguments: [false, true])
+    func tokenVisit(sealed: Bool) throws {
+        let t = try Trio(sealed: sealed)
+        let frames = (0..<40).map { frame($0) }
+        let token = [UInt8](repeating: 0xEE, count: 80)
+        let packets = t.seal(0, frames + [token], sealed: sealed)
+        let batch = packets.enumerated().map { i, p in (packet: p, destination: i < 40 ? UDPTransport.Destination.all : .node(NodeID(2))) }
+        t.nodes[0].send(batch: batch)
+        #expect(t.nodes[0].counters.sent == 40 * 2 + 1)
+        #expect(t.nodes[0].counters.sendCalls == 1)
+        #expect(t.nodes[0].counters.sendErrors == 0)
+        t.pump()
+        #expect(t.received[1] == frames + [token], "node 2: every frame in order, then the token")
+        #expect(t.received[2] == frames, "node 3: the frames only")
+        #expect(t.senders[1].allSatisfy { $0 == NodeID(1) })
+        // 41 datagrams in slots of 32: two recvmmsg calls read them (then one that finds nothing, per pump).
+        #expect(t.nodes[1].counters.received == 41)
+    }
+
+    @Test("one datagram the kernel refuses (too long for UDP) is lost alone; those after it still go", arguments: [false, true])
+    func errorPerDatagram(sealed: Bool) throws {
+        let t = try Trio(sealed: sealed)
+        let tooLong = [UInt8](repeating: 1, count: 65_600)
+        let packets = t.seal(0, [frame(0), tooLong, frame(2), frame(3)], sealed: sealed)
+        t.nodes[0].send(batch: packets.map { (packet: $0, destination: .node(NodeID(2))) })
+        #expect(t.nodes[0].counters.sendErrors == 1)
+        #expect(t.nodes[0].counters.sent == 3)
+        t.pump()
+        #expect(t.received[1] == [frame(0), frame(2), frame(3)])
+    }
+
+    @Test("a peer whose port is closed is reported unreachable while the batch still reaches the others in order")
+    func closedPeerMidBatch() throws {
+        let t = try Trio(sealed: true)
+        t.nodes[2].close()
+        let frames = (0..<20).map { frame($0, bytes: 200) }
+        for _ in 0..<2 {  // the second batch meets the reports the first caused
+            t.nodes[0].send(batch: t.seal(0, frames, sealed: true).map { (packet: $0, destination: .all) })
+        }
+        t.pump()
+        #expect(t.received[1] == frames + frames, "node 2 got both batches whole and in order")
+        #expect(t.unreachable[0].contains(NodeID(3)))
+        #expect(t.nodes[0].counters.sendErrors == 0, "a refused datagram is sent again, not lost")
+        #expect(t.nodes[0].counters.sendCalls > 2, "the refusals split the batches (\(t.nodes[0].counters.sendCalls) calls)")
+    }
+
+    @Test("a flood is read in bounded bites: at most receiveBatchMax × receiveCallsPerWakeupMax datagrams per wake-up")
+    func boundedReadPerWakeup() throws {
+        let t = try Trio(sealed: false)
+        let bite = UDPTransport.receiveBatchMax * UDPTransport.receiveCallsPerWakeupMax
+        let frames = (0..<(bite + 50)).map { frame($0, bytes: 100) }
+        t.nodes[0].send(batch: t.seal(0, frames, sealed: false).map { (packet: $0, destination: .node(NodeID(2))) })
+        usleep(20_000)
+        let fd = t.nodes[1].descriptors[0]
+        t.nodes[1].readable(fd)
+        #expect(t.received[1].count == bite)
+        #expect(t.nodes[1].counters.receiveCalls == UDPTransport.receiveCallsPerWakeupMax)
+        t.nodes[1].readable(fd)
+        #expect(t.received[1] == frames, "the rest at the next wake-up, in order")
+    }
+
+    @Test("datagrams from an unknown address or with another key are dropped and counted, in a batch like alone")
+    func foreignDatagramsInBatch() throws {
+        let t = try Trio(sealed: true)
+        let other = PacketCrypto(keyMaterial: Array("another cluster's key".utf8), clusterID: 7, nodeID: NodeID(1))
+        let good = t.seal(0, [frame(0), frame(2)], sealed: true)
+        t.nodes[0].send(batch: [(good[0], .node(NodeID(2))), (other.seal(frame(1)), .node(NodeID(2))), (good[1], .node(NodeID(2)))])
+        t.pump()
+        #expect(t.received[1] == [frame(0), frame(2)])
+        #expect(t.nodes[1].counters.unauthentic == 1)
+    }
+}
