@@ -50,13 +50,36 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
         self.subsystem = subsystem
     }
 
-    /// Connects to quorumd and groupd, registers, tells the subsystem the current members, then serves until
+    /// How long a control daemon waits at start for quorumd and groupd to serve (under systemd they are up already;
+    /// a local cluster, or an administrator, may start everything at once).
+    public static var startupWait: Duration { .seconds(30) }
+
+    /// Calls `connect` until the daemon it reaches serves, up to `startupWait`; says once that it waits.
+    static func waitFor<T>(_ daemon: String, log: (String) -> Void, _ connect: () throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + startupWait
+        var said = false
+        while true {
+            do {
+                return try connect()
+            } catch {
+                guard let e = error as? ClusterError, e.code == .notRunning || e.code == .tryAgain, ContinuousClock.now < deadline else { throw error }
+                if !said { log("waiting for \(daemon) to serve (\(e.code))") }
+                said = true
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// Connects to quorumd and groupd (waiting for them while they start), registers, tells the subsystem the current members, then serves until
     /// quorumd or groupd goes away (thrown: the daemon cannot go on without them) or the subsystem fails.
     public func run() async throws {
         let c = configuration
-        let cman = try CmanClient(instance: c.instance)
-        try cman.register(name: c.name)
-        let groups = try GroupClient(instance: c.instance)
+        let cman = try await Self.waitFor("quorumd", log: c.log) {
+            let cman = try CmanClient(instance: c.instance)
+            try cman.register(name: c.name)
+            return cman
+        }
+        let groups = try await Self.waitFor("groupd", log: c.log) { try GroupClient(instance: c.instance) }
         let (inputs, feed) = AsyncStream<ControlInput>.makeStream(bufferingPolicy: .unbounded)
         let socketPath = ControlSocket.path(daemon: c.name, instance: c.instance)
         try ConfigfsTree(root: c.instance.runDirectory).makeItem("")  // the run directory, if systemd did not make it
