@@ -6,9 +6,9 @@ import ClusterTypes
 
 /// A connection to the local quorumd: the libcman API (cman_init / cman_admin_init).
 ///
-/// Use it from one thread. Notifications (after `register`) arrive on `eventFD`; read them with
+/// Use it from one thread (plus the `events` reader: the `IPCClient` underneath serialises them). Notifications (after `register`) arrive on `eventFD`; read them with
 /// `nextNotification(timeoutMilliseconds:)` and answer a TRY_SHUTDOWN with `replyShutdown(allow:)`.
-public final class CmanClient: @unchecked Sendable {  // one caller thread, plus the `events` reader
+public final class CmanClient: @unchecked Sendable {  // one caller thread, plus the `events` reader (IPCClient serialises them)
     private let ipc: IPCClient
     public let service: String
 

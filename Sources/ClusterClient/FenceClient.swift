@@ -10,7 +10,7 @@ import ClusterTypes
 /// writing to shared storage.
 ///
 /// The domain-changing calls (`join`, `leave`, `acknowledge`, `reportExternallyFenced`) need `admin` (root).
-public final class FenceClient: @unchecked Sendable {  // one caller thread, plus the `events` reader
+public final class FenceClient: @unchecked Sendable {  // one caller thread, plus the `events` reader (IPCClient serialises them)
     private let ipc: IPCClient
     public let service: String
     /// Called by `dispatch()` for every event.

@@ -4,19 +4,16 @@ import ClusterIPCProtocol
 import ClusterSystem
 import ClusterTypes
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A closed-process-group connection to the local groupd (libcpg's role).
 ///
 /// Join groups, multicast to them (agreed order), and receive configuration changes and messages in virtual
 /// synchrony. Events can be consumed three ways: from a poll loop (watch `eventFD`, then `dispatch()` calls
 /// `onEvent` for each waiting event), by blocking in `nextEvent(timeoutMilliseconds:)`, or from async code through
-/// `events` (an `AsyncSequence`). The connection is safe to use from one thread plus the `events` reader.
+/// `events` (an `AsyncSequence`). The connection is safe to use from one thread plus the `events` reader (the
+/// `IPCClient` underneath serialises them).
 public final class GroupClient: @unchecked Sendable {
     private let ipc: IPCClient
-    private let lock = Mutex()
     public let service: String
     /// Called by `dispatch()` for every event.
     public var onEvent: (GroupIPC.Event) -> Void = { _ in }
@@ -28,7 +25,7 @@ public final class GroupClient: @unchecked Sendable {
 
     private func call(_ r: GroupIPC.Request) throws(ClusterError) -> GroupIPC.Response {
         let reply: IPCReply
-        do { reply = try lock.locked { () throws(IPCError) -> IPCReply in try ipc.call(messageID: r.messageID, body: r.body) } } catch {
+        do { reply = try ipc.call(messageID: r.messageID, body: r.body) } catch {
             throw .from(error)
         }
         let response: GroupIPC.Response
@@ -47,7 +44,7 @@ public final class GroupClient: @unchecked Sendable {
     /// Multicasts to `group` in agreed order. Throws `.tryAgain` while the ring is saturated.
     public func multicast(_ group: String, _ payload: [UInt8]) throws(ClusterError) {
         let r = GroupIPC.Request.mcast(group: group, payload: payload)
-        do { try lock.locked { () throws(IPCError) in try ipc.send(messageID: r.messageID, body: r.body) } } catch { throw .from(error) }
+        do { try ipc.send(messageID: r.messageID, body: r.body) } catch { throw .from(error) }
     }
 
     public func members(of group: String) throws(ClusterError) -> [GroupIPC.Address] {
@@ -72,14 +69,8 @@ public final class GroupClient: @unchecked Sendable {
     /// The next event within the timeout (0: poll, -1: wait), or nil.
     public func nextEvent(timeoutMilliseconds: Int32) throws(ClusterError) -> GroupIPC.Event? {
         let raw: IPCEvent?
-        if timeoutMilliseconds != 0, !lock.locked({ ipc.hasBufferedEvents }), let fd = ipc.eventFD {
-            // Wait outside the lock, so calls from another thread are not held up.
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, timeoutMilliseconds)
-        }
-        do { raw = try lock.locked { () throws(IPCError) -> IPCEvent? in try ipc.receiveEvent(timeoutMilliseconds: 0) } } catch {
-            throw .from(error)
-        }
+        // IPCClient waits outside its lock, so calls from another thread are not held up.
+        do { raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) } catch { throw .from(error) }
         guard let raw else { return nil }
         do { return try GroupIPC.Event.decode(messageID: raw.messageID, body: raw.body) } catch {
             throw ClusterError(.failed, "undecodable event \(raw.messageID): \(error)")
@@ -118,17 +109,5 @@ public final class GroupClient: @unchecked Sendable {
         }
     }
 
-    public func close() { lock.locked { ipc.disconnect() } }
-}
-
-/// A small pthread mutex.
-final class Mutex: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
-    }
+    public func close() { ipc.disconnect() }
 }

@@ -21,10 +21,15 @@ public struct IPCEvent: Sendable {
 /// A connection to a daemon's IPC service.
 ///
 /// Requests are synchronous (one outstanding at a time, as with libcman); events arrive on `eventFD`, which a
-/// caller's poll loop watches before calling `receiveEvent(timeoutMilliseconds: 0)` until it returns nil. Not
-/// thread-safe: use a connection from one thread.
-public final class IPCClient {
+/// caller's poll loop watches before calling `receiveEvent(timeoutMilliseconds: 0)` until it returns nil.
+///
+/// Thread-safe: libqb's client connection is not, and neither is the reply buffer nor the batch of unread events,
+/// so every use of them (a call, a send, reading an event, disconnecting) is serialised by one lock. A call holds it
+/// until its reply; an event reader that waits (a timeout other than 0) waits outside it, so one thread can read
+/// events (a dispatch source on `eventFD`) while another makes calls.
+public final class IPCClient: @unchecked Sendable {  // every mutable field is touched under `lock` only
     public let service: String
+    private let lock = IPCClientLock()
     private var handle: OpaquePointer?
     private var buffer: [UInt8]
     /// The events of a batch already read, handed out one at a time before anything newer.
@@ -48,10 +53,12 @@ public final class IPCClient {
         buffer = [UInt8](repeating: 0, count: max(size, 4096))
     }
 
-    deinit { disconnect() }
+    deinit { disconnectLocked() }
 
-    /// Closes the connection.
-    public func disconnect() {
+    /// Closes the connection; a call or event read under way on another thread finishes first.
+    public func disconnect() { lock.locked { disconnectLocked() } }
+
+    private func disconnectLocked() {
         if let h = handle {
             qb_ipcc_disconnect(h)
             handle = nil
@@ -60,12 +67,16 @@ public final class IPCClient {
 
     /// True while connected.
     public var isConnected: Bool {
-        guard let h = handle else { return false }
-        return qb_ipcc_is_connected(h) != 0
+        lock.locked {
+            guard let h = handle else { return false }
+            return qb_ipcc_is_connected(h) != 0
+        }
     }
 
     /// The descriptor that becomes readable when events (or a hang-up) are waiting.
-    public var eventFD: Int32? {
+    public var eventFD: Int32? { lock.locked { eventFDLocked } }
+
+    private var eventFDLocked: Int32? {
         guard let h = handle else { return nil }
         var fd: Int32 = -1
         return qb_ipcc_fd_get(h, &fd) == 0 ? fd : nil
@@ -73,6 +84,10 @@ public final class IPCClient {
 
     /// Sends a request and waits for its reply. A reply with a status other than ok is returned, not thrown.
     public func call(messageID: Int32, body: [UInt8], timeoutMilliseconds: Int32 = 30_000) throws(IPCError) -> IPCReply {
+        try lock.locked { () throws(IPCError) -> IPCReply in try callLocked(messageID: messageID, body: body, timeoutMilliseconds: timeoutMilliseconds) }
+    }
+
+    private func callLocked(messageID: Int32, body: [UInt8], timeoutMilliseconds: Int32) throws(IPCError) -> IPCReply {
         guard let h = handle else { throw .peerGone(service: service) }
         try checkSize(body.count)
         let n = withRequest(messageID: messageID, body: body) { iov, count in
@@ -83,7 +98,7 @@ public final class IPCClient {
         if n < 0 {
             // A late reply would be taken as the answer to the next request: after a timeout the connection is
             // unusable, so close it.
-            if Int32(-n) == ETIMEDOUT { disconnect() }
+            if Int32(-n) == ETIMEDOUT { disconnectLocked() }
             throw mapFailure(Int32(-n), timeout: timeoutMilliseconds)
         }
         return try parseReply(count: n)
@@ -106,6 +121,10 @@ public final class IPCClient {
     /// Servers throttle one-way messages with libqb's second flow-control level, which only blocks a send when the
     /// client allows level 2 for it (as libcpg does around its multicasts); requests with replies stay unblocked.
     public func send(messageID: Int32, body: [UInt8]) throws(IPCError) {
+        try lock.locked { () throws(IPCError) in try sendLocked(messageID: messageID, body: body) }
+    }
+
+    private func sendLocked(messageID: Int32, body: [UInt8]) throws(IPCError) {
         guard let h = handle else { throw .peerGone(service: service) }
         try checkSize(body.count)
         qb_ipcc_fc_enable_max_set(h, 2)
@@ -116,11 +135,46 @@ public final class IPCClient {
 
     /// Events already read from a batch and not yet returned: `eventFD` does not show them, so a caller that waits
     /// on it must read until `receiveEvent` returns nil (or check this first).
-    public var hasBufferedEvents: Bool { unpackedHead < unpacked.count }
+    public var hasBufferedEvents: Bool { lock.locked { unpackedHead < unpacked.count } }
 
     /// The next event, waiting up to `timeoutMilliseconds` (0: don't wait, -1: forever). Nil if none arrived. Events
     /// that came as one batch (`IPCLimits.eventBatchMessageID`) are returned one at a time, in order.
+    ///
+    /// A wait happens outside the connection's lock (a poll of `eventFD`), so calls from other threads go on.
     public func receiveEvent(timeoutMilliseconds: Int32) throws(IPCError) -> IPCEvent? {
+        let deadline = timeoutMilliseconds > 0 ? ContinuousClock.now + .milliseconds(timeoutMilliseconds) : nil
+        while true {
+            let (event, fd) = try lock.locked { () throws(IPCError) -> (IPCEvent?, Int32?) in
+                (try receiveEventLocked(), eventFDLocked)
+            }
+            if let event { return event }
+            if timeoutMilliseconds == 0 { return nil }
+            guard let fd else { throw .peerGone(service: service) }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - ContinuousClock.now
+                if left <= .zero { return nil }
+                wait = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, wait)
+            if ready < 0 && errno != EINTR { throw .system(operation: "poll of \(service)'s events", errno: errno) }
+            if ready == 0 {  // timed out: one last look, as libqb's own wait would have
+                return try lock.locked { () throws(IPCError) -> IPCEvent? in try receiveEventLocked() }
+            }
+            if ready > 0 && p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {  // hung up: no busy loop on it
+                return try lock.locked { () throws(IPCError) -> IPCEvent? in
+                    if let event = try receiveEventLocked() { return event }
+                    disconnectLocked()
+                    throw .peerGone(service: service)
+                }
+            }
+        }
+    }
+
+    /// The next event now, or nil; under the lock.
+    private func receiveEventLocked() throws(IPCError) -> IPCEvent? {
+        let timeoutMilliseconds: Int32 = 0
         if unpackedHead < unpacked.count {
             let e = unpacked[unpackedHead]
             unpackedHead += 1
@@ -203,10 +257,29 @@ public final class IPCClient {
         case EAGAIN: return .tryAgain
         case ETIMEDOUT: return .timedOut(service: service, milliseconds: Int(timeout))
         case ENOTCONN, EPIPE, ECONNRESET, ESHUTDOWN:
-            disconnect()
+            disconnectLocked()
             return .peerGone(service: service)
         case EMSGSIZE: return .messageTooLarge(size: -1, limit: maxMessageBytes)
         default: return .system(operation: "IPC call to \(service)", errno: e)
         }
+    }
+}
+
+/// A pthread mutex (the connection's lock; `Synchronization.Mutex` needs a newer macOS than the package supports).
+private final class IPCClientLock: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(m)
+        m.deallocate()
+    }
+    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return try body()
     }
 }

@@ -41,6 +41,21 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("one connection used from two threads (events on a dispatch queue, calls from another) stays intact")
+    func eventsWhileCalling() throws {
+        // Before IPCClient had a lock, the reply buffer, the batch of unread events and libqb's connection were
+        // shared unguarded: replies came back wrong or the client crashed in the Swift runtime (dlm_controld did so
+        // at start, its CmanClient read by the events task while its loop called nodes()).
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        for _ in 0..<3 {
+            let r = try client(name, ["race", "400"])
+            #expect(r.status == 0 && r.stdout.hasPrefix("ok 16000 events, 2000 calls"), "\(r)")
+        }
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("a burst of events goes as batches (one libqb event for many) and arrives complete and in order")
     func eventBatches() throws {
         let name = uniqueName("ipc")

@@ -142,7 +142,8 @@ struct ControlDaemonTests {
             try c.start(k, "o2cb_controld", arguments: ["-C", configfs(c, k), "-p", "7777", "-f", "0"])
         }
         let tree = ConfigfsTree(root: configfs(c, 1) + "/cluster/testcluster")
-        try waitUntil("o2cb tree has three nodes", c) { tree.items("node").count == 3 }
+        // A node's directory comes first and `local` last: wait for the last node's `local`, not just its directory.
+        try waitUntil("o2cb tree has three nodes", c) { tree.items("node").count == 3 && tree.read("node/127.0.0.3/local") != nil }
         #expect(tree.read("node/127.0.0.2/num") == "2" && tree.read("node/127.0.0.2/ipv4_address") == "127.0.0.2")
         #expect(tree.read("node/127.0.0.2/ipv4_port") == "7777")
         #expect(tree.read("node/127.0.0.1/local") == "1" && tree.read("node/127.0.0.3/local") == "0")

@@ -13,6 +13,11 @@
 //   ipc-peer client NAME big SIZE                send SIZE bytes (to provoke "message too large")
 //   ipc-peer client NAME oneway COUNT [PAUSE_MS]  COUNT one-way messages (PAUSE_MS after connecting), then a stats
 //                                                call; prints how many sends were refused with "try again"
+//   ipc-peer client NAME race ROUNDS             events read by a dispatch source on eventFD (as EventPump does)
+//                                                while this thread makes calls on the same connection: each of
+//                                                ROUNDS asks for a burst of events and makes checked echo calls;
+//                                                prints "ok EVENTS events, CALLS calls" if every reply and event is
+//                                                intact and in order
 //   options: --as-uid UID (drop privileges first)
 import ClusterDaemonSupport
 import ClusterIPC
@@ -66,6 +71,40 @@ final class PeerService: IPCServiceHandler {
     }
 
     func disconnected(_ connection: IPCConnection) { disconnects += 1 }
+}
+
+/// The event side of `client NAME race`: drains the connection on a dispatch queue, checking every event.
+final class RaceReader: @unchecked Sendable {  // `received` and `next` are touched on the source's queue only
+    let client: IPCClient
+    let burst: UInt32
+    let expected: Int
+    let allArrived = DispatchSemaphore(value: 0)
+    private var received = 0
+    private var next: UInt32 = 0
+
+    init(client: IPCClient, burst: UInt32, expected: Int) {
+        self.client = client
+        self.burst = burst
+        self.expected = expected
+    }
+
+    func drain() {
+        do {
+            while let e = try client.receiveEvent(timeoutMilliseconds: 0) {
+                var r = ByteReader(e.body)
+                let seq = try r.readUInt32()
+                let fill = e.body.dropFirst(4)
+                guard e.messageID == 100, seq == next, fill.count == 64, fill.allSatisfy({ $0 == UInt8(truncatingIfNeeded: seq) }) else {
+                    fail("event \(received): id \(e.messageID) seq \(seq) (expected \(next)), \(e.body.count) bytes")
+                }
+                next = next + 1 == burst ? 0 : next + 1
+                received += 1
+                if received == expected { allArrived.signal() }
+            }
+        } catch {
+            fail("reading events: \(error)")
+        }
+    }
 }
 
 func fail(_ message: String) -> Never {
@@ -207,6 +246,38 @@ case "client":
         var r = ByteReader(reply.body)
         _ = try? r.readUInt32(); _ = try? r.readUInt32() // connections, disconnects: not needed here
         print("oneways=\((try? r.readUInt32()) ?? 0) refused=\(refused)")
+    case "race":
+        // One connection, two threads: the way a control daemon uses its CmanClient (events read on a dispatch
+        // queue, calls made by its loop).
+        let rounds = Int(args[3]) ?? 100
+        let burst: UInt32 = 40
+        guard let fd = client.eventFD else { fail("no event descriptor") }
+        let reader = RaceReader(client: client, burst: burst, expected: rounds * Int(burst))
+        let queue = DispatchQueue(label: "ipc-peer.events")
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { @Sendable [reader] in reader.drain() }
+        source.resume()
+        var calls = 0
+        for round in 0..<rounds {
+            var w = ByteWriter()
+            w.write(burst)
+            let reply = call(.events, w.bytes)
+            guard reply.status == .ok, reply.messageID == Op.events.rawValue, reply.body.isEmpty else {
+                fail("round \(round): the events request got \(reply.messageID) \(reply.status) with \(reply.body.count) bytes")
+            }
+            calls += 1
+            for i in 0..<4 {
+                let payload = (0..<(200 + 97 * i)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ round &+ i) }
+                let echo = call(.echo, payload)
+                guard echo.status == .ok, echo.messageID == Op.echo.rawValue, echo.body == payload else {
+                    fail("round \(round): echo \(i) came back wrong (\(echo.messageID), \(echo.body.count) bytes)")
+                }
+                calls += 1
+            }
+        }
+        guard reader.allArrived.wait(timeout: .now() + 30) == .success else { fail("events missing after the calls") }
+        source.cancel()
+        print("ok \(reader.expected) events, \(calls) calls")
     default:
         fail("unknown operation \(args[2])")
     }
