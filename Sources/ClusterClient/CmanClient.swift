@@ -143,30 +143,14 @@ public final class CmanClient: @unchecked Sendable {  // one caller thread, plus
     /// how many.
     @discardableResult
     public func dispatch() throws(ClusterError) -> Int {
-        var n = 0
-        while let e = try nextEvent(timeoutMilliseconds: 0) {
-            onEvent(e)
-            n += 1
-        }
-        return n
+        try EventPump.drain({ () throws(ClusterError) in try nextEvent(timeoutMilliseconds: 0) }, into: onEvent)
     }
 
     /// Notifications and port messages as an asynchronous sequence, woken by the connection's readiness; it ends
     /// when quorumd goes away (as libcman's dispatch returning EHOSTDOWN). Read it from one task only.
     public var events: AsyncThrowingStream<CmanIPC.Event, any Error> {
-        AsyncThrowingStream { continuation in
-            guard let fd = eventFD else {
-                continuation.finish(throwing: ClusterError(.disconnected, "\(service): the connection has no event descriptor"))
-                return
-            }
-            let pump = EventPump(fd: fd, label: "cluster.cman.events") { [self] () throws(ClusterError) -> Bool in
-                while let e = try nextEvent(timeoutMilliseconds: 0) { continuation.yield(e) }
-                return true
-            } onFailure: { error in
-                continuation.finish(throwing: error)
-            }
-            continuation.onTermination = { _ in pump.cancel() }
-            pump.start()
+        EventPump.events(fd: eventFD, service: service, label: "cluster.cman.events") { [self] () throws(ClusterError) in
+            try nextEvent(timeoutMilliseconds: 0)
         }
     }
 

@@ -41,3 +41,35 @@ final class EventPump: @unchecked Sendable {  // its state is touched on its own
         }
     }
 }
+
+extension EventPump {
+    /// A client's events as an asynchronous sequence woken by the readiness of its event descriptor `fd`: `next`
+    /// reads one waiting event (nil when none waits). It ends, throwing, when the connection does.
+    static func events<Event>(fd: Int32?, service: String, label: String,
+                              next: @escaping () throws(ClusterError) -> Event?) -> AsyncThrowingStream<Event, any Error> {
+        AsyncThrowingStream { continuation in
+            guard let fd else {
+                continuation.finish(throwing: ClusterError(.disconnected, "\(service): the connection has no event descriptor"))
+                return
+            }
+            let pump = EventPump(fd: fd, label: label) { () throws(ClusterError) -> Bool in
+                while let e = try next() { continuation.yield(e) }
+                return true
+            } onFailure: { error in
+                continuation.finish(throwing: error)
+            }
+            continuation.onTermination = { _ in pump.cancel() }
+            pump.start()
+        }
+    }
+
+    /// Hands every event waiting now to `handle` (a client's `dispatch()`); returns how many.
+    static func drain<Event>(_ next: () throws(ClusterError) -> Event?, into handle: (Event) -> Void) throws(ClusterError) -> Int {
+        var n = 0
+        while let e = try next() {
+            handle(e)
+            n += 1
+        }
+        return n
+    }
+}

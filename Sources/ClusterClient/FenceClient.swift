@@ -86,30 +86,14 @@ public final class FenceClient: @unchecked Sendable {  // one caller thread, plu
     /// Calls `onEvent` for every event waiting now; returns how many.
     @discardableResult
     public func dispatch() throws(ClusterError) -> Int {
-        var n = 0
-        while let e = try nextEvent(timeoutMilliseconds: 0) {
-            onEvent(e)
-            n += 1
-        }
-        return n
+        try EventPump.drain({ () throws(ClusterError) in try nextEvent(timeoutMilliseconds: 0) }, into: onEvent)
     }
 
     /// The events as an asynchronous sequence (after `subscribe()`), woken by the connection's readiness; it ends
     /// when fenced goes away.
     public var events: AsyncThrowingStream<FenceIPC.Event, any Error> {
-        AsyncThrowingStream { continuation in
-            guard let fd = eventFD else {
-                continuation.finish(throwing: ClusterError(.disconnected, "\(service): the connection has no event descriptor"))
-                return
-            }
-            let pump = EventPump(fd: fd, label: "cluster.fence.events") { [self] () throws(ClusterError) -> Bool in
-                while let e = try nextEvent(timeoutMilliseconds: 0) { continuation.yield(e) }
-                return true
-            } onFailure: { error in
-                continuation.finish(throwing: error)
-            }
-            continuation.onTermination = { _ in pump.cancel() }
-            pump.start()
+        EventPump.events(fd: eventFD, service: service, label: "cluster.fence.events") { [self] () throws(ClusterError) in
+            try nextEvent(timeoutMilliseconds: 0)
         }
     }
 

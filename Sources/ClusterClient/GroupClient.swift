@@ -80,12 +80,7 @@ public final class GroupClient: @unchecked Sendable {
     /// Calls `onEvent` for every event waiting now; returns how many.
     @discardableResult
     public func dispatch() throws(ClusterError) -> Int {
-        var n = 0
-        while let e = try nextEvent(timeoutMilliseconds: 0) {
-            onEvent(e)
-            n += 1
-        }
-        return n
+        try EventPump.drain({ () throws(ClusterError) in try nextEvent(timeoutMilliseconds: 0) }, into: onEvent)
     }
 
     /// The events as an asynchronous sequence; it ends when the connection does. Read it from one task only.
@@ -93,19 +88,8 @@ public final class GroupClient: @unchecked Sendable {
     /// It wakes on the connection's readiness (a dispatch read source on `eventFD`), not on a timer; a program
     /// with its own loop can instead watch `eventFD` and call `dispatch()`.
     public var events: AsyncThrowingStream<GroupIPC.Event, any Error> {
-        AsyncThrowingStream { continuation in
-            guard let fd = eventFD else {
-                continuation.finish(throwing: ClusterError(.disconnected, "\(service): the connection has no event descriptor"))
-                return
-            }
-            let pump = EventPump(fd: fd, label: "cluster.groups.events") { [self] () throws(ClusterError) -> Bool in
-                while let e = try nextEvent(timeoutMilliseconds: 0) { continuation.yield(e) }
-                return true
-            } onFailure: { error in
-                continuation.finish(throwing: error)
-            }
-            continuation.onTermination = { _ in pump.cancel() }
-            pump.start()
+        EventPump.events(fd: eventFD, service: service, label: "cluster.groups.events") { [self] () throws(ClusterError) in
+            try nextEvent(timeoutMilliseconds: 0)
         }
     }
 
