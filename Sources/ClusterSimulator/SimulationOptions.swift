@@ -91,3 +91,22 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
 }
 
 private func pow2(_ x: Double) -> Double { x * x }
+
+extension SimulationOptions {
+    /// Options for scripted runs of `nodes` nodes: no random faults, no loss (the script makes the faults).
+    public static func calm(seed: UInt64, nodes: Int) -> SimulationOptions {
+        var o = SimulationOptions(seed: seed, nodes: nodes...nodes)
+        o.lossProbability = 0
+        o.duplicateProbability = 0
+        o.corruptProbability = 0
+        o.partitionProbability = 0
+        o.crashProbability = 0
+        o.leaveProbability = 0
+        o.delayTailProbability = 0
+        o.spuriousReportProbability = 0
+        o.deafProbability = 0
+        o.clogProbability = 0
+        o.stragglerProbability = 0
+        return o
+    }
+}

@@ -15,25 +15,9 @@ struct ControlSimulationTests {
         Quorum.Settings(clusterName: "sim", nodes: (1...n).map { Quorum.ConfiguredNode(id: NodeID(UInt32($0)), name: "n\($0)", votes: 1) })
     }
 
-    static func calm(_ seed: UInt64, nodes: Int) -> SimulationOptions {
-        var o = SimulationOptions(seed: seed, nodes: nodes...nodes)
-        o.lossProbability = 0
-        o.duplicateProbability = 0
-        o.corruptProbability = 0
-        o.partitionProbability = 0
-        o.crashProbability = 0
-        o.leaveProbability = 0
-        o.delayTailProbability = 0
-        o.spuriousReportProbability = 0
-        o.deafProbability = 0
-        o.clogProbability = 0
-        o.stragglerProbability = 0
-        return o
-    }
-
     /// A quiet scripted run on reliable fence devices whose fenced nodes stay down, formed for 5 s.
     static func scripted(seed: UInt64, nodes: Int, agentMilliseconds: ClosedRange<Int64> = 1...800) -> Simulation {
-        let sim = Simulation(options: calm(seed, nodes: nodes), stack: quorum(nodes), fencing: .reliable(agentMilliseconds: agentMilliseconds),
+        let sim = Simulation(options: SimulationOptions.calm(seed: seed, nodes: nodes), stack: quorum(nodes), fencing: .reliable(agentMilliseconds: agentMilliseconds),
                              control: ControlOptions())
         sim.quiet()
         sim.fencedNodesStayDown = true

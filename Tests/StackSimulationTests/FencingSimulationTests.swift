@@ -14,26 +14,9 @@ struct FencingSimulationTests {
                         expectedVotes: twoNode ? 1 : nil, twoNode: twoNode)
     }
 
-    /// Options for scripted runs: no random faults, no loss.
-    static func calm(_ seed: UInt64, nodes: Int) -> SimulationOptions {
-        var o = SimulationOptions(seed: seed, nodes: nodes...nodes)
-        o.lossProbability = 0
-        o.duplicateProbability = 0
-        o.corruptProbability = 0
-        o.partitionProbability = 0
-        o.crashProbability = 0
-        o.leaveProbability = 0
-        o.delayTailProbability = 0
-        o.spuriousReportProbability = 0
-        o.deafProbability = 0
-        o.clogProbability = 0
-        o.stragglerProbability = 0
-        return o
-    }
-
     /// A quiet scripted run whose fenced nodes stay down, after 4 s to form the cluster and the domain.
     static func scripted(seed: UInt64, nodes: Int, twoNode: Bool = false, fencing: FencingOptions = .reliable()) -> Simulation {
-        let sim = Simulation(options: calm(seed, nodes: nodes), stack: quorum(nodes, twoNode: twoNode), fencing: fencing)
+        let sim = Simulation(options: SimulationOptions.calm(seed: seed, nodes: nodes), stack: quorum(nodes, twoNode: twoNode), fencing: fencing)
         sim.quiet()
         sim.fencedNodesStayDown = true
         sim.advance(.seconds(4))
