@@ -193,7 +193,7 @@ let package = Package(
                           path: "Tests/Support/cman-peer", swiftSettings: strict),
         .target(name: "SimulationTestSupport", dependencies: ["ClusterSimulator"],
                 path: "Tests/Support/SimulationTestSupport", swiftSettings: strict),
-        .target(name: "TestSupportKit", dependencies: ["ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "TestSupportKit", dependencies: ["ClusterClient", "ClusterIPC", "TotemLink", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
                 path: "Tests/Support/TestSupportKit", swiftSettings: strict),
 
         // MARK: Tests
@@ -259,7 +259,7 @@ let package = Package(
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "ClusterIPCProtocol", "ClusterTypes", "ClusterWire", "totemd", "quorumd", "groupd", "rgmanager",
                                    "clustat", "clusvcadm", "fenced", "fence_tool", "fenced-stub"],
                     swiftSettings: strict),
-        .testTarget(name: "ClusterIPCTests", dependencies: ["TestSupportKit", "ipc-peer"], swiftSettings: strict),
+        .testTarget(name: "ClusterIPCTests", dependencies: ["ClusterIPC", "TestSupportKit", "ipc-peer"], swiftSettings: strict),
     ]
 )
 

@@ -69,8 +69,19 @@ public final class DaemonRunner {
     // MARK: - Services and status
 
     /// Starts serving the IPC service `service` (named for this instance) on the loop.
+    /// Before its first service: the ring buffers of connections whose processes are all gone (a node whose
+    /// daemons were killed together) are removed, or they would hold their memory until reboot.
+    private func removeStaleRingBuffers() {
+        let sweep = StaleRingBuffers.sweep()
+        if sweep.removed > 0 {
+            logger.info("removed \(sweep.removed) IPC ring buffer director\(sweep.removed == 1 ? "y" : "ies") of processes that are gone from /dev/shm (\(sweep.bytes / 1_048_576) MiB)")
+        }
+        for failure in sweep.failures { logger.warning("cannot remove a stale IPC ring buffer directory: \(failure)") }
+    }
+
     @discardableResult
     public func serve(_ service: String, rootOnly: Bool = false, handler: any IPCServiceHandler) throws(StartupError) -> IPCServer {
+        if servers.isEmpty { removeStaleRingBuffers() }
         let server = IPCServer(name: instance.ipcName(service), rootOnly: rootOnly, loop: loop, handler: handler)
         server.log = { [logger] in logger.warning("\($0)") }
         do { try server.start() } catch {

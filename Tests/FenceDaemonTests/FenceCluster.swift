@@ -43,7 +43,8 @@ struct FenceCluster {
         conf = conf.replacingOccurrences(of: "</cluster>\n", with: "  <fence_daemon \(fenceDaemon)/>\n  <fencedevices>\n\(devices)  </fencedevices>\n\(extra)</cluster>\n")
         try conf.write(toFile: c.configPath, atomically: true, encoding: .utf8)
         for agent in Agent.allCases {
-            let record = "{ echo \"--- pid $$ at $(date +%s.%N)\"; printf '%s\\n' \"$input\"; } >> \"\(c.directory)/\(agent.rawValue).log\""
+            // One write per run: agents of several nodes run at once, and two runs' lines must not interleave.
+            let record = "record=\"--- pid $$ at $(date +%s.%N)\n$input\"; printf '%s\\n' \"$record\" >> \"\(c.directory)/\(agent.rawValue).log\""
             let tail: String
             switch agent {
             case .localcluster: tail = "printf '%s\\n' \"$input\" | exec \"\(root)/tools/fence_localcluster\""

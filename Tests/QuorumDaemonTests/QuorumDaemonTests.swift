@@ -67,14 +67,13 @@ struct QuorumDaemonTests {
     @Test("cman_tool leave with no client holding the node: totemd and quorumd exit 0 once totemd has gone, the others see it leave")
     func plainLeave() throws {
         let c = try cluster(3)
-        let started = ContinuousClock.now
         let left = try c.tool(3, "cman_tool", ["leave"])
         #expect(left.status == 0, "\(left)")
         let quorumd = try #require(c.upper[3]?["quorumd"])
         #expect(try quorumd.wait(timeout: .seconds(10)) == 0)
         #expect(try c.processes[3]?.wait(timeout: .seconds(10)) == 0)
-        // quorumd stopped because totemd went, not because it gave up waiting for it.
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // quorumd stopped because totemd went, not because it gave up waiting for it (its log would say so; a
+        // time bound here failed on a machine short of memory).
         let log3 = (try? String(contentsOfFile: "\(c.directory)/node3/log/quorumd.log", encoding: .utf8)) ?? ""
         #expect(!log3.contains("did not leave within"), "\(log3)")
         // Announced, not lost: the others count it gone at once and keep expected votes (no `remove`).
@@ -216,6 +215,38 @@ struct QuorumDaemonTests {
         let c = try LocalCluster(nodes: 1)
         let r = try c.tool(1, "cman_tool", ["status"])
         #expect(r.status == 69 && r.stderr.contains("not running"), "\(r)")
+    }
+
+    @Test("a node whose daemons were all SIGKILLed leaves their IPC ring buffers in /dev/shm; restarted, its daemons remove them")
+    func staleRingBuffersRemoved() throws {
+        let c = try cluster(1)
+        let totemd = try #require(c.processes[1]?.pid), quorumd = try #require(c.upper[1]?["quorumd"]?.pid)
+        // Killed behind the harness's back (it would clean up after its own kills), as a crash or `kill -9` would.
+        for pid in [totemd, quorumd] { kill(pid, SIGKILL) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while c.processes[1]?.isRunning == true || c.upper[1]?["quorumd"]?.isRunning == true {
+            #expect(ContinuousClock.now < deadline); if ContinuousClock.now > deadline { return }
+            usleep(10_000)
+        }
+        func leftovers() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).filter { $0.hasPrefix("qb-\(totemd)-\(quorumd)-") }
+        }
+        // quorumd's connection to totemd: neither end could close it.
+        #expect(!leftovers().isEmpty, "libqb removed the buffers itself: this test's premise no longer holds")
+        // And one of two processes that are long gone (reaped children of this test).
+        var dead: [Int32] = []
+        for _ in 0..<2 { let p = try ChildProcess("/bin/true", []); try p.wait(); dead.append(p.pid) }
+        let old = "/dev/shm/qb-\(dead[0])-\(dead[1])-7-\(uniqueName("t"))"
+        try FileManager.default.createDirectory(atPath: old, withIntermediateDirectories: false)
+        try Data(count: 8192).write(to: URL(fileURLWithPath: old + "/qb-event-x-data"))
+
+        try c.start(1)
+        try c.waitForQuorum([1]) { $0.quorate }
+        #expect(leftovers().isEmpty, "\(leftovers())")
+        #expect(!FileManager.default.fileExists(atPath: old))
+        // Whichever daemon served first removed them.
+        let log = ["totemd", "quorumd"].map { (try? String(contentsOfFile: "\(c.directory)/node1/log/\($0).log", encoding: .utf8)) ?? "" }.joined()
+        #expect(log.contains("IPC ring buffer director") && log.contains("of processes that are gone"), "\(log)")
     }
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +77,7 @@ public final class ChildProcess: @unchecked Sendable {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             if !exited(within: .seconds(5)) { reapDirectly() }
+            StaleRingBuffers.sweep(involving: [pid]) // its connections to processes killed with it
         }
     }
 
@@ -154,6 +156,8 @@ public final class ChildProcess: @unchecked Sendable {
         }
         process.waitUntilExit()
         drain()
+        // Killed, it could not close its IPC connections; if its peers died too, their ring buffers are left.
+        if process.terminationReason == .uncaughtSignal { StaleRingBuffers.sweep(involving: [pid]) }
         return process.terminationStatus
     }
 

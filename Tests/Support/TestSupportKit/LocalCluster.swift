@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterClient
+import ClusterIPC
 import TotemLink
 import ClusterIPCProtocol
 import ClusterSystem
@@ -56,7 +57,17 @@ public final class LocalCluster: @unchecked Sendable {
         let all = Array(processes.values) + upper.values.flatMap { $0.values }
         for p in all { p.signal(SIGKILL) }
         for p in all { _ = try? p.wait(timeout: .seconds(5)) } // already killed; only reaping
+        sweepRingBuffers(of: all) // the killed daemons' connections to each other
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Removes the ring buffers of the connections between killed processes, once they are dead (SIGKILL is not
+    /// instant on a loaded machine, and a buffer with a live end is kept).
+    private func sweepRingBuffers(of killed: [ChildProcess]) {
+        let pids = Set(killed.map(\.pid))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while pids.contains(where: StaleRingBuffers.isRunning), ContinuousClock.now < deadline { usleep(10_000) }
+        StaleRingBuffers.sweep(involving: pids)
     }
 
     public var configPath: String { directory + "/cluster.conf" }
@@ -102,6 +113,7 @@ public final class LocalCluster: @unchecked Sendable {
         let all = [processes[k]].compactMap { $0 } + (upper[k]?.values.map { $0 } ?? [])
         for p in all { p.signal(SIGKILL) }
         for p in all { _ = try? p.wait(timeout: .seconds(5)) } // reaping killed processes
+        sweepRingBuffers(of: all) // as a real node's reboot would clear /dev/shm
         processes[k] = nil
         upper[k] = nil
     }
