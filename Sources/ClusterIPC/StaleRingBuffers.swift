@@ -48,7 +48,8 @@ public enum StaleRingBuffers {
                 result.removed += 1
                 result.bytes += bytes
             } catch {
-                result.failures.append("\(path): \(error.localizedDescription)")
+                // Gone anyway: another daemon starting at the same moment swept it first.
+                if FileManager.default.fileExists(atPath: path) { result.failures.append("\(path): \(error.localizedDescription)") }
             }
         }
         return result

@@ -51,6 +51,9 @@ public final class FenceDaemon {
     private var waitingLogged = false
     /// SIGTERM asked for a clean leave; the daemon stops when the domain is left or after `leaveWaitMax`.
     var stopping = false
+    /// Why fenced is stopping (a signal, or quorumd gone) and the exit code it stops with.
+    private var stopReason = "SIGTERM"
+    private var stopCode = DaemonExitCode.ok
 
     /// How long fenced waits for quorumd and groupd to come up before giving up (exit 69).
     public static let connectWaitMax: Duration = .seconds(60)
@@ -273,31 +276,41 @@ public final class FenceDaemon {
     private func shutdown(_ signal: String) {
         guard !stopping else { return }
         stopping = true
+        stopReason = signal
         agents.killAll()
         guard let driver, driver.core.phase != .outside else {
-            runner.stop(reason: signal)
+            runner.stop(reason: signal, code: stopCode)
             return
         }
         log(.notice, "\(signal): leaving the fence domain before stopping")
         runner.status("stopping: leaving the fence domain")
         if case .refused(let why)? = driver.feed(.request(.leave))?.result {
-            runner.stop(reason: "\(signal) (the fence domain could not be left: \(why))")
+            runner.stop(reason: "\(signal) (the fence domain could not be left: \(why))", code: stopCode)
             return
         }
         runner.loop.schedule(after: Self.leaveWaitMax) { [weak self] in
-            self?.runner.stop(reason: "\(signal) (the fence domain was not left within \(Self.leaveWaitMax))")
+            guard let self else { return }
+            runner.stop(reason: "\(signal) (the fence domain was not left within \(Self.leaveWaitMax))", code: stopCode)
         }
-        stopIfLeft(signal)
+        stopIfLeft()
     }
 
     /// After SIGTERM: stops once the domain is left.
-    func stopIfLeft(_ signal: String = "SIGTERM") {
+    func stopIfLeft() {
         guard stopping, driver?.core.phase == .outside else { return }
-        runner.stop(reason: "\(signal); left the fence domain")
+        runner.stop(reason: "\(stopReason); left the fence domain", code: stopCode)
     }
 
     private func lost(_ daemon: String, _ why: String) {
-        guard !runner.isStopping else { return }
+        guard !runner.isStopping, !stopping else { return }
+        if daemon == "quorumd" {
+            // groupd is still there, so the domain can be left cleanly: the others then do not remove this node for
+            // a fence daemon that died. systemd restarts quorumd, and fenced with it (BindsTo=), which joins again.
+            log(.error, "lost quorumd: \(why); leaving the fence domain cleanly, then stopping")
+            stopCode = .failure
+            shutdown("quorumd unavailable")
+            return
+        }
         log(.critical, "lost \(daemon): \(why); stopping (the other members see this fence daemon go)")
         agents.killAll()
         runner.stop(reason: "\(daemon) unavailable", code: .failure)

@@ -500,7 +500,7 @@ extension Quorum {
             case .kill(let node):
                 guard let n = nodes[node], members.contains(node) else { return .refused("node \(node) is not a member") }
                 guard node != nodeID else { return .refused("use cman_tool leave to stop this node") }
-                out.effects.append(.multicast(Message.kill(node: node, reason: "killed by an administrator on \(me.name)").encode()))
+                out.effects.append(.multicast(Message.kill(node: node, reason: "killed by cman_tool kill or another program (fenced removes a node whose fence daemon died) on \(me.name)").encode()))
                 out.effects.append(.notice(.killing(node: n.name)))
             case .leave(let remove):
                 guard !leaveInProgress else { return .refused("a leave is already in progress") }

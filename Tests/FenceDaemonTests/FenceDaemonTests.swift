@@ -127,4 +127,30 @@ struct FenceDaemonTests {
         #expect(d.victimCount == 2 && d.waitState == "quorum" && d.victimNow.rawValue == 0, "\(d)")
         #expect(c.cluster.cmanStatus(1)?.quorate == false)
     }
+
+    @Test("quorumd SIGKILLed on node 3: its fenced leaves the domain cleanly and exits 1; node 3 is neither removed nor fenced; restarted, both are back")
+    func quorumdLost() throws {
+        let c = try FenceCluster(nodes: 3)
+        try c.startAll()
+        let fenced3 = try #require(c.cluster.upper[3]?["fenced"])
+        c.cluster.upper[3]?["quorumd"]?.signal(SIGKILL)
+        // A failure for systemd (which restarts fenced with quorumd), but a clean leave for the domain.
+        #expect(try fenced3.wait(timeout: .seconds(15)) == 1, "\(c.logs())")
+        #expect(c.fencedLog(3).contains("lost quorumd") && c.fencedLog(3).contains("left the fence domain"), "\(c.fencedLog(3))")
+        try c.waitDomain(1, "node 3 gone from the domain without becoming a victim") { d in
+            d.members.map(\.rawValue) == [1, 2] && d.victimCount == 0
+        }
+        // Had its fence daemon died instead, the others would remove node 3 from the cluster and fence it.
+        usleep(1_000_000)
+        #expect(c.runs(.localcluster).isEmpty, "\(c.logs())")
+        #expect(!c.fencedLog(1).contains("died; removing") && !c.fencedLog(2).contains("died; removing"), "\(c.logs())")
+        #expect(c.cluster.cmanStatus(1)?.nodes == 3)
+
+        try c.cluster.start(3, "quorumd")
+        try c.cluster.start(3, "fenced")
+        for k in 1...3 {
+            try c.waitDomain(k, "whole again") { d in d.members.map(\.rawValue) == [1, 2, 3] && d.victimCount == 0 }
+        }
+        #expect(c.runs(.localcluster).isEmpty, "\(c.logs())")
+    }
 }
