@@ -9,7 +9,9 @@ import ClusterWire
 /// for `tko` intervals is dead by disk. The master is the lowest-numbered node that is alive on disk and fit; once a
 /// node has seen itself the candidate for `masterWait` intervals and no lower node claims it, it claims it. The
 /// master's partition (its totem membership, among the nodes alive on disk) gets the device's votes; every other node
-/// offers none. So a two-node cluster that loses its link keeps exactly one quorate side: the master's.
+/// offers none. So a two-node cluster that loses its link keeps exactly one quorate side: the master's. With master_wins
+/// a master that loses the role keeps claiming it (offering nothing) until its quorum core has delivered the
+/// retraction of its offer, so that no partition still counting the old master's offer meets a new master.
 public enum QuorumDisk {
     /// The most nodes (node ids 1...16), as qdisk.
     public static let nodesMax = 16

@@ -11,8 +11,10 @@ struct QuorumDiskTests {
         var nodes: [QuorumDisk.StateMachine]
         var lastDecision: [NodeID: QuorumDisk.Decision] = [:]
 
-        init(_ count: Int, masterWins: Bool = true, minScore: UInt32 = 0) {
-            nodes = (1...count).map { QuorumDisk.StateMachine(nodeID: NodeID(UInt32($0)), settings: QuorumDisk.Settings(votes: 1, tko: 3, masterWins: masterWins, minScore: minScore)) }
+        init(_ count: Int, masterWins: Bool = true, minScore: UInt32 = 0, mutations: Quorum.Mutations = []) {
+            var settings = QuorumDisk.Settings(votes: 1, tko: 3, masterWins: masterWins, minScore: minScore)
+            settings.mutations = mutations
+            nodes = (1...count).map { QuorumDisk.StateMachine(nodeID: NodeID(UInt32($0)), settings: settings) }
         }
 
         /// One interval on every node in `running`, with their scores and totem memberships; `outstanding` are the
@@ -95,6 +97,15 @@ struct QuorumDiskTests {
         for _ in 0..<4 { disk.interval(running: [1, 2, 3], score: [1: 0], members: all) }
         #expect(disk.blocks[NodeID(1)]?.claimsMaster == false)
         #expect(disk.master(3) == NodeID(2) && disk.votes(2) == 1)
+    }
+
+    @Test("the test above tells the rule apart: a master that releases at once lets another node claim while its offer is outstanding")
+    func masterReleasingAtOnceIsCaught() {
+        var disk = Disk(3, minScore: 1, mutations: .masterReleasesAtOnce)
+        let all = [1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]]
+        for _ in 0..<4 { disk.interval(running: [1, 2, 3], members: all) }
+        for _ in 0..<8 { disk.interval(running: [1, 2, 3], score: [1: 0], members: all, outstanding: [1]) }
+        #expect(disk.lastDecision[NodeID(2)]?.isMaster == true, "the weakened disk hands over at once")
     }
 
     @Test("blocks round-trip; garbage reads as no block")
