@@ -99,6 +99,7 @@ extension Simulation {
             }
         }
         let q = host.core
+        if verbose { traceQuorum(n, input, q) }
         stackState.quorumMembers[n.index] = Set(q.members.filter { q.nodes[$0]?.state == .member })
         if case .configuration(let c) = input, c.kind == .regular, c.members.contains(n.id) {
             if !q.dirty && stackState.dirty[n.index] == true {
@@ -113,6 +114,20 @@ extension Simulation {
         }
         for bytes in pending { submitUpper(n, channel: Quorum.channel, bytes) }
         checkQuorum()
+    }
+
+    private func traceQuorum(_ n: SimNode, _ input: Quorum.Event, _ q: Quorum.StateMachine) {
+        let what: String
+        switch input {
+        case .configuration(let c): what = "\(c.kind) \(c.ringID.sequence) \(c.members)"
+        case .delivered(let from, let bytes):
+            what = "from \(from): \((try? Quorum.Message.decode(bytes)).map { "\($0)" } ?? "?")" // tracing only
+        case .qdisk(let votes, let asMaster, _, _): what = "qdisk votes \(votes) master \(asMaster)"
+        default: what = "\(input)"
+        }
+        let s = q.summary
+        let offers = q.members.map { "\($0):\(q.nodes[$0]?.qdiskVotes ?? 0)\(q.nodes[$0]?.qdiskMaster == true ? "m" : "")" }
+        print("\(now) n\(n.index + 1) quorum \(what) -> quorate \(s.quorate) total \(s.totalVotes)/\(s.quorum) members \(q.members) offers \(offers)")
     }
 
     /// Queues an upper core's multicast for its node's totem core, at this instant but after the current step: a
@@ -256,7 +271,8 @@ extension Simulation {
         if heuristics && !healed && stackState.random.chance(0.05) { stackState.fit[n.index]!.toggle() }
         if healed { stackState.fit[n.index] = true }
         let blocks = stackState.disk.keys.sorted().map { stackState.disk[$0]! }
-        let d = disk.interval(blocks: blocks, score: stackState.fit[n.index]! ? 1 : 0, members: q.members)
+        let d = disk.interval(blocks: blocks, score: stackState.fit[n.index]! ? 1 : 0, members: q.members,
+                              offerOutstanding: q.masterOfferOutstanding)
         stackState.qdisk[n.index] = disk
         stackState.disk[n.id] = d.block
         if d.isMaster && stackState.lastMaster != n.id {
@@ -265,6 +281,9 @@ extension Simulation {
         }
         queue.push(.stack(.qdiskInterval(node: n.index, incarnation: incarnation)), at: now + s.qdiskInterval)
         if d.evicted { note("n\(n.index + 1) evicted by the quorum disk master") }
+        if verbose {
+            note("n\(n.index + 1) qdisk: master \(d.master.map { "\($0)" } ?? "none")\(d.isMaster ? " (self)" : "") votes \(d.votes) alive \(d.alive) claims \(d.block.claimsMaster)\(disk.isReleasing ? " (releasing)" : "")")
+        }
         // The core decides: leave if evicted, tell the members dead by disk to leave if quorate.
         quorumEvent(n, .quorumDisk(d))
     }

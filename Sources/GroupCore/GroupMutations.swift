@@ -11,10 +11,15 @@ extension ProcessGroup {
 
         /// A multicast is delivered to every local process of the group, in its view or not, from any sender.
         public static let deliverOutsideView = Mutations(rawValue: 1 << 0)
+        /// No view change at a transitional configuration that drops nodes: its messages are delivered in the old
+        /// ring's view, beside messages the other side delivered and this side missed (issue 9's group seeds 7186,
+        /// 7217, 7352).
+        public static let transitionalDeliveriesInOldView = Mutations(rawValue: 1 << 1)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
             ("deliver outside the view", .deliverOutsideView),
+            ("transitional deliveries in the old view", .transitionalDeliveriesInOldView),
         ]
 
         public var description: String {

@@ -16,6 +16,7 @@ extension ProcessGroup.StateMachine {
             // Until the regular configuration, totem delivers what is left of the old ring, skipping messages nobody
             // here received: views installed now depend on this side's gaps, so they are provisional.
             transitional = Set(list)
+            transitionalViews(ringSequence: seq, representative: rep, out: &out)
             provisionalViews = true
             return
         }
@@ -43,6 +44,7 @@ extension ProcessGroup.StateMachine {
             finishSync(keeping: stayed, out: &out)
         }
         provisionalViews = false
+        departed = []
         // A newcomer whose request did not come round before the ring changed: what it held predates its knowledge,
         // and the members' lists for the new round already reflect it.
         if newcomer { held = [] }
@@ -59,6 +61,37 @@ extension ProcessGroup.StateMachine {
         sync = Sync(key: RoundKey(ringSequence: seq, requester: NodeID(0), round: 0), transitional: stayed, deadline: now + syncWait,
                     totem: totemEvent())
         sendList(out: &out)
+    }
+
+    /// The transitional configuration dropped nodes: their processes leave every group (node down) before any of
+    /// the transitional configuration's messages is delivered (EVS: the membership change comes first). Those
+    /// messages skip what this side never received, so they must not land in the view in which nodes on the other
+    /// side delivered messages this side missed.
+    ///
+    /// Every node of this transitional configuration delivered the same messages of the old ring up to here
+    /// (virtual synchrony), so all of them install this view with the same members; it is named after the new
+    /// ring (the transitional configuration's ring id, which a fence domain compares with quorumd's) and the lowest
+    /// node of the transitional configuration, which tells it apart from the transitional views of other parts of
+    /// the old ring that merge into the same ring, above every message position (`seq << 16 | fragment` < 2^48).
+    /// While a sync round is open or this groupd is new nothing is delivered before the round ends (and then in
+    /// provisional views), so nothing changes here.
+    mutating func transitionalViews(ringSequence seq: UInt64, representative rep: NodeID, out: inout ProcessGroup.Output) {
+        guard sync == nil, !newcomer, let stayed = transitional, let lowest = stayed.min(),
+              !mutations.contains(.transitionalDeliveriesInOldView) else { return }
+        let lost = Set(nodes).subtracting(stayed)
+        guard !lost.isEmpty else { return }
+        departed = lost
+        for g in groups.keys.sorted() {
+            let gone = groups[g]!.filter { lost.contains($0.node) }
+            guard !gone.isEmpty else { continue }
+            groups[g]!.removeAll { lost.contains($0.node) }
+            var change = ProcessGroup.ConfigurationChange(group: g, members: groups[g]!, joined: [], left: gone.map { ($0, .nodeDown) })
+            change.ringSequence = seq
+            change.ringRepresentative = rep
+            change.viewNumber = ProcessGroup.transitionalViewBase | UInt64(lowest.rawValue)
+            for h in inView[g] ?? [] { out.effects.append(.event(h, .configurationChange(change))) }
+            if groups[g]!.isEmpty { groups[g] = nil }
+        }
     }
 
     func sendList(out: inout ProcessGroup.Output) {
@@ -83,7 +116,7 @@ extension ProcessGroup.StateMachine {
             s.absent.formUnion(absent.filter { $0 != s.key.requester })
             sync = s
             if Set(nodes).isSubset(of: Set(s.lists.keys).union(s.absent)) { finishSync(out: &out) }
-        } else if sync == nil, !newcomer, let f = finished, f.key == key, !f.listed.contains(from), nodes.contains(from) {
+        } else if sync == nil, !newcomer, let f = finished, f.key == key, !f.listed.contains(from), nodes.contains(from), !departed.contains(from) {
             // The round closed without this list: its processes arrive now, at this point of the order, everywhere.
             finished!.listed.insert(from)
             knownAbsent.remove(from)

@@ -73,6 +73,9 @@ extension ProcessGroup {
         /// Views installed now are seen by one side of a partition only (a round closed by a configuration change):
         /// they are numbered 0.
         var provisionalViews = false
+        /// Nodes a transitional configuration dropped, whose processes left at it (node down), until the regular
+        /// configuration: their old-ring messages still delivered now (joins, leaves, multicasts) change nothing.
+        var departed: Set<NodeID> = []
         /// This groupd joined a running ring and knows nobody's processes yet.
         var newcomer = false
         /// Ring members known to run no groupd (silent in the last sync, or stopped since).
@@ -227,7 +230,7 @@ extension ProcessGroup {
             case .join(let g, let pid):
                 let a = Address(node: from, pid: pid)
                 if from == nodeID, let h = localHandle(pid: pid, group: g) { handles[h]!.joining.remove(g) }
-                guard !(groups[g]?.contains(a) ?? false), (groups[g]?.count ?? 0) < ProcessGroup.membersMax else { return }
+                guard !departed.contains(from), !(groups[g]?.contains(a) ?? false), (groups[g]?.count ?? 0) < ProcessGroup.membersMax else { return }
                 groups[g, default: []].append(a)
                 groups[g]!.sort()
                 if from == nodeID, let h = localHandle(pid: pid, group: g), !(inView[g]?.contains(h) ?? false) {

@@ -19,6 +19,8 @@ public enum ProcessGroup {
     public static let payloadBytesMax = (1 << 20) - 1024
     /// The totem channel groupd uses.
     public static let channel: UInt16 = 2
+    /// View numbers of transitional configurations' views start here, above every message position.
+    public static let transitionalViewBase: UInt64 = 1 << 48
 
     /// A process in a group: its node and pid (the stack's shared `ProcessAddress`).
     public typealias Address = ProcessAddress
@@ -39,7 +41,8 @@ public enum ProcessGroup {
         /// The totem ring this view was installed in, and the place in that ring's agreed stream of the message that
         /// installed it (`Totem.Delivery.position`): every member that installs the view names it the same way. 0
         /// marks a provisional view, installed when a configuration change cut a sync round short, which only this
-        /// side of a partition sees.
+        /// side of a partition sees. A transitional configuration that drops nodes installs a view named after the
+        /// new ring and `transitionalViewBase | lowest node of the transitional configuration`.
         public var ringSequence: UInt64 = 0
         /// The representative of that ring: with the sequence, the ring id (two partitions may reuse a sequence).
         public var ringRepresentative = NodeID(0)

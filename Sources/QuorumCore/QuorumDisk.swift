@@ -9,7 +9,9 @@ import ClusterWire
 /// for `tko` intervals is dead by disk. The master is the lowest-numbered node that is alive on disk and fit; once a
 /// node has seen itself the candidate for `masterWait` intervals and no lower node claims it, it claims it. The
 /// master's partition (its totem membership, among the nodes alive on disk) gets the device's votes; every other node
-/// offers none. So a two-node cluster that loses its link keeps exactly one quorate side: the master's.
+/// offers none. So a two-node cluster that loses its link keeps exactly one quorate side: the master's. With master_wins
+/// a master that loses the role keeps claiming it (offering nothing) until its quorum core has delivered the
+/// retraction of its offer, so that no partition still counting the old master's offer meets a new master.
 public enum QuorumDisk {
     /// The most nodes (node ids 1...16), as qdisk.
     public static let nodesMax = 16
@@ -109,6 +111,10 @@ public enum QuorumDisk {
         var unchanged: [NodeID: Int] = [:]
         var candidateFor = 0
         public private(set) var isMaster = false
+        /// With master_wins: this node was master, is no longer, and its quorum core's master offer may still be
+        /// counted by members of its partition. It goes on claiming the role on disk (offering nothing), so no other
+        /// node can become master, until its retraction has been delivered.
+        public private(set) var isReleasing = false
 
         public init(nodeID: NodeID, settings: Settings) {
             precondition(nodeID.rawValue >= 1 && nodeID.rawValue <= UInt32(QuorumDisk.nodesMax), "quorum disk node ids are 1...16")
@@ -116,8 +122,10 @@ public enum QuorumDisk {
             self.settings = settings
         }
 
-        /// One interval: the blocks read from the disk, this node's heuristic score, and its totem membership.
-        public mutating func interval(blocks: [Block], score: UInt32, members: [NodeID]) -> Decision {
+        /// One interval: the blocks read from the disk, this node's heuristic score, its totem membership, and
+        /// whether its quorum core's master offer may still be counted by others (`Quorum.StateMachine`'s
+        /// `masterOfferOutstanding`: announced, and its retraction not yet delivered).
+        public mutating func interval(blocks: [Block], score: UInt32, members: [NodeID], offerOutstanding: Bool = false) -> Decision {
             heartbeat += 1
             var alive: Set<NodeID> = [nodeID]
             var byNode: [NodeID: Block] = [:]
@@ -136,13 +144,24 @@ public enum QuorumDisk {
             let fitAlive = alive.filter { $0 == nodeID ? fit : (byNode[$0]?.fit ?? false) }.sorted()
             // No claim while any other live node claims: the claimant stands down first once it sees a lower fit node.
             let lowerClaims = byNode.values.contains { $0.claimsMaster && $0.nodeID != nodeID && alive.contains($0.nodeID) }
-            if fit && fitAlive.first == nodeID && !lowerClaims {
+            let wasMaster = isMaster
+            if fit && fitAlive.first == nodeID && !lowerClaims && !isReleasing {
                 candidateFor += 1
             } else {
                 candidateFor = 0
                 isMaster = false
             }
             if candidateFor >= settings.masterWait { isMaster = true }
+            // qdisk(5) master_wins: the device's votes may be in one partition only. The members of a master's
+            // partition count its offer until they deliver its retraction, which may take a ring or two (the ring is
+            // breaking up when masters change), so a master that loses the role keeps its claim on the disk until
+            // its quorum core says the retraction is delivered (everyone who goes on with it has it, and everyone
+            // else saw it leave). Only then may another node start its candidacy.
+            if settings.masterWins && wasMaster && !isMaster && offerOutstanding
+                && !settings.mutations.contains(.masterReleasesAtOnce) {
+                isReleasing = true
+            }
+            if isReleasing && !offerOutstanding { isReleasing = false }
             let master: NodeID? = isMaster ? nodeID : byNode.values.filter { $0.claimsMaster && alive.contains($0.nodeID) }.map(\.nodeID).min()
             var partition: UInt32 = 0
             var evictMask: UInt32 = 0
@@ -155,7 +174,8 @@ public enum QuorumDisk {
                     evictMask |= 1 << (n.rawValue - 1)
                 }
             }
-            let block = Block(nodeID: nodeID, heartbeat: heartbeat, fit: fit, claimsMaster: isMaster, partitionMask: partition, evictMask: evictMask)
+            let block = Block(nodeID: nodeID, heartbeat: heartbeat, fit: fit, claimsMaster: isMaster || isReleasing, partitionMask: partition,
+                              evictMask: evictMask)
             var votes: UInt32 = 0
             var evicted = false
             let bit: UInt32 = 1 << (nodeID.rawValue - 1)

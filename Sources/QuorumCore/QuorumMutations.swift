@@ -18,6 +18,9 @@ extension Quorum {
         public static let nonMastersCountQdiskVotes = Mutations(rawValue: 1 << 2)
         /// Administrative expected-votes changes are accepted in an inquorate partition.
         public static let adminChangesInMinority = Mutations(rawValue: 1 << 3)
+        /// A quorum-disk master that loses the role stops claiming it on the disk at once, while members of its
+        /// partition may still count its master offer (issue 9's seeds 5623 and 5752).
+        public static let masterReleasesAtOnce = Mutations(rawValue: 1 << 4)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -25,6 +28,7 @@ extension Quorum {
             ("quorum not sticky", .quorumNotSticky),
             ("non-masters count qdisk votes", .nonMastersCountQdiskVotes),
             ("admin changes in a minority", .adminChangesInMinority),
+            ("qdisk master releases at once", .masterReleasesAtOnce),
         ]
 
         public var description: String {

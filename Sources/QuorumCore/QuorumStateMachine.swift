@@ -23,6 +23,11 @@ extension Quorum {
         let joinTime: UInt64
         var localQdiskVotes: UInt32 = 0
         var localQdiskMaster = false
+        /// This node announced a quorum-disk master offer, and no retraction of it has been delivered since: members
+        /// of its partition may still count the device's votes through it. The quorum disk keeps its claim on the
+        /// disk while this holds (`QuorumDisk.StateMachine.interval(…offerOutstanding:)`), so that no other node
+        /// becomes master meanwhile.
+        public private(set) var masterOfferOutstanding = false
         /// No announcement made yet by this process: the first one asks everyone to announce again.
         var announcedOnce = false
         var seenAll = false
@@ -119,6 +124,12 @@ extension Quorum {
                     break
                 }
                 if votes != localQdiskVotes || asMaster != localQdiskMaster {
+                    if localQdiskMaster && !asMaster && !settings.mutations.contains(.nonMastersCountQdiskVotes) {
+                        // qdisk(5): a node that is no longer the master stops counting the device's votes at once;
+                        // its peers stop where its announcement lands in the order.
+                        nodes[nodeID]!.qdiskMaster = false
+                        nodes[nodeID]!.qdiskVotes = 0
+                    }
                     localQdiskVotes = votes
                     localQdiskMaster = asMaster
                     announce(&out)
@@ -268,6 +279,7 @@ extension Quorum {
                                 joinTime: joinTime, dirty: dirty, qdiskVotes: localQdiskVotes, seenAll: seenAll,
                                 ports: localPorts.sorted(), qdiskMaster: localQdiskMaster, fresh: !announcedOnce)
             announcedOnce = true
+            if localQdiskMaster { masterOfferOutstanding = true }
             out.effects.append(.multicast(Message.nodeInfo(info).encode()))
         }
 
@@ -368,6 +380,10 @@ extension Quorum {
             r.dirty = info.dirty
             r.qdiskVotes = info.qdiskVotes
             r.qdiskMaster = info.qdiskMaster
+            // This node's own retraction is delivered: every member that goes on with it has it, in the same place
+            // of the order, and the others saw it leave. (A master announcement made after it is still to come: the
+            // disk does not let this node be master again before its release completes.)
+            if from == nodeID && !info.qdiskMaster && !localQdiskMaster { masterOfferOutstanding = false }
             r.leaving = false
             r.seenAll = info.seenAll
             let newPorts = Set(info.ports)

@@ -90,6 +90,7 @@ public final class QuorumDaemon {
         runner.reloadHint = "does not reload on SIGHUP: 'cman_tool version -r' distributes a new cluster.conf to every node"
         if let q = qdisk {
             q.members = { [unowned self] in core.members }
+            q.offerOutstanding = { [unowned self] in core.masterOfferOutstanding }
             q.onDecision = { [unowned self] d in driver.feed(.quorumDisk(d)) }
             try q.start(loop: runner.loop)
         }

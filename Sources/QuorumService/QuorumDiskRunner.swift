@@ -24,6 +24,8 @@ final class QuorumDiskRunner {
     var onDecision: (QuorumDisk.Decision) -> Void = { _ in }
     /// The totem membership, read when writing the master's partition.
     var members: () -> [NodeID] = { [] }
+    /// Whether the quorum core's master offer may still be counted by others (its retraction not delivered yet).
+    var offerOutstanding: () -> Bool = { false }
 
     /// A heuristic program and its recent results.
     final class Heuristic {
@@ -67,7 +69,7 @@ final class QuorumDiskRunner {
     private func tick(loop: EventLoop) {
         let now = EventLoop.now()
         runHeuristics(now: now)
-        let decision = core.interval(blocks: readBlocks(), score: score(), members: members())
+        let decision = core.interval(blocks: readBlocks(), score: score(), members: members(), offerOutstanding: offerOutstanding())
         write(decision.block)
         if decision.votes != lastVotes || decision.master != lastMaster {
             logger.notice("quorum disk: \(decision.master.map { "master is node \($0)" } ?? "no master"); offering \(decision.votes) vote(s)")

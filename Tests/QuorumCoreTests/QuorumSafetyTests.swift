@@ -54,6 +54,29 @@ struct QuorumSafetyTests {
         #expect(!bus.quorate(2), "node 2 kept the device's vote it was given for the old membership")
     }
 
+    @Test("qdisk: a master's offer is outstanding until its own retraction is delivered; it stops counting the votes at once")
+    func qdiskMasterOfferOutstanding() throws {
+        var core = Quorum.StateMachine(nodeID: NodeID(1), settings: settings(3, qdisk: 2), configVersion: 1, joinTime: 1)
+        var wire: [[UInt8]] = []
+        func take(_ out: Quorum.Output) { for case .multicast(let b) in out.effects { wire.append(b) } }
+        func deliverAll() { while !wire.isEmpty { take(core.handle(.delivered(from: NodeID(1), bytes: wire.removeFirst()), at: .zero)) } }
+        let ring = RingID(representative: NodeID(1), sequence: 4)
+        take(core.handle(.configuration(ConfigurationChange(kind: .transitional, ringID: ring, members: [NodeID(1)])), at: .zero))
+        take(core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: ring, members: [NodeID(1), NodeID(2)])), at: .zero))
+        deliverAll()
+        take(core.handle(.qdisk(votes: 2, asMaster: true), at: .zero))
+        #expect(core.masterOfferOutstanding)
+        deliverAll()
+        #expect(core.summary.qdiskVotes == 2 && core.masterOfferOutstanding)
+        // The disk says this node is master no longer: it stops counting at once; its peers count the offer until
+        // its announcement lands, so it stays outstanding until then.
+        take(core.handle(.qdisk(votes: 0, asMaster: false), at: .zero))
+        #expect(core.summary.qdiskVotes == 0)
+        #expect(core.masterOfferOutstanding, "the retraction is not delivered yet")
+        deliverAll()
+        #expect(!core.masterOfferOutstanding)
+    }
+
     @Test("Disallowed: a returning node that holds state is Disallowed even by a side without state")
     func disallowedWhenOnlyTheReturningNodeIsDirty() {
         var bus = QuorumBus(settings: settings(3), nodes: [1, 2, 3])

@@ -260,3 +260,60 @@ struct GroupCutRoundTests {
         #expect(n.events.contains { if case .delivery(_, _, [9]) = $0 { true } else { false } })
     }
 }
+
+@Suite("transitional configurations")
+struct GroupTransitionalTests {
+    /// Node 2's events from the transitional configuration on, in the script below.
+    static func script(_ mutations: ProcessGroup.Mutations = []) -> (events: [ProcessGroup.ClientEvent], core: ProcessGroup.StateMachine) {
+        var n = Node2()
+        n.core = ProcessGroup.StateMachine(nodeID: NodeID(2), mutations: mutations)
+        n.ring(4, stayed: [2], members: [1, 2, 3])
+        for node: UInt32 in [1, 2, 3] { n.deliver(Node2.list(4, []), from: node) }
+        #expect(n.core.synchronised)
+        #expect(n.core.handle(.join(handle: 1, pid: 20, group: "g"), at: .zero).result == .ok)
+        n.deliver(.join(group: "g", pid: 10), from: 1)
+        n.deliver(.join(group: "g", pid: 20), from: 2)
+        n.deliver(.mcast(group: "g", pid: 10, payload: [1]), from: 1)
+        n.events = []
+        // Node 1 delivered two more messages of its own that node 2 never received (issue 9, group seed 7046 with a
+        // wider window); then nodes 1 and 3 are cut off. Node 2's transitional configuration holds only itself, and
+        // totem delivers in it what node 2 holds: a message of node 1's it did receive, and its own later one.
+        let ring8 = RingID(representative: NodeID(2), sequence: 8)
+        n.take(n.core.handle(.configuration(ConfigurationChange(kind: .transitional, ringID: ring8, members: [NodeID(2)])), at: .zero))
+        n.deliver(.join(group: "g", pid: 11), from: 1)
+        n.deliver(.mcast(group: "g", pid: 10, payload: [3]), from: 1)
+        n.deliver(.mcast(group: "g", pid: 20, payload: [2]), from: 2)
+        n.take(n.core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: ring8, members: [NodeID(2)])), at: .zero))
+        n.deliver(Node2.list(8, [("g", 20)]), from: 2)
+        return (n.events, n.core)
+    }
+
+    @Test("a transitional configuration that drops nodes: their processes leave (node down) before any of its deliveries")
+    func departuresBeforeTransitionalDeliveries() throws {
+        let (events, core) = Self.script()
+        let me = ProcessGroup.Address(node: NodeID(2), pid: 20)
+        guard case .configurationChange(let down)? = events.first else {
+            Issue.record("the view change must come before the transitional configuration's deliveries: \(events)")
+            return
+        }
+        #expect(down.left.map(\.0) == [ProcessGroup.Address(node: NodeID(1), pid: 10)] && down.left.map(\.1) == [.nodeDown])
+        #expect(down.members == [me])
+        #expect(down.ringSequence == 8 && down.ringRepresentative == NodeID(2))
+        #expect(down.viewNumber == ProcessGroup.transitionalViewBase | 2, "named alike by every node of the transitional configuration")
+        // Node 1's late join and message change nothing here: it left at the transitional configuration.
+        let deliveries = events.compactMap { if case .delivery(_, let sender, let p) = $0 { (sender, p) } else { nil } }
+        #expect(deliveries.map(\.0) == [me] && deliveries.map(\.1) == [[2]], "\(events)")
+        #expect(core.members(of: "g") == [me])
+        #expect(events.count == 2, "no other view change: \(events)")
+    }
+
+    @Test("the script tells the rule apart: without it the transitional deliveries land in the old ring's view")
+    func scriptCatchesTheOldBehaviour() {
+        let (events, _) = Self.script(.transitionalDeliveriesInOldView)
+        let other = ProcessGroup.Address(node: NodeID(1), pid: 10)
+        let own = events.firstIndex { if case .delivery(_, _, [2]) = $0 { true } else { false } }
+        let down = events.firstIndex { if case .configurationChange(let c) = $0 { c.left.contains { $0.0 == other } } else { false } }
+        #expect(own != nil && (down == nil || own! < down!), "expected the old behaviour (node 1 still a member): \(events)")
+        #expect(events.contains { if case .delivery(let g, let sender, [3]) = $0 { g == "g" && sender == other } else { false } })
+    }
+}

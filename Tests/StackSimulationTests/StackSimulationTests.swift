@@ -30,6 +30,19 @@ struct StackSimulationTests {
         }
     }
 
+    /// Seeds beyond the sweep that once failed, and what they showed.
+    static let pinnedSeeds: [UInt64] = [
+        5623, 5752, // qdisk master_wins: a master lost the role on disk while its partition still counted its offer
+    ]
+
+    @Test("pinned quorum seeds stay free of split brain", arguments: pinnedSeeds)
+    func pinned(seed: UInt64) {
+        let sim = Self.quorumRun(seed)
+        let report = sim.run()
+        #expect(report.ok, "\(report.violations) (replay: swift run stack-sim --quorum --seed \(seed) --trace)")
+        #expect(report.stack[.quorumPairsCompared] > 0)
+    }
+
     @Test("a 3/2 split of a dirty 5-node cluster: after the heal the 2-side is Disallowed and told to leave")
     func disallowedAfterHeal() throws {
         var options = SimulationOptions(seed: 77, nodes: 5...5)
@@ -62,6 +75,19 @@ struct StackSimulationTests {
 
 @Suite("Stack simulation: process groups on totem")
 struct GroupSimulationTests {
+    /// Seeds beyond the sweep that once failed, and what they showed.
+    static let pinnedSeeds: [UInt64] = [
+        7186, 7217, 7352, // order: transitional deliveries in the view where the other side delivered messages this side missed
+    ]
+
+    @Test("pinned group seeds keep order, virtual synchrony, self-delivery and liveness", arguments: pinnedSeeds)
+    func pinned(seed: UInt64) {
+        let sim = Simulation(options: SimulationOptions(seed: seed, nodes: 2...8), groups: true)
+        let report = sim.run()
+        #expect(report.ok, "\(report.violations) (replay: swift run stack-sim --groups --seed \(seed) --trace)")
+        #expect(report.stack[.groupOrderComparisons] > 0)
+    }
+
     @Test("150 seeds: virtual synchrony, order, self-delivery and liveness of process groups; every seed delivers and compares views")
     func virtualSynchrony() async {
         let seeds = Array(UInt64(7_000)..<7_150)
