@@ -310,6 +310,23 @@ struct ResourceDaemonTests {
         #expect(moved.status == 0 && moved.stdout.contains("\"owner\" : \"127.0.0.3\"") && moved.stdout.contains("\"state\" : \"started\""), "\(moved)")
     }
 
+    /// What tools/pgsql-failover needs: root (pgsql runs the server through su, IPaddr2 adds an address), Debian's
+    /// postgresql and resource-agents' pgsql and IPaddr2.
+    static let pgsqlScenarioReady: Bool = {
+        let fm = FileManager.default
+        return getuid() == 0 && fm.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/pgsql")
+            && fm.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2")
+            && ((try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).contains { fm.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/initdb") }
+    }()
+
+    @Test("seed 001 for real (tools/pgsql-failover): PostgreSQL through postgres-8/pgsql on the shared directory, the owner node SIGKILLed, fenced, the service on node 2 with every committed row, never two servers on the data",
+          .enabled(if: pgsqlScenarioReady, "skipped: needs root, Debian's postgresql and resource-agents (tools/deps postgresql)"))
+    func pgsqlFailover() throws {
+        let run = try ChildProcess.run(TestBinaries.repositoryRoot + "/tools/pgsql-failover", [],
+                                       environment: ["LOCALCLUSTER_BIN": TestBinaries.directory], timeout: .seconds(300))
+        #expect(run.status == 0 && run.stdout.contains("PASS: "), "\(run.stdout)\n\(run.stderr)")
+    }
+
     @Test("SIGKILL of the owner node: the service waits for fencing (and says when fenced is not running), then starts on the next node")
     func killedOwner() throws {
         var port = 0
