@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # postgres-8: a PostgreSQL server, delegated to resource-agents' pgsql (config_file -> config, postmaster_user ->
-# pgdba, postmaster_options -> start_opt, its -D DIR -> pgdata).
+# pgdba, postmaster_options -> start_opt, and from it -D DIR -> pgdata, -p PORT -> pgport, -h ADDRESS -> pghost,
+# -k DIR -> socketdir;
+# Debian's pg_ctl found under /usr/lib/postgresql).
 . "$(dirname "$0")/lib/rgm-agent.sh"
 
 meta_data() {
@@ -34,7 +36,21 @@ XML
 OCF_RESKEY_config="$OCF_RESKEY_config_file"
 OCF_RESKEY_pgdba="$OCF_RESKEY_postmaster_user"
 OCF_RESKEY_start_opt="$OCF_RESKEY_postmaster_options"
-pgdata="$(printf '%s\n' "$OCF_RESKEY_postmaster_options" | sed -n 's/.*-D[[:space:]]*\([^[:space:]]*\).*/\1/p')"
+# The server's own options name what pgsql needs to find it: -D the data directory, -p the port its status check
+# connects to, -h the address it listens on (the check then connects over TCP), -k the socket directory.
+opt() { printf ' %s\n' "$OCF_RESKEY_postmaster_options" | sed -n "s/.*[[:space:]]-$1[[:space:]]*\\([^[:space:]]*\\).*/\\1/p"; }
+pgdata="$(opt D)"
 [ -n "$pgdata" ] && { OCF_RESKEY_pgdata="$pgdata"; export OCF_RESKEY_pgdata; }
+pgport="$(opt p)"
+[ -n "$pgport" ] && { OCF_RESKEY_pgport="$pgport"; export OCF_RESKEY_pgport; }
+pghost="$(opt h)"
+[ -n "$pghost" ] && { OCF_RESKEY_pghost="$pghost"; export OCF_RESKEY_pghost; }
+socketdir="$(opt k)"
+[ -n "$socketdir" ] && { OCF_RESKEY_socketdir="$socketdir"; export OCF_RESKEY_socketdir; }
+# Debian keeps pg_ctl out of PATH, under /usr/lib/postgresql/VERSION/bin: the newest installed one.
+if [ ! -x /usr/bin/pg_ctl ]; then
+  pgctl="$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$pgctl" ] && { OCF_RESKEY_pgctl="$pgctl"; export OCF_RESKEY_pgctl; }
+fi
 export OCF_RESKEY_config OCF_RESKEY_pgdba OCF_RESKEY_start_opt
 rgm_delegate pgsql "$1"

@@ -49,5 +49,18 @@ public final class ResourceClient: @unchecked Sendable {  // one caller thread
         return text
     }
 
+    /// `clusvcadm -l` (true) / `-u` (false): locks or unlocks this node's rgmanager; returns the lock state after.
+    @discardableResult
+    public func lock(_ on: Bool) throws(ClusterError) -> Bool {
+        guard case .lockState(let locked) = try call(.lock(on), timeoutMilliseconds: 10_000) else { throw ClusterError(.failed, "\(service): unexpected reply") }
+        return locked
+    }
+
+    /// `clusvcadm -S`: whether this node's rgmanager is locked.
+    public func lockState() throws(ClusterError) -> Bool {
+        guard case .lockState(let locked) = try call(.lockState, timeoutMilliseconds: 10_000) else { throw ClusterError(.failed, "\(service): unexpected reply") }
+        return locked
+    }
+
     public func close() { ipc.disconnect() }
 }

@@ -126,11 +126,18 @@ public enum ResourceIPC {
         case status
         /// `service` without `service:`; `target` a member's name or node id as the operator wrote it.
         case admin(Action, service: String, target: String?)
+        /// `clusvcadm -l` (true) / `-u` (false): lock or unlock this node's rgmanager (no service starts here while
+        /// locked). Answered with `lockState`.
+        case lock(Bool)
+        /// `clusvcadm -S`: answered with `lockState`.
+        case lockState
 
         public var messageID: Int32 {
             switch self {
             case .status: 1
             case .admin: 2
+            case .lock: 3
+            case .lockState: 4
             }
         }
 
@@ -139,7 +146,8 @@ public enum ResourceIPC {
 
         public func encodeBody(into w: inout ByteWriter) {
             switch self {
-            case .status: break
+            case .status, .lockState: break
+            case .lock(let on): w.write(on)
             case .admin(let action, let service, let target):
                 w.write(action.rawValue); w.write(service); w.write(target != nil); w.write(target ?? "")
             }
@@ -154,6 +162,8 @@ public enum ResourceIPC {
                 let hasTarget = try r.readBool("has target")
                 let target = try r.readString("target", limit: ResourceIPC.nameBytesMax)
                 self = .admin(action, service: service, target: hasTarget ? target : nil)
+            case 3: self = .lock(try r.readBool("lock"))
+            case 4: self = .lockState
             default: throw .invalid(field: "request", reason: "unknown id \(id)")
             }
         }
@@ -165,12 +175,15 @@ public enum ResourceIPC {
         case done(String)
         /// Not done, and why (names the service, member or state at fault).
         case refused(String)
+        /// This node's lock (`clusvcadm -l/-u/-S`): true while no service may start here.
+        case lockState(Bool)
 
         public var messageID: Int32 {
             switch self {
             case .status: 1
             case .done: 2
             case .refused: 3
+            case .lockState: 4
             }
         }
 
@@ -191,6 +204,7 @@ public enum ResourceIPC {
                 }
                 w.write(s.activity)
             case .done(let text), .refused(let text): w.write(text)
+            case .lockState(let on): w.write(on)
             }
         }
 
@@ -221,6 +235,7 @@ public enum ResourceIPC {
                                       activity: try r.readString("activity", limit: 4096)))
             case 2: self = .done(try r.readString("text", limit: 4096))
             case 3: self = .refused(try r.readString("reason", limit: 4096))
+            case 4: self = .lockState(try r.readBool("locked"))
             default: throw .invalid(field: "response", reason: "unknown id \(id)")
             }
         }

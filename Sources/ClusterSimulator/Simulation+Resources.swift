@@ -195,8 +195,9 @@ extension Simulation {
         }
         switch m {
         case .quorum(let v, let q): return "quorum \(v) \(q)"
-        case .sync(let v, let records, let active, let fenced, let q):
-            return "sync \(v) quorate \(q) active \(active) fenced \(fenced) " + records.keys.sorted().map { "\($0)=\(rec(records[$0]!))" }.joined(separator: " ")
+        case .about(let v, let a): return "about \(v) locked \(a.locked) version \(a.configVersion) services \(a.services)"
+        case .sync(let v, let records, let active, let fenced, let q, let a):
+            return "sync \(v) quorate \(q) locked \(a.locked) active \(active) fenced \(fenced) " + records.keys.sorted().map { "\($0)=\(rec(records[$0]!))" }.joined(separator: " ")
         case .change(let v, let s, let g, let r): return "change \(v) \(s) from gen \(g): \(rec(r))"
         case .admin(let v, _, let id, let r, _): return "admin \(v) \(id) \(r)"
         }

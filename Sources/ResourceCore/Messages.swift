@@ -15,14 +15,30 @@ extension ResourceManager {
         public var description: String { "\(ring).\(number)" }
     }
 
+    /// What a member tells the group about itself: its lock (`clusvcadm -l`), and which services its configuration
+    /// defines (the coordinator places a service only where every member defines it).
+    public struct MemberAbout: Sendable, Hashable {
+        public var locked: Bool
+        public var configVersion: UInt64
+        /// Service names, sorted.
+        public var services: [String]
+        public init(locked: Bool, configVersion: UInt64, services: [String]) {
+            self.locked = locked
+            self.configVersion = configVersion
+            self.services = services
+        }
+    }
+
     /// rgmanager's messages in its process group (agreed order). Each names the view it was sent in and is
     /// ignored in any other, so a decision made in one view never lands in the next.
     public enum Message: Sendable, Hashable {
         /// After every view: the sender's whole table, the services it holds resources of, and the nodes it knows
         /// were fenced since they were last members.
-        case sync(view: ViewID, records: [String: Record], active: [String], fenced: [NodeID], quorate: Bool)
+        case sync(view: ViewID, records: [String: Record], active: [String], fenced: [NodeID], quorate: Bool, about: MemberAbout)
         /// The sender's quorum changed (so every member agrees who may coordinate).
         case quorum(view: ViewID, quorate: Bool)
+        /// The sender's lock or configuration changed.
+        case about(view: ViewID, MemberAbout)
         /// A table change by the coordinator or the service's owner, valid only from `generation`.
         case change(view: ViewID, service: String, generation: UInt64, record: Record)
         /// An administrator's request, applied by every member alike (`time`: the origin's wall clock, for the
@@ -31,7 +47,7 @@ extension ResourceManager {
 
         public var view: ViewID {
             switch self {
-            case .sync(let v, _, _, _, _), .change(let v, _, _, _), .admin(let v, _, _, _, _), .quorum(let v, _): v
+            case .sync(let v, _, _, _, _, _), .change(let v, _, _, _), .admin(let v, _, _, _, _), .quorum(let v, _), .about(let v, _): v
             }
         }
     }
@@ -47,7 +63,7 @@ extension ResourceManager.Message {
         var w = ByteWriter()
         w.write(Self.version)
         switch self {
-        case .sync(let view, let records, let active, let fenced, let quorate):
+        case .sync(let view, let records, let active, let fenced, let quorate, let about):
             w.write(UInt8(1))
             Self.write(view, &w)
             w.write(UInt32(records.count))
@@ -60,6 +76,11 @@ extension ResourceManager.Message {
             w.write(UInt32(fenced.count))
             for n in fenced.sorted() { w.write(n.rawValue) }
             w.write(quorate)
+            Self.write(about, &w)
+        case .about(let view, let about):
+            w.write(UInt8(5))
+            Self.write(view, &w)
+            Self.write(about, &w)
         case .quorum(let view, let quorate):
             w.write(UInt8(4))
             Self.write(view, &w)
@@ -98,7 +119,8 @@ extension ResourceManager.Message {
             let f = try r.readCount("fenced", limit: 1024, minimumElementBytes: 4)
             var fenced: [NodeID] = []
             for _ in 0..<f { fenced.append(NodeID(try r.readUInt32("fenced"))) }
-            m = .sync(view: view, records: records, active: active, fenced: fenced, quorate: try r.readBool("quorate"))
+            let quorate = try r.readBool("quorate")
+            m = .sync(view: view, records: records, active: active, fenced: fenced, quorate: quorate, about: try readAbout(&r))
         case 2:
             let service = try r.readString("service", limit: nameBytesMax)
             let generation = try r.readUInt64("generation")
@@ -110,6 +132,8 @@ extension ResourceManager.Message {
             m = .admin(view: view, origin: origin, requestID: id, request: request, time: try r.readUInt64("time"))
         case 4:
             m = .quorum(view: view, quorate: try r.readBool("quorate"))
+        case 5:
+            m = .about(view: view, try readAbout(&r))
         default:
             throw WireError.invalid(field: "kind", reason: "\(kind)")
         }
@@ -127,6 +151,22 @@ extension ResourceManager.Message {
     }
 
     static func write(_ n: NodeID?, _ w: inout ByteWriter) { w.write(n?.rawValue ?? 0) }
+
+    static func write(_ a: ResourceManager.MemberAbout, _ w: inout ByteWriter) {
+        w.write(a.locked)
+        w.write(a.configVersion)
+        w.write(UInt32(a.services.count))
+        for s in a.services { w.write(s) }
+    }
+
+    static func readAbout(_ r: inout ByteReader) throws(WireError) -> ResourceManager.MemberAbout {
+        let locked = try r.readBool("locked")
+        let version = try r.readUInt64("config version")
+        let n = try r.readCount("services", limit: ResourceManager.servicesMax, minimumElementBytes: 4)
+        var services: [String] = []
+        for _ in 0..<n { services.append(try r.readString("service", limit: nameBytesMax)) }
+        return ResourceManager.MemberAbout(locked: locked, configVersion: version, services: services)
+    }
 
     static func readNode(_ r: inout ByteReader, _ field: String) throws(WireError) -> NodeID? {
         let v = try r.readUInt32(field)

@@ -14,7 +14,11 @@ import ClusterTypes
 /// Deviations from rgmanager:
 /// - placement is decided by one node, the lowest member of the rgmanager group (clustat's RG-Master), and carried
 ///   to the others as an agreed message, instead of rgmanager's per-service DLM locks;
-/// - a resource element with no rule (an agent that is not installed) is an error, not silently skipped.
+/// - a resource element with no rule (an agent that is not installed) is an error, not silently skipped;
+/// - after a reload, an added service is placed only once every member's configuration defines it (rgmanager's
+///   per-service locks let any node start it at once);
+/// - a node's lock (`clusvcadm -l`) is announced in the group, so the coordinator places nothing there, besides the
+///   node itself refusing to start anything as rgmanager's did.
 public enum ResourceManager {
     /// The deepest typed level a child table may use (RESOURCE_MAX_LEVELS).
     public static let levelsMax = 100

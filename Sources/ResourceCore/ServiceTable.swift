@@ -106,6 +106,7 @@ extension ResourceManager {
     /// One agent call of a service's plan, with its timeout.
     public struct PlannedStep: Sendable, Hashable {
         public var step: Step
+        public var resource: Resource
         public var timeout: Duration
     }
 

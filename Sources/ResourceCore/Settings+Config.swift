@@ -13,7 +13,7 @@ extension ResourceManager.Settings {
         let domains = ResourceManager.Domain.all(rm, nodeIDs: ids)
         self.init(nodeID: nodeID, configuredNodes: c.nodes.map { NodeID($0.nodeID) }.sorted(),
                   services: forest.services.map { ResourceManager.ServiceSpec(tree: $0, rules: rules, domains: domains) },
-                  rules: rules, statusChildMax: Int(rm.statusChildMax ?? 5), wallClockOrigin: wallClockOrigin)
+                  rules: rules, statusChildMax: Int(rm.statusChildMax ?? 5), wallClockOrigin: wallClockOrigin, configVersion: c.configVersion)
     }
 }
 

@@ -20,11 +20,14 @@ extension ResourceManager.StateMachine {
         // Placement sees the changes proposed in this pass too (they are not applied yet), so two services placed
         // together respect exclusive and load.
         var planned = table
-        // Only members that say they are quorate can start anything.
-        let able = members.filter { memberQuorate[$0] == true }
+        // Only members that say they are quorate, and are not locked (clusvcadm -l), can start anything.
+        let able = ableMembers
         for name in specs.keys.sorted() {
             guard let spec = specs[name], var r = table[name], sent[name] != r.generation else { continue }
             if r.flags.contains(.frozen) { continue }
+            // A service some member's configuration lacks (a reload in progress) is left as it is: that member
+            // could neither run it nor apply its changes.
+            guard everyMemberDefines(name) else { continue }
             let before = r
             if let o = r.owner, !members.contains(o) {
                 // The owner is gone: only once it (and anyone else who may hold it) is fenced.
@@ -81,7 +84,7 @@ extension ResourceManager.StateMachine {
     /// domain, exclusive, unmet dependency, failed everywhere).
     public func placementTarget(for service: String) -> NodeID? {
         guard let spec = specs[service], let r = table[service], dependencyMet(spec) else { return nil }
-        return ResourceManager.Placement.target(for: spec, members: members.filter { memberQuorate[$0] == true }, table: table, specs: specs,
+        return ResourceManager.Placement.target(for: spec, members: ableMembers, table: table, specs: specs,
                                                 avoid: Set(r.failedOn), preferred: r.preferred)
     }
 
@@ -110,8 +113,20 @@ extension ResourceManager.StateMachine {
         if r.flags.contains(.frozen), req != .unfreeze(service: name) { return .refused("service:\(name) is frozen") }
         let running = r.owner.map(members.contains) ?? false && r.state.holdsResources
         switch req {
+        case .enable, .relocate, .restart:
+            if let missing = members.first(where: { memberServices[$0]?.contains(name) != true }) {
+                return .refused("service:\(name) is not in the configuration of node \(missing) (config version "
+                                + "\(memberConfigVersion[missing].map(String.init) ?? "unknown")); reload cluster.conf there first")
+            }
+        default: break
+        }
+        func lockedRefusal(_ n: NodeID) -> ResourceManager.AdminResult {
+            .refused("member \(n) is locked (clusvcadm -l): it starts no service until unlocked (clusvcadm -u)")
+        }
+        switch req {
         case .enable(_, let target):
             if let t = target, !members.contains(t) { return .refused("member \(t) is not running rgmanager") }
+            if let t = target, memberLocked[t] == true { return lockedRefusal(t) }
             switch r.state {
             case .disabled, .stopped:
                 r.state = .stopped
@@ -135,11 +150,13 @@ extension ResourceManager.StateMachine {
             }
         case .relocate(_, let target):
             if let t = target, !members.contains(t) { return .refused("member \(t) is not running rgmanager") }
+            if let t = target, memberLocked[t] == true { return lockedRefusal(t) }
             guard r.state == .started, running else { return .refused("service:\(name) is not running") }
             r.state = .stopping
             r.intent = .relocate(target)
         case .restart:
             guard r.state == .started, running else { return .refused("service:\(name) is not running") }
+            if let o = r.owner, memberLocked[o] == true { return lockedRefusal(o) }
             r.state = .stopping
             r.intent = .restart
         case .stop:

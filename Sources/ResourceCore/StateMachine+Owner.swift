@@ -17,6 +17,9 @@ struct LocalService: Sendable {
     var checking: (id: UInt64, check: Int)?
     /// Whether status checks may run (set by the state machine when it evaluates the service).
     var checksEnabled = false
+    /// The tree this node's resources of the service were started from: stops use it, so a reload that changed or
+    /// removed a resource still stops it as it was started.
+    var startedTree: ResourceManager.Resource?
 
     var nextCheckDue: MonotonicInstant? { checksEnabled && operation == nil && checking == nil ? due.values.min() : nil }
 }
@@ -34,11 +37,15 @@ struct Operation: Sendable {
         case subtreeRestart([Int])
         /// A non-critical subtree stopped after its status check failed.
         case subtreeStop([Int])
+        /// A reload changed the running service's tree: the changed subtrees stop (old tree) and start (new tree).
+        case reconfigure
     }
     var kind: Kind
     var steps: [ResourceManager.PlannedStep]
     /// Steps to run after `steps` succeed (a restart's start half).
     var then: [ResourceManager.PlannedStep] = []
+    /// The tree the resources come from once `then` begins (a restart or reconfiguration starts the new one).
+    var thenTree: ResourceManager.Resource?
     var index = 0
     var failed = false
     var callID: UInt64?
@@ -47,29 +54,50 @@ struct Operation: Sendable {
 extension ResourceManager.StateMachine {
     // MARK: - Plans
 
-    func plan(_ action: ResourceManager.Action, _ name: String, at path: [Int] = []) -> [ResourceManager.PlannedStep] {
-        guard let spec = specs[name] else { return [] }
-        return ResourceManager.Planner(rules: settings.rules).plan(action, spec.tree, at: path).map {
-            let type = spec.tree[path: $0.path].type
-            return ResourceManager.PlannedStep(step: $0, timeout: settings.rules[type]?.timeout(for: action.rawValue) ?? ResourceManager.defaultActionTimeout)
+    /// The steps of `action` on `tree` (or its subtree at `path`), each with its resource and timeout.
+    func plan(_ action: ResourceManager.Action, _ tree: ResourceManager.Resource?, at path: [Int] = []) -> [ResourceManager.PlannedStep] {
+        guard let tree else { return [] }
+        return steps(ResourceManager.Planner(rules: settings.rules).plan(action, tree, at: path), in: tree)
+    }
+
+    func steps(_ list: [ResourceManager.Step], in tree: ResourceManager.Resource) -> [ResourceManager.PlannedStep] {
+        list.map {
+            let resource = tree[path: $0.path]
+            return ResourceManager.PlannedStep(step: $0, resource: resource,
+                                               timeout: settings.rules[resource.type]?.timeout(for: $0.action.rawValue) ?? ResourceManager.defaultActionTimeout)
         }
     }
 
+    /// The tree this node's resources of `name` were started from (else the configured one).
+    func startedTree(_ name: String) -> ResourceManager.Resource? { local[name]?.startedTree ?? specs[name]?.tree }
+
     mutating func begin(_ name: String, _ kind: Operation.Kind) {
         var op: Operation
+        let configured = specs[name]?.tree, started = startedTree(name)
         switch kind {
         case .start:
-            op = Operation(kind: kind, steps: plan(.start, name))
+            op = Operation(kind: kind, steps: plan(.start, configured))
             local[name, default: LocalService()].active = true
+            local[name]!.startedTree = configured
         case .stop, .stopAfterFailedStart:
-            op = Operation(kind: kind, steps: plan(.stop, name))
+            op = Operation(kind: kind, steps: plan(.stop, started))
             local[name, default: LocalService()].stopFailed = false
         case .restart:
-            op = Operation(kind: kind, steps: plan(.stop, name), then: plan(.start, name))
+            op = Operation(kind: kind, steps: plan(.stop, started), then: plan(.start, configured), thenTree: configured)
         case .subtreeRestart(let path):
-            op = Operation(kind: kind, steps: plan(.stop, name, at: path), then: plan(.start, name, at: path))
+            op = Operation(kind: kind, steps: plan(.stop, started, at: path), then: plan(.start, started, at: path))
         case .subtreeStop(let path):
-            op = Operation(kind: kind, steps: plan(.stop, name, at: path))
+            op = Operation(kind: kind, steps: plan(.stop, started, at: path))
+        case .reconfigure:
+            guard let old = started, let new = configured else { return }
+            let r = ResourceManager.Reconfiguration.between(old, new, rules: settings.rules)
+            op = Operation(kind: kind, steps: steps(r.stop, in: old), then: steps(r.start, in: new), thenTree: new)
+            if r.stop.isEmpty {
+                op.steps = op.then
+                op.then = []
+                op.thenTree = nil
+                local[name]!.startedTree = new
+            }
         }
         local[name, default: LocalService()].operation = op
         local[name]!.checking = nil
@@ -85,13 +113,14 @@ extension ResourceManager.StateMachine {
             nextCallID += 1
             op.callID = id
             local[name]!.operation = op
-            output.effects.append(.runAgent(ResourceManager.AgentCall(id: id, service: name, path: s.step.path, action: s.step.action,
-                                                                    depth: 0, timeout: s.timeout)))
+            output.effects.append(.runAgent(ResourceManager.AgentCall(id: id, service: name, path: s.step.path, resource: s.resource,
+                                                                    action: s.step.action, depth: 0, timeout: s.timeout)))
             return
         }
         if !op.failed && !op.then.isEmpty {
             // The stop half went well: the start half.
             if case .restart = op.kind { local[name]!.active = true }
+            if let t = op.thenTree { local[name]!.startedTree = t }
             local[name]!.operation = Operation(kind: op.kind == .restart ? .start : op.kind, steps: op.then)
             if case .subtreeRestart = op.kind { local[name]!.operation!.kind = .subtreeRestart([]) }
             advance(name)
@@ -99,6 +128,24 @@ extension ResourceManager.StateMachine {
         }
         local[name]!.operation = nil
         finished(name, op)
+    }
+
+    /// A stop failed: resources may still be held here, so the service is failed (never started elsewhere) until an
+    /// administrator disables it.
+    mutating func markStopFailed(_ name: String, _ what: String) {
+        local[name]!.stopFailed = true
+        notice("service:\(name) failed to stop\(what) on this node; marking it failed")
+        if let rec = table[name], rec.owner == nodeID {
+            var r = rec
+            r.state = .failed
+            propose(name, r)
+        }
+    }
+
+    /// True when `op` (of kind `.reconfigure`) failed in its stop half: it never reached the new tree (only the
+    /// first half carries `thenTree`).
+    func failedBeforeNewTree(_ name: String, _ op: Operation) -> Bool {
+        op.failed && op.thenTree != nil
     }
 
     mutating func finished(_ name: String, _ op: Operation) {
@@ -114,16 +161,7 @@ extension ResourceManager.StateMachine {
             notice("Service service:\(name) started")
         case .stop, .restart, .stopAfterFailedStart:
             local[name]!.running = false
-            if op.failed {
-                local[name]!.stopFailed = true
-                notice("service:\(name) failed to stop on this node; marking it failed")
-                if let rec = table[name], rec.owner == nodeID {
-                    var r = rec
-                    r.state = .failed
-                    propose(name, r)
-                }
-                return
-            }
+            if op.failed { return markStopFailed(name, "") }
             local[name]!.active = false
             notice("Service service:\(name) is stopped")
             if op.kind == .stopAfterFailedStart, let rec = table[name], rec.owner == nodeID, synced, quorate {
@@ -141,6 +179,20 @@ extension ResourceManager.StateMachine {
             } else {
                 scheduleChecks(name)
             }
+        case .reconfigure:
+            if failedBeforeNewTree(name, op) {
+                // A changed resource would not stop: it may still be held, as after any failed stop.
+                local[name]!.running = false
+                return markStopFailed(name, " a changed resource")
+            }
+            if let t = op.thenTree { local[name]!.startedTree = t }
+            if op.failed {
+                notice("service:\(name) failed to start a changed resource; recovering the service")
+                statusFailed(name, path: [], independent: false)
+                return
+            }
+            notice("Service service:\(name) reconfigured")
+            scheduleChecks(name)
         case .subtreeStop:
             if let rec = table[name], rec.owner == nodeID {
                 var r = rec
@@ -199,6 +251,10 @@ extension ResourceManager.StateMachine {
                 policy = .relocate
             }
         }
+        if policy == .restart && locked {
+            notice("service:\(name) would restart in place, but this node is locked (clusvcadm -l); relocating")
+            policy = .relocate
+        }
         switch policy {
         case .restart:
             local[name]!.restartTimes.append(now)
@@ -232,11 +288,14 @@ extension ResourceManager.StateMachine {
     /// Starts or stops this node's services as the table and quorum say, and reports finished work.
     mutating func reconcileLocal() {
         let keep = settings.mutations.contains(.keepServicesWithoutQuorum)
+        for name in retiring.sorted() { retire(name) }
+        pruneRemoved()
         for name in specs.keys.sorted() {
             var loc = local[name] ?? LocalService()
             let rec = table[name]!
             let mine = synced && rec.owner == nodeID
             loc.checksEnabled = mine && rec.state == .started && quorate && !rec.flags.contains(.frozen) && loc.running
+                && (loc.startedTree == nil || loc.startedTree == specs[name]!.tree)
             local[name] = loc
             if let op = loc.operation {
                 // Quorum lost in the middle of a start: stop once the current call ends.
@@ -282,7 +341,19 @@ extension ResourceManager.StateMachine {
         var r = rec
         switch rec.state {
         case .starting, .recovering:
-            if loc.running {
+            if locked && !loc.running {
+                // Placed here before the lock was agreed, or a restart in place: this node starts nothing.
+                notice("service:\(name) is not started: this node is locked (clusvcadm -l)")
+                if loc.active {
+                    r.state = .stopping
+                    r.intent = .relocate(nil)
+                } else {
+                    r.state = .stopped
+                    r.owner = nil
+                    r.lastOwner = nodeID
+                }
+                propose(name, r)
+            } else if loc.running {
                 r.state = .started
                 r.failedOn = []
                 r.preferred = nil
@@ -300,7 +371,21 @@ extension ResourceManager.StateMachine {
                 r.lastOwner = nodeID
                 propose(name, r)
             } else if !loc.running {
-                begin(name, .start)
+                if locked {
+                    r.state = .stopping
+                    r.intent = .relocate(nil)
+                    propose(name, r)
+                } else {
+                    begin(name, .start)
+                }
+            } else if !rec.flags.contains(.frozen), let started = loc.startedTree, let tree = specs[name]?.tree, started != tree {
+                // A reload changed the tree under the running service.
+                if ResourceManager.Reconfiguration.between(started, tree, rules: settings.rules).isEmpty {
+                    local[name]!.startedTree = tree
+                } else {
+                    notice("service:\(name) changed: restarting its changed resources")
+                    begin(name, .reconfigure)
+                }
             }
         case .stopping:
             if loc.active {
@@ -333,6 +418,48 @@ extension ResourceManager.StateMachine {
         }
     }
 
+    // MARK: - Services a reload removed
+
+    /// Removed from the configuration but still (partly) held here: they are stopped, then forgotten.
+    var retiring: Set<String> {
+        Set(local.keys.filter { specs[$0] == nil && (local[$0]!.active || local[$0]!.operation != nil) })
+    }
+
+    /// Stops a removed service held here (as it was started), then says in the table that it is disabled (as
+    /// rgmanager disables a service removed from the configuration).
+    mutating func retire(_ name: String) {
+        let loc = local[name]!
+        guard loc.operation == nil else { return }
+        local[name]!.checksEnabled = false
+        if loc.active && !loc.stopFailed {
+            notice("service:\(name) was removed from the configuration: stopping it")
+            begin(name, .stop)
+        }
+    }
+
+    /// Forgets removed services: their local state once nothing is held, their row once this node no longer owns
+    /// it in the table (a row it owns is first reported disabled, so the others do not wait for it).
+    mutating func pruneRemoved() {
+        for name in local.keys.sorted() where specs[name] == nil && !local[name]!.active && local[name]!.operation == nil {
+            local[name] = nil
+        }
+        for name in table.keys.sorted() where specs[name] == nil && local[name] == nil {
+            let rec = table[name]!
+            if rec.owner == nodeID && rec.state.holdsResources {
+                guard synced, sent[name] != rec.generation else { continue }
+                var r = rec
+                r.state = .disabled
+                r.owner = nil
+                r.lastOwner = nodeID
+                r.intent = .none
+                propose(name, r)
+                continue
+            }
+            table[name] = nil
+            sent[name] = nil
+        }
+    }
+
     // MARK: - Status checks
 
     mutating func scheduleChecks(_ name: String) {
@@ -356,8 +483,8 @@ extension ResourceManager.StateMachine {
             nextCallID += 1
             local[name]!.checking = (id, chosen)
             let c = spec.checks[chosen]
-            output.effects.append(.runAgent(ResourceManager.AgentCall(id: id, service: name, path: c.path, action: .status, depth: c.depth,
-                                                                    timeout: c.timeout)))
+            output.effects.append(.runAgent(ResourceManager.AgentCall(id: id, service: name, path: c.path, resource: spec.tree[path: c.path],
+                                                                    action: .status, depth: c.depth, timeout: c.timeout)))
             running += 1
         }
     }

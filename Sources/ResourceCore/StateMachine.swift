@@ -17,9 +17,12 @@ extension ResourceManager {
         public var wallClockOrigin: UInt64
         /// Deliberate weakenings, for the mutation tests only.
         public var mutations: Mutations
+        /// cluster.conf's `config_version` these settings come from (told to the group, for operators and tests).
+        public var configVersion: UInt64
 
         public init(nodeID: NodeID, configuredNodes: [NodeID], services: [ServiceSpec], rules: [String: Rule], statusChildMax: Int = 5,
-                    wallClockOrigin: UInt64 = 0, mutations: Mutations = []) {
+                    wallClockOrigin: UInt64 = 0, mutations: Mutations = [], configVersion: UInt64 = 0) {
+            self.configVersion = configVersion
             self.nodeID = nodeID
             self.configuredNodes = configuredNodes
             self.services = services
@@ -59,6 +62,15 @@ extension ResourceManager {
         /// This node's rgmanager is shutting down (SIGTERM): it stops its services, which the others then place
         /// elsewhere, and takes no new ones. `leaveState` says when the group may be left.
         case leave
+        /// A new configuration (SIGHUP, or a cluster.conf distributed through quorumd), for the same node. Services
+        /// added are placed as their `autostart` and domain say, once every member's configuration has them;
+        /// services removed are stopped here (in the stop order of the tree they were started with) and forgotten;
+        /// a running service whose resources changed has the changed subtrees stopped and started again
+        /// (`Reconfiguration`); everything else keeps running untouched.
+        case reconfigure(Settings)
+        /// `clusvcadm -l` (true) / `-u` (false): a locked rgmanager starts no service on this node (running ones keep
+        /// running); the lock ends with `-u`, with a loss of quorum, or when rgmanager stops.
+        case lock(Bool)
     }
 
     /// How far a shutdown (`.leave`) has come.
@@ -78,8 +90,11 @@ extension ResourceManager {
     public struct AgentCall: Sendable, Hashable {
         public var id: UInt64
         public var service: String
-        /// The resource, by its path from the service root.
+        /// The resource, by its path from the service root (of the tree the call was planned on).
         public var path: [Int]
+        /// The resource as the agent gets it: for a stop, as it was started (a reload may have changed or removed it
+        /// since); for a start or status, as configured now.
+        public var resource: Resource
         public var action: Action
         /// OCF_CHECK_LEVEL of a status check.
         public var depth: Int
@@ -115,7 +130,7 @@ extension ResourceManager {
     /// - a service whose owner left the view is placed elsewhere only after fenced reports that owner fenced; after
     ///   a merge, every out-of-view node any member still believed to hold it must be fenced first.
     public struct StateMachine: Sendable {
-        public let settings: Settings
+        public internal(set) var settings: Settings
         public internal(set) var view: ViewID?
         public internal(set) var members: [NodeID] = []
         /// This node's quorum as rgmanager acts on it: quorumd's, and false once the node is leaving.
@@ -124,6 +139,8 @@ extension ResourceManager {
         public internal(set) var clusterQuorate = false
         /// A shutdown was asked for (`.leave`).
         public internal(set) var leaving = false
+        /// `clusvcadm -l`: this node starts no service until unlocked (or quorum is lost).
+        public internal(set) var locked = false
         /// Nodes fenced since they were last members.
         public internal(set) var fenced = Set<NodeID>()
         /// The agreed table (valid once `synced`).
@@ -156,6 +173,17 @@ extension ResourceManager {
         public var nodeID: NodeID { settings.nodeID }
         /// Each member's quorum as it last announced it in the group (agreed, so the same on every member).
         public internal(set) var memberQuorate: [NodeID: Bool] = [:]
+        /// Each member's lock (`clusvcadm -l`) as it last announced it (agreed).
+        public internal(set) var memberLocked: [NodeID: Bool] = [:]
+        /// The services each member's configuration defines, and its config version, as last announced (agreed).
+        /// A service is placed, and admin requests on it accepted, only while every member defines it.
+        public internal(set) var memberServices: [NodeID: Set<String>] = [:]
+        public internal(set) var memberConfigVersion: [NodeID: UInt64] = [:]
+        /// Members that may be given a service now: quorate and not locked.
+        public var ableMembers: [NodeID] { members.filter { memberQuorate[$0] == true && memberLocked[$0] != true } }
+        /// True if every member's configuration defines `service` (so any of them can run it and all apply its
+        /// changes alike).
+        public func everyMemberDefines(_ service: String) -> Bool { members.allSatisfy { memberServices[$0]?.contains(service) == true } }
         /// The coordinator (clustat's RG-Master): the lowest member of the view that says it is quorate. A member
         /// without quorum (a Disallowed node, say) could not act, so it must not be the one everyone waits for.
         public var coordinator: NodeID? { members.first { memberQuorate[$0] == true } }
@@ -172,7 +200,18 @@ extension ResourceManager {
             case .view(let id, let list): installView(id, list.sorted())
             case .quorum(let q):
                 clusterQuorate = q
+                if !q && locked {
+                    // rgmanager: the lock is reset once the cluster's quorum is dissolved.
+                    notice("Quorum lost: the service lock (clusvcadm -l) is released")
+                    setLock(false)
+                }
                 updateQuorate(notice: q ? "Quorum regained" : "Quorum lost: stopping this node's services")
+            case .lock(let on):
+                if on != locked {
+                    notice(on ? "Services locked (clusvcadm -l): no service starts on this node" : "Services unlocked (clusvcadm -u)")
+                    setLock(on)
+                }
+            case .reconfigure(let next): reconfigure(next)
             case .leave:
                 if !leaving {
                     leaving = true
@@ -217,15 +256,20 @@ extension ResourceManager {
             syncReceived = [:]
             sent = [:]
             memberQuorate = [:]
-            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted(), quorate: quorate))
+            memberLocked = [:]
+            memberServices = [:]
+            memberConfigVersion = [:]
+            multicast(.sync(view: id, records: table, active: activeServices, fenced: fenced.sorted(), quorate: quorate,
+                            about: MemberAbout(locked: locked, configVersion: settings.configVersion, services: specs.keys.sorted())))
         }
 
         mutating func apply(_ m: Message, from: NodeID) {
             guard m.view == view, members.contains(from) else { return }
             switch m {
-            case .sync(_, let records, let active, let fencedList, let q):
+            case .sync(_, let records, let active, let fencedList, let q, let about):
                 syncReceived[from] = (records, active, fencedList)
                 memberQuorate[from] = q
+                learn(about, from: from)
                 if !synced && members.allSatisfy({ syncReceived[$0] != nil }) { mergeSyncs() }
             case .change(_, let service, let generation, var record):
                 guard synced, let current = table[service], current.generation == generation else { return }
@@ -236,6 +280,8 @@ extension ResourceManager {
                 if sent[service] == generation { sent[service] = nil }
             case .quorum(_, let q):
                 memberQuorate[from] = q
+            case .about(_, let about):
+                learn(about, from: from)
             case .admin(_, let origin, let id, let request, let time):
                 guard synced else { return }
                 let result = applyAdmin(request, time: time)
@@ -249,10 +295,11 @@ extension ResourceManager {
         /// Every member's table and running services arrived: the agreed table is their merge, the same on all.
         mutating func mergeSyncs() {
             var merged: [String: Record] = [:]
-            for name in specs.keys.sorted() {
+            // Services of this configuration, and removed ones this node still holds (so their stop is reported).
+            for name in Set(specs.keys).union(retiring).sorted() {
                 let reports = members.compactMap { n in syncReceived[n]!.records[name].map { (n, $0) } }
                 var rec = reports.max { a, b in (a.1.generation, b.0.rawValue) < (b.1.generation, a.0.rawValue) }?.1
-                    ?? Record(state: specs[name]!.autostart ? .stopped : .disabled)
+                    ?? Record(state: specs[name]?.autostart ?? true ? .stopped : .disabled)
                 let runners = members.filter { syncReceived[$0]!.active.contains(name) }
                 // Nodes outside the view that some member still believed to hold it: fence before placing.
                 var claims = Set(rec.waitingFor.filter { !members.contains($0) })
@@ -283,6 +330,51 @@ extension ResourceManager {
             // What any member knows was fenced, everyone in the view now knows (and the coordinator decides on).
             for n in members { fenced.formUnion(syncReceived[n]!.fenced.filter { !members.contains($0) }) }
             synced = true
+        }
+
+        /// A reload: new settings for this node (see `Event.reconfigure`). Only the table rows of added services are
+        /// created here; every agent call follows from `settle` (stops of removed services, reconfigurations of
+        /// changed running ones, placements once every member defines an added service).
+        mutating func reconfigure(_ next: Settings) {
+            precondition(next.nodeID == nodeID, "a reconfiguration is for the same node")
+            let old = specs
+            settings = next
+            specs = Dictionary(next.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for name in specs.keys.sorted() {
+                guard let before = old[name] else {
+                    if table[name] == nil { table[name] = Record(state: specs[name]!.autostart ? .stopped : .disabled) }
+                    notice("service:\(name) added to the configuration")
+                    continue
+                }
+                if before != specs[name]!, local[name]?.running == true {
+                    // Status checks follow the new tree (their indices changed); one in flight is forgotten.
+                    local[name]!.checking = nil
+                    scheduleChecks(name)
+                }
+            }
+            for name in old.keys.sorted() where specs[name] == nil {
+                notice("service:\(name) removed from the configuration")
+            }
+            announce()
+        }
+
+        /// What a member says about itself (lock, configuration), from its sync or a later `.about`.
+        mutating func learn(_ about: MemberAbout, from: NodeID) {
+            memberLocked[from] = about.locked
+            memberConfigVersion[from] = about.configVersion
+            memberServices[from] = Set(about.services)
+        }
+
+        /// Sets the lock and tells the group (the coordinator then places nothing here).
+        mutating func setLock(_ on: Bool) {
+            locked = on
+            announce()
+        }
+
+        /// Tells the group this node's lock and configuration.
+        mutating func announce() {
+            guard let view, members.contains(nodeID) else { return }
+            multicast(.about(view: view, MemberAbout(locked: locked, configVersion: settings.configVersion, services: specs.keys.sorted())))
         }
 
         /// Applies `clusterQuorate` and `leaving` to `quorate`, telling the group when it changes.

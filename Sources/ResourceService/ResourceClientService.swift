@@ -33,6 +33,20 @@ final class ResourceClientService: IPCServiceHandler {
             c.respond(ResourceIPC.Response.status(daemon.statusSnapshot()))
         case .admin(let action, let service, let target):
             admin(action, service, target, from: c)
+        case .lock(let on):
+            guard c.uid == 0 || c.uid == UInt32(getuid()) else {
+                c.respond(ResourceIPC.Response.refused("permission denied: only root may lock or unlock services"), status: .permissionDenied)
+                return
+            }
+            if daemon.shutdownReason != nil {
+                c.respond(ResourceIPC.Response.refused("rgmanager on this node is shutting down"), status: .notReady)
+                return
+            }
+            logger.notice("clusvcadm (pid \(c.pid)): \(on ? "lock" : "unlock") services on this node")
+            daemon.feed(.lock(on))
+            c.respond(ResourceIPC.Response.lockState(daemon.core.locked))
+        case .lockState:
+            c.respond(ResourceIPC.Response.lockState(daemon.core.locked))
         }
     }
 
@@ -128,11 +142,18 @@ extension ResourceDaemon {
 
     /// quorumd installed a new cluster.conf: read it as on SIGHUP.
     func configurationDistributed() {
-        guard let conf = ConfigLoader.load(path: runner.instance.configPath).valid else {
-            logger.error("a new cluster.conf was distributed but \(runner.instance.configPath) is not valid; keeping the running configuration")
+        let loaded = ConfigLoader.load(path: runner.instance.configPath)
+        guard let conf = loaded.valid else {
+            for d in loaded.diagnostics.errors { logger.error("\(d)") }
+            logger.error("a new cluster.conf was distributed but \(runner.instance.configPath) is not valid; keeping the running configuration (version \(config.configVersion))")
+            return
+        }
+        guard conf.configVersion != config.configVersion || loaded.bytes != runner.configBytes else {
+            logger.info("cluster.conf version \(conf.configVersion) distributed: already running it")
             return
         }
         logger.notice("cluster.conf version \(conf.configVersion) distributed")
+        runner.adopt(conf, bytes: loaded.bytes)
         reload(conf)
     }
 }

@@ -95,17 +95,19 @@ extension ResourceDaemon {
 
     // MARK: - Reload
 
-    /// SIGHUP with a valid cluster.conf: the differences are reported; the running services keep their definitions
-    /// until rgmanager restarts (the core has no reconfiguration event yet).
+    /// SIGHUP with a valid cluster.conf, or one quorumd distributed: the trees are rebuilt, the differences logged,
+    /// and the new settings handed to the core, which stops removed services, restarts the changed parts of running
+    /// ones and places added ones (see `ResourceManager.Event.reconfigure`). Rules are those loaded at start: a type
+    /// no agent handled then (a new `ocf.*` agent) is reported as unknown until rgmanager restarts.
     func reload(_ conf: ClusterConfiguration) {
         let next = Self.buildForest(config: conf, rules: rules, file: runner.instance.configPath, logger: logger)
         let delta = ResourceManager.TreeDelta.between(forest.services, next.services)
-        if delta.isEmpty {
-            logger.notice("configuration reloaded: no service changed")
-            return
-        }
         for d in delta { logger.notice("configuration change: \(d)") }
-        logger.warning("\(delta.count) service change(s) not applied: rgmanager keeps the definitions it started with; restart it on each node in turn to apply them")
+        if delta.isEmpty { logger.notice("configuration version \(conf.configVersion) reloaded: no service changed") }
+        let settings = ResourceManager.Settings(configuration: conf, nodeID: nodeID, forest: next, rules: rules, wallClockOrigin: wallClockOrigin)
+        forest = next
+        specs = Dictionary(settings.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        feed(.reconfigure(settings))
     }
 
     // MARK: - Shutdown

@@ -31,9 +31,11 @@ public final class ResourceDaemon {
     let nodeID: NodeID
     let nodeName: String
     let rules: [String: ResourceManager.Rule]
-    /// The services as built at start (the running configuration; a reload reports differences).
+    /// The services as built from the running configuration (replaced by a reload).
     var forest: ResourceManager.Forest
-    let specs: [String: ResourceManager.ServiceSpec]
+    var specs: [String: ResourceManager.ServiceSpec]
+    /// Wall-clock seconds at `MonotonicInstant.zero`, fixed at start (a reload keeps it).
+    let wallClockOrigin: UInt64
     let driver: CoreDriver<ResourceManager.StateMachine>
     var core: ResourceManager.StateMachine { driver.core }
     let agents: AgentSupervisor
@@ -79,8 +81,9 @@ public final class ResourceDaemon {
         logger.info("rgmanager starting: node \(identity.node.name) (id \(identity.node.nodeID)), agents in \(locator.agentDirectory)")
         rules = Self.loadRules(agentRunner, config: config, runner: runner)
         forest = Self.buildForest(config: config, rules: rules, file: runner.instance.configPath, logger: logger)
+        wallClockOrigin = Self.wallClockOrigin()
         let settings = ResourceManager.Settings(configuration: config, nodeID: nodeID, forest: forest, rules: rules,
-                                                wallClockOrigin: Self.wallClockOrigin())
+                                                wallClockOrigin: wallClockOrigin)
         specs = Dictionary(settings.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         driver = CoreDriver(core: ResourceManager.StateMachine(settings: settings), loop: runner.loop)
         agents = AgentSupervisor(loop: runner.loop, runner: agentRunner)
@@ -135,8 +138,9 @@ public final class ResourceDaemon {
     }
 
     func runAgent(_ call: ResourceManager.AgentCall) {
-        guard let spec = specs[call.service] else { preconditionFailure("the core asked for an agent of unknown service:\(call.service)") }
-        let resource = spec.tree[path: call.path]
+        // The core names the resource as the agent must see it (a stop after a reload uses the definition it was
+        // started with).
+        let resource = call.resource
         let label = "[\(call.action.rawValue)\(call.action == .status && call.depth > 0 ? " depth \(call.depth)" : "")] \(resource.displayName) of service:\(call.service)"
         logger.debug("\(label)")
         agents.start(id: call.id, AgentCall(resource: resource, action: call.action.rawValue, depth: call.depth, timeout: call.timeout)) {

@@ -56,7 +56,7 @@ struct DelegationTests {
         #expect(recorded(record).contains("OCF_RESKEY_fstype=gfs2"))
     }
 
-    @Test("nfsclient: target becomes clientspec, path directory, an fsid is derived; postgres-8: pgdata from -D")
+    @Test("nfsclient: target becomes clientspec, path directory, an fsid is derived; postgres-8: pgdata from -D, pgport from -p, pghost from -h, socketdir from -k, Debian's pg_ctl")
     func nfsAndPostgres() throws {
         let (root, record) = try ocfRoot(["exportfs", "pgsql"])
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -68,6 +68,16 @@ struct DelegationTests {
                     action: "stop", root: root) == .exited(0))
         let pg = recorded(record)
         #expect(pg.first == "stop" && pg.contains("OCF_RESKEY_pgdata=/srv/pgdata") && pg.contains("OCF_RESKEY_pgdba=postgres"))
+        #expect(pg.contains("OCF_RESKEY_pgport=5433") && !pg.contains { $0.hasPrefix("OCF_RESKEY_socketdir=") }, "\(pg)")
+        // A path with "-p" or "-k" in it is not an option; -k names the socket directory.
+        #expect(run("postgres-8", [("name", "db"), ("postmaster_options", "-D /srv/lc-pgdata-k-h -k /run/pg -h 10.0.0.7")], action: "stop", root: root) == .exited(0))
+        let pg2 = recorded(record)
+        #expect(pg2.contains("OCF_RESKEY_pgdata=/srv/lc-pgdata-k-h") && pg2.contains("OCF_RESKEY_socketdir=/run/pg") && pg2.contains("OCF_RESKEY_pghost=10.0.0.7")
+                && !pg2.contains { $0.hasPrefix("OCF_RESKEY_pgport=") }, "\(pg2)")
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_ctl"),
+           let newest = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql").sorted(by: { $0.compare($1, options: .numeric) == .orderedAscending }).last {
+            #expect(pg2.contains("OCF_RESKEY_pgctl=/usr/lib/postgresql/\(newest)/bin/pg_ctl"), "\(pg2)")
+        }
     }
 
     @Test("a delegated agent that is not installed: start and status say not installed (5), stop succeeds")

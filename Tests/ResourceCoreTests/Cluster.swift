@@ -19,19 +19,36 @@ struct TestCluster {
     var replies: [UInt64: ResourceManager.AdminResult] = [:]
     /// Every agent call made, as "nN action type:name".
     var log: [String] = []
+    /// Every agent call made, with the resource exactly as the agent got it.
+    var resourcesCalled: [(node: NodeID, action: ResourceManager.Action, resource: ResourceManager.Resource)] = []
 
     init(nodes: Int, services: [ResourceNode], domains: [ResourceManager.Domain] = [], mutations: ResourceManager.Mutations = []) {
-        var rm = ResourceManagerConfig()
-        rm.services = services
-        var b = ResourceManager.TreeBuilder(rules: Fixtures.rules, file: "test")
-        let forest = b.build(rm)
-        precondition(forest.diagnostics.filter { $0.severity == .error }.isEmpty, "\(forest.diagnostics)")
-        let specs = forest.services.map { ResourceManager.ServiceSpec(tree: $0, rules: Fixtures.rules, domains: domains) }
+        let specs = Self.specs(services, domains: domains)
         for i in 1...nodes {
             let id = NodeID(UInt32(i))
             cores[id] = ResourceManager.StateMachine(settings: .init(nodeID: id, configuredNodes: (1...nodes).map { NodeID(UInt32($0)) },
                                                                      services: specs, rules: Fixtures.rules, mutations: mutations))
         }
+    }
+
+    /// The service specs of `services` built with the fixture rules (a build error stops the test).
+    static func specs(_ services: [ResourceNode], domains: [ResourceManager.Domain] = []) -> [ResourceManager.ServiceSpec] {
+        var rm = ResourceManagerConfig()
+        rm.services = services
+        var b = ResourceManager.TreeBuilder(rules: Fixtures.rules, file: "test")
+        let forest = b.build(rm)
+        precondition(forest.diagnostics.filter { $0.severity == .error }.isEmpty, "\(forest.diagnostics)")
+        return forest.services.map { ResourceManager.ServiceSpec(tree: $0, rules: Fixtures.rules, domains: domains) }
+    }
+
+    /// Node `n` reloads a configuration of `services` (version `version`), and everything settles.
+    mutating func reconfigure(_ n: Int, _ services: [ResourceNode], version: UInt64, domains: [ResourceManager.Domain] = []) {
+        let id = NodeID(UInt32(n))
+        var s = cores[id]!.settings
+        s.services = Self.specs(services, domains: domains)
+        s.configVersion = version
+        feed(id, .reconfigure(s))
+        settle()
     }
 
     static func service(_ name: String, _ attrs: KeyValuePairs<String, String> = [:]) -> ResourceNode {
@@ -79,10 +96,11 @@ struct TestCluster {
                 for n in members { feed(n, .delivered(from: m.from, bytes: m.bytes)) }
             } else {
                 let (n, call) = calls.removeFirst()
-                guard let c = cores[n], let spec = c.settings.services.first(where: { $0.name == call.service }) else { continue }
-                let r = spec.tree[path: call.path]
+                guard cores[n] != nil else { continue }
+                let r = call.resource
                 let key = "n\(n) \(call.action.rawValue) \(r.displayName)"
                 log.append(key)
+                resourcesCalled.append((n, call.action, r))
                 feed(n, .agentFinished(id: call.id, succeeded: !failing.contains(key) && !failing.contains("* \(call.action.rawValue) \(r.displayName)")))
             }
         }

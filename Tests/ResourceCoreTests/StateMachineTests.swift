@@ -185,8 +185,10 @@ struct StateMachineTests {
         rec.waitingFor = [n3]
         rec.flags = [.frozen]
         let messages: [RM.Message] = [
-            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"], fenced: [n3], quorate: true),
+            .sync(view: .init(ring: 9, number: 2), records: ["a": rec, "b": RM.Record(state: .disabled)], active: ["a"], fenced: [n3], quorate: true,
+                  about: RM.MemberAbout(locked: true, configVersion: 12, services: ["a", "b"])),
             .quorum(view: .init(ring: 9, number: 2), quorate: false),
+            .about(view: .init(ring: 9, number: 3), RM.MemberAbout(locked: false, configVersion: 13, services: ["a", "c"])),
             .change(view: .init(ring: 9, number: 2), service: "a", generation: 7, record: rec),
             .admin(view: .init(ring: 9, number: 2), origin: n1, requestID: 5, request: .relocate(service: "a", target: n3), time: 1_700_000_000),
         ]

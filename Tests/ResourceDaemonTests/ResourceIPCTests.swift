@@ -16,8 +16,9 @@ struct ResourceIPCTests {
         activity: "waiting for node(s) 3 to be fenced before placing services")
 
     static let requests: [ResourceIPC.Request] = [.status] + ResourceIPC.Action.allCases.map { .admin($0, service: "www", target: nil) }
-        + [.admin(.relocate, service: "www", target: "node2"), .admin(.enable, service: "", target: "")]
-    static let responses: [ResourceIPC.Response] = [.status(status), .done("relocate service:www: agreed"), .refused("service:nosuch does not exist")]
+        + [.admin(.relocate, service: "www", target: "node2"), .admin(.enable, service: "", target: ""), .lock(true), .lock(false), .lockState]
+    static let responses: [ResourceIPC.Response] = [.status(status), .done("relocate service:www: agreed"), .refused("service:nosuch does not exist"),
+                                                    .lockState(true), .lockState(false)]
 
     func roundTrip<M: IPCMessage & Equatable>(_ m: M) throws {
         let decoded = try M.decode(messageID: m.messageID, body: m.body)
