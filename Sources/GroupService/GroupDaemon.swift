@@ -180,6 +180,8 @@ public final class GroupDaemon: IPCServiceHandler {
         case .ok, nil: c.respond(GroupIPC.Response.done)
         case .exists: c.respond(GroupIPC.Response.refused("already a member of that group"), status: .exists)
         case .busy: c.respond(GroupIPC.Response.refused("a join or leave of this handle is still pending"), status: .busy)
+        case .tryAgain where core?.synchronised != true:
+            c.respond(GroupIPC.Response.refused("groupd has not synchronised with the other nodes yet"), status: .tryAgain)
         case .tryAgain: c.respond(GroupIPC.Response.refused("this process's previous membership has not settled yet"), status: .tryAgain)
         case .notMember: c.respond(GroupIPC.Response.refused("not a member of that group"), status: .notFound)
         case .invalid(let why): c.respond(GroupIPC.Response.refused(why), status: .invalidRequest)

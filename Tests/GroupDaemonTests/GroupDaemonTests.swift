@@ -17,11 +17,13 @@ struct GroupDaemonTests {
         c.upperDaemons = ["groupd"]
         try c.startAll()
         try c.waitForRing(Array(1...n))
-        // groupd answers once it is part of the ring.
+        // groupd takes joins once it has synchronised with the others (before, a join gets "try again"); it says
+        // READY then, and logs it.
         for k in 1...n {
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline {
-                if let g = try? GroupClient(instance: c.instance(k)), (try? g.localNodeID()) != nil { break } // still starting
+                let log = (try? String(contentsOfFile: "\(c.directory)/node\(k)/log/groupd.log", encoding: .utf8)) ?? "" // not written yet
+                if log.contains("groupd ready:") { break }
                 usleep(20_000)
             }
         }
