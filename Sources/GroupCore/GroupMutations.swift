@@ -15,11 +15,16 @@ extension ProcessGroup {
         /// ring's view, beside messages the other side delivered and this side missed (issue 9's group seeds 7186,
         /// 7217, 7352).
         public static let transitionalDeliveriesInOldView = Mutations(rawValue: 1 << 1)
+        /// A round cut short by a sync request numbers its views even when the ring's members never agreed on the
+        /// groups (no round of the ring ended with every list): members install the same numbered view with different
+        /// members (issue 9's group seeds 7354, 7952).
+        public static let cutRoundViewsNumbered = Mutations(rawValue: 1 << 2)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
             ("deliver outside the view", .deliverOutsideView),
             ("transitional deliveries in the old view", .transitionalDeliveriesInOldView),
+            ("cut round views numbered", .cutRoundViewsNumbered),
         ]
 
         public var description: String {

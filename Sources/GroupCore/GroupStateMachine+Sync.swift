@@ -58,8 +58,9 @@ extension ProcessGroup.StateMachine {
             for h in handles.keys.sorted() where handles[h]!.totem { out.effects.append(.event(h, totemEvent())) }
             return
         }
+        // The members come from different rings: they agree on the groups only once this round ends with every list.
         sync = Sync(key: RoundKey(ringSequence: seq, requester: NodeID(0), round: 0), transitional: stayed, deadline: now + syncWait,
-                    totem: totemEvent())
+                    totem: totemEvent(), agreedAtStart: false)
         sendList(out: &out)
     }
 
@@ -92,6 +93,40 @@ extension ProcessGroup.StateMachine {
             for h in inView[g] ?? [] { out.effects.append(.event(h, .configurationChange(change))) }
             if groups[g]!.isEmpty { groups[g] = nil }
         }
+    }
+
+    /// A groupd asks for a new round (it started while the ring was up). Everybody sends its list again for this
+    /// round; a newcomer takes every list, the others only what is new. A round still open is closed first, with the
+    /// lists it has (at this point of the order for all of its members, so alike everywhere), and what it held
+    /// applied: the lists of the new round then reflect every message before the request, which is what the
+    /// newcomer, who drops what it held, needs. Ring members whose list has not come yet keep their processes (nobody
+    /// left the ring): the new round's lists settle them.
+    ///
+    /// The cut round keeps those processes from this node's own state. If that state was not agreed when the round
+    /// started (a ring's first round, which no round with every list has settled yet), the members still hold
+    /// different groups (one saw a node's processes leave in a ring of its own, another kept them, or applied a held
+    /// join from it), so the views installed now, and the held messages' views after them, are provisional, and the
+    /// new round inherits the doubt until a round ends with every list or through the order (issue 9's group seeds
+    /// 7354 and 7952: two nodes installed the same numbered view with and without a restarted node's old process).
+    mutating func syncRequested(ringSequence seq: UInt64, round: UInt32, from: NodeID, out: inout ProcessGroup.Output) {
+        guard seq == ringSequence else { return }
+        let wasNewcomer = newcomer
+        var agreed = !wasNewcomer
+        if newcomer {
+            held = []
+        } else if let s = sync {
+            agreed = s.agreedAtStart || mutations.contains(.cutRoundViewsNumbered)
+            // A transitional configuration's views are provisional already, and stay so after this.
+            let wasProvisional = provisionalViews
+            provisionalViews = wasProvisional || !agreed
+            finishSync(keeping: Set(nodes), out: &out)
+            provisionalViews = wasProvisional
+        }
+        sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round),
+                    transitional: wasNewcomer ? [] : Set(nodes), deadline: now + syncWait,
+                    totem: wasNewcomer ? totemEvent() : nil, agreedAtStart: agreed)
+        newcomer = false
+        sendList(out: &out)
     }
 
     func sendList(out: inout ProcessGroup.Output) {

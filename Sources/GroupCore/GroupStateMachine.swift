@@ -117,6 +117,12 @@ extension ProcessGroup {
             var closeSent = false
             /// The totem configuration to hand subscribers once the round is over (corosync's order).
             var totem: ClientEvent?
+            /// Every member of the ring held the same groups when this round started: the ring's first round ended
+            /// with every list (or closed through the order), and nothing since but the ordered stream changed them.
+            /// Not so for a ring's first round (its members come from different rings and histories) or a newcomer's
+            /// (it knows nobody). A round cut short keeps the processes of members whose list is missing from this
+            /// node's own state, so what it installs is the same everywhere only if that state was.
+            var agreedAtStart: Bool
         }
 
         /// `incarnation` distinguishes this groupd process from earlier ones on the node (the shell passes its pid).
@@ -266,24 +272,7 @@ extension ProcessGroup {
                 syncListDelivered(RoundKey(ringSequence: seq, requester: requester, round: round), from: from, entries: entries,
                                   absent: absent, out: &out)
             case .syncRequest(let seq, let round):
-                guard seq == ringSequence else { return }
-                // Everybody sends its list again for this round; a newcomer takes every list, the others only what is
-                // new. A round still open is closed first, with the lists it has (at this point of the order for all
-                // of its members, so alike everywhere), and what it held applied: the lists of the new round then
-                // reflect every message before the request, which is what the newcomer, who drops what it held, needs.
-                // Ring members whose list has not come yet keep their processes (nobody left the ring): the new
-                // round's lists settle them.
-                let wasNewcomer = newcomer
-                if newcomer {
-                    held = []
-                } else if sync != nil {
-                    finishSync(keeping: Set(nodes), out: &out)
-                }
-                sync = Sync(key: RoundKey(ringSequence: seq, requester: from, round: round),
-                            transitional: wasNewcomer ? [] : Set(nodes), deadline: now + syncWait,
-                            totem: wasNewcomer ? totemEvent() : nil)
-                newcomer = false
-                sendList(out: &out)
+                syncRequested(ringSequence: seq, round: round, from: from, out: &out)
             case .syncClose(let seq, let requester, let round):
                 guard let s = sync, s.key == RoundKey(ringSequence: seq, requester: requester, round: round) else { return }
                 finishSync(out: &out)

@@ -41,7 +41,8 @@ public enum ProcessGroup {
         /// The totem ring this view was installed in, and the place in that ring's agreed stream of the message that
         /// installed it (`Totem.Delivery.position`): every member that installs the view names it the same way. 0
         /// marks a provisional view, installed when a configuration change cut a sync round short, which only this
-        /// side of a partition sees. A transitional configuration that drops nodes installs a view named after the
+        /// side of a partition sees, or when a sync request cut short a round that started before the ring's members
+        /// agreed on the groups. A transitional configuration that drops nodes installs a view named after the
         /// new ring and `transitionalViewBase | lowest node of the transitional configuration`.
         public var ringSequence: UInt64 = 0
         /// The representative of that ring: with the sequence, the ring id (two partitions may reuse a sequence).
