@@ -23,6 +23,8 @@ struct Environment {
     var binDirectory: String
     var work: String
     var oursTotemAttributes = ""
+    /// window_size and max_messages for both stacks (nil: each one's default, 50 and 17 on both).
+    var window: (size: Int, maxMessages: Int)?
     func namespace(_ k: Int) -> String { "\(prefix)-n\(k)" }
     func address(_ k: Int) -> String { "10.99.0.\(k)" }
 }
@@ -128,7 +130,8 @@ final class Cluster {
         if stack == .ours {
             var c = "<?xml version=\"1.0\"?>\n<cluster name=\"cmp\" config_version=\"1\">\n"
             c += "  <cman transport=\"udpu\"\(crypto ? " keyfile=\"\(directory)/authkey\"" : "")/>\n"
-            c += "  <totem token=\"1000\"\(crypto ? "" : " secauth=\"off\"") \(env.oursTotemAttributes)/>\n"
+            let window = env.window.map { " window_size=\"\($0.size)\" max_messages=\"\($0.maxMessages)\"" } ?? ""
+            c += "  <totem token=\"1000\"\(crypto ? "" : " secauth=\"off\"")\(window) \(env.oursTotemAttributes)/>\n"
             c += "  <logging to_syslog=\"no\" to_logfile=\"no\" to_stderr=\"yes\"/>\n  <clusternodes>\n"
             for k in 1...n { c += "    <clusternode name=\"\(env.address(k))\" nodeid=\"\(k)\"/>\n" }
             c += "  </clusternodes>\n</cluster>\n"
@@ -137,6 +140,7 @@ final class Cluster {
         }
         for k in 1...n {
             var c = "totem {\n  version: 2\n  cluster_name: cmp\n  transport: \(stack.rawValue)\n  token: 1000\n"
+            if let w = env.window { c += "  window_size: \(w.size)\n  max_messages: \(w.maxMessages)\n" }
             c += crypto ? "  crypto_cipher: aes256\n  crypto_hash: sha256\n  keyfile: \(directory)/authkey\n"
                         : "  crypto_cipher: none\n  crypto_hash: none\n"
             c += "}\nnodelist {\n"

@@ -27,6 +27,7 @@ var failures = true
 var jsonPath: String?
 /// Extra attributes of our `<totem>` (experiments with window_size, max_messages and the like).
 var oursTotemAttributes = ""
+var window: (size: Int, maxMessages: Int)?
 var prefix = ""
 var binDirectory = ""
 var work = NSTemporaryDirectory() + "cpgcompare-\(getpid())"
@@ -48,11 +49,15 @@ while let a = args.first {
     case "--runs": runs = max(1, Int(v) ?? runs)
     case "--json": jsonPath = v
     case "--ours-totem": oursTotemAttributes = v
+    case "--window":  // SIZE/MAX_MESSAGES, on both stacks
+        let parts = v.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { log("--window takes SIZE/MAX_MESSAGES, e.g. 120/60"); exit(64) }
+        window = (parts[0], parts[1])
     default: log("unknown option \(a)"); exit(64)
     }
 }
 guard !prefix.isEmpty, !binDirectory.isEmpty else { log("--prefix and --bin are required (run tools/cpg-compare)"); exit(64) }
-let env = Environment(prefix: prefix, binDirectory: binDirectory, work: work, oursTotemAttributes: oursTotemAttributes)
+let env = Environment(prefix: prefix, binDirectory: binDirectory, work: work, oursTotemAttributes: oursTotemAttributes, window: window)
 
 // MARK: - One load
 
