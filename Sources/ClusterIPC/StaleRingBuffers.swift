@@ -65,20 +65,22 @@ public enum StaleRingBuffers {
     }
 
     /// Whether process `pid` exists and has not exited (a zombie, dead but not yet reaped, has).
-    public static func isRunning(_ pid: Int32) -> Bool {
-        if kill(pid, 0) != 0 && errno == ESRCH { return false }
-        guard let (state, _) = status(of: pid, bootTime: nil) else { return true }
-        return state != "Z" && state != "X"
-    }
+    public static func isRunning(_ pid: Int32) -> Bool { liveness(of: pid, bootTime: nil).running }
 
     /// Whether process `pid` runs and started before the directory was last changed (so it may be the one that
     /// made it, not a later process that was given the same id).
     private static func owns(_ pid: Int32, changedAt: Double, bootTime: Double?) -> Bool {
-        if kill(pid, 0) != 0 && errno == ESRCH { return false }
-        guard let (state, started) = status(of: pid, bootTime: bootTime) else { return true }
-        if state == "Z" || state == "X" { return false } // dead, not yet reaped
-        guard let started else { return true }
+        let process = liveness(of: pid, bootTime: bootTime)
+        guard process.running, let started = process.started else { return process.running }
         return started <= changedAt + 1
+    }
+
+    /// Whether `pid` runs (not gone, not a zombie) and, when known, when it started. A process whose /proc entry
+    /// cannot be read counts as running, with no start time.
+    private static func liveness(of pid: Int32, bootTime: Double?) -> (running: Bool, started: Double?) {
+        if kill(pid, 0) != 0 && errno == ESRCH { return (false, nil) }
+        guard let (state, started) = status(of: pid, bootTime: bootTime) else { return (true, nil) }
+        return (state != "Z" && state != "X", started)
     }
 
     /// A process's state letter and start time in seconds since the epoch, from /proc/PID/stat (fields 3 and 22,
