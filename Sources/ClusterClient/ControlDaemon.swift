@@ -72,7 +72,11 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
 
     /// Connects to quorumd and groupd (waiting for them while they start), registers, tells the subsystem the current members, then serves until
     /// quorumd or groupd goes away (thrown: the daemon cannot go on without them) or the subsystem fails.
-    public func run() async throws {
+    ///
+    /// `requests`, if given, are joins and leaves from another source than the administrative socket (the kernel's
+    /// uevents); they are handled in turn with everything else, and one that fails goes to the subsystem's
+    /// `refused(_:error:)`.
+    public func run(requests: AsyncStream<ControlGroupRequest>? = nil) async throws {
         let c = configuration
         let cman = try await Self.waitFor("quorumd", log: c.log) {
             let cman = try CmanClient(instance: c.instance)
@@ -96,6 +100,10 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
             do { for try await e in groups.events { feed.yield(.group(e)) } } catch {}
             feed.yield(.ended("groupd"))
         }
+        let requestInputs = Task {
+            guard let requests else { return }
+            for await r in requests { feed.yield(.request(r)) }
+        }
         let signals = ControlSignals(feed: feed)
         let ticks = Task {
             while !Task.isCancelled {
@@ -106,6 +114,7 @@ public struct ControlDaemon<Subsystem: ControlSubsystem> {
         defer {
             cmanEvents.cancel()
             groupEvents.cancel()
+            requestInputs.cancel()
             ticks.cancel()
             signals.cancel()
             loop.close()
@@ -152,6 +161,8 @@ enum ControlInput: Sendable {
     case group(GroupIPC.Event)
     case fence(FenceIPC.Event)
     case admin(ControlSocket.Request)
+    /// A join or leave from `run(requests:)`.
+    case request(ControlGroupRequest)
     case tick
     /// fenced's connection ended (it is reconnected on a later tick).
     case fenceGone

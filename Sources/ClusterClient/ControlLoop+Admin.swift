@@ -44,6 +44,21 @@ extension ControlLoop {
         }
     }
 
+    /// A join or leave from outside the socket (the kernel's uevents); a failure is logged and handed to the
+    /// subsystem, which tells the requester.
+    mutating func handle(_ request: ControlGroupRequest) throws {
+        configuration.log("request: \(request)")
+        do {
+            switch request {
+            case .join(let name): try join(try Self.validName(name))
+            case .leave(let name): try leave(name)
+            }
+        } catch let error as ClusterError {
+            configuration.log("request \(request) refused: \(error.message)")
+            try subsystem.refused(request, error: error)
+        }
+    }
+
     /// Group and holder names: letters, digits, `_ . -`, at most 64 bytes (they become directory names).
     static func validName(_ name: String) throws(ClusterError) -> String {
         let ok = !name.isEmpty && name.utf8.count <= 64 && name != "." && name != ".."

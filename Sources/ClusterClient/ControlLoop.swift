@@ -79,6 +79,8 @@ struct ControlLoop<Subsystem: ControlSubsystem> {
             try tick()
         case .admin(let request):
             do { try admin(request) } catch let error as ClusterError { request.fail(error.message) }
+        case .request(let request):
+            try handle(request)
         case .ended, .terminate:
             break
         }

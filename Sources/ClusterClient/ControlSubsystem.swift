@@ -30,10 +30,16 @@ public protocol ControlSubsystem {
     /// A request on the administrative socket the framework does not handle itself (`join`, `leave`, `ls`, `nodes`,
     /// `pin`, `unpin` are the framework's). Return the answer's body, or nil for "unknown request".
     mutating func handle(request: [String], cluster: ControlCluster) throws -> String?
+
+    /// A join or leave that came through `ControlDaemon.run(requests:)` cannot be carried out (an invalid name, a
+    /// group joined already or not joined, groupd refusing): tell whoever asked (the DLM's kernel waits on
+    /// `event_done`). The default does nothing; the daemon logs the refusal either way.
+    mutating func refused(_ request: ControlGroupRequest, error: ClusterError) throws
 }
 
 extension ControlSubsystem {
     public mutating func handle(request: [String], cluster: ControlCluster) throws -> String? { nil }
+    public mutating func refused(_ request: ControlGroupRequest, error: ClusterError) throws {}
 }
 
 /// The cluster as a control daemon sees it.

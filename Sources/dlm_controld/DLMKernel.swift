@@ -8,7 +8,8 @@ import Glibc
 ///   a binary `struct sockaddr_storage`, as the kernel reads it), cluster attributes `cluster_name`, `protocol`
 ///   (0 TCP, 1 SCTP), `timewarn_cs`, and each lockspace's members as `spaces/<name>/nodes/<nodeid>/{nodeid,weight}`;
 /// - sysfs (`<sysfs>/dlm/<lockspace>`): `control` (0 stops the lockspace, 1 starts its recovery with the members
-///   configured) and `event_done` (0: the join or leave the kernel waits for is complete).
+///   configured) and `event_done` (0: the join or leave the kernel waits for is complete; a negative errno: it
+///   failed).
 struct DLMKernel: ControlSubsystem {
     let configfs: ConfigfsTree
     let sysfs: ConfigfsTree
@@ -18,6 +19,8 @@ struct DLMKernel: ControlSubsystem {
     let timewarn: UInt32
     /// Lockspaces whose join the kernel still waits for.
     var joining: Set<String> = []
+    /// Lockspaces whose sysfs directory was there before the join (the kernel's).
+    var kernelOwned: Set<String> = []
     var clusterNameWritten = false
 
     init(configfsRoot: String, sysfsRoot: String, protocolNumber: Int, timewarn: UInt32) {
@@ -54,7 +57,9 @@ struct DLMKernel: ControlSubsystem {
 
     mutating func created(group: String) throws {
         try configfs.makeItem("spaces/\(group)/nodes")
-        try sysfs.makeItem(group)
+        // The kernel makes a lockspace's sysfs directory before it asks to join (and removes it itself); for a
+        // dlm_tool join without the kernel a plain directory stands in, made and removed here.
+        if sysfs.exists(group) { kernelOwned.insert(group) } else { try sysfs.makeItem(group) }
         try sysfs.write(group + "/control", "0")
         joining.insert(group)
     }
@@ -79,13 +84,21 @@ struct DLMKernel: ControlSubsystem {
     }
 
     mutating func removed(group: String) throws {
-        joining.remove(group)
+        // A lockspace removed before its join completed answers nothing here: the join failed, and `refused` (or
+        // nobody, for a dlm_tool join) says so.
+        let wasJoining = joining.remove(group) != nil
         try configfs.removeItem("spaces/\(group)")
         if sysfs.exists(group) {
-            try sysfs.write(group + "/event_done", "0")
-            // Where the kernel owns the directory it goes with the lockspace; a stand-in directory is removed here.
-            try? sysfs.removeItem(group)
+            if !wasJoining { try sysfs.write(group + "/event_done", "0") }
+            if kernelOwned.remove(group) == nil { try sysfs.removeItem(group) }
         }
+    }
+
+    /// The kernel's join or leave could not be carried out: `event_done` gets a negative errno, so
+    /// `dlm_new_lockspace` fails instead of waiting (dlm_controld does the same).
+    mutating func refused(_ request: ControlGroupRequest, error: ClusterError) throws {
+        guard sysfs.exists(request.group) else { return }
+        try sysfs.write(request.group + "/event_done", "\(DLMUEvents.eventResult(error))")
     }
 
     /// A node's address as the kernel's `addr` attribute takes it: a `struct sockaddr_storage` (port 0).

@@ -2,9 +2,10 @@
 // dlm_controld: tells the kernel DLM the cluster's nodes through configfs and runs every lockspace's membership
 // and recovery (a failed member is fenced before the lockspace recovers), on the ClusterClient SDK only.
 //
-//   dlm_controld [-I INSTANCE] [-C CONFIGFS] [-S SYSFS] [-f 0|1] [-q 0|1]
+//   dlm_controld [-I INSTANCE] [-C CONFIGFS] [-S SYSFS] [-f 0|1] [-q 0|1] [-u 0|1]
 //
-// Lockspaces are joined and left with dlm_tool (dlm_tool join NAME). <dlm> in cluster.conf sets protocol, timewarn,
+// Lockspaces are joined and left at the kernel's request (its online/offline uevents; -u, on by default with the
+// real sysfs) and with dlm_tool (dlm_tool join NAME). <dlm> in cluster.conf sets protocol, timewarn,
 // enable_fencing and enable_quorum; -f and -q override the last two.
 import ClusterClient
 import Glibc
@@ -15,8 +16,11 @@ struct Options {
     var sysfs = "/sys/kernel"
     var fencing: Bool?
     var quorum: Bool?
+    /// Listen for the kernel's lockspace uevents; by default only when sysfs is the kernel's (several daemons of a
+    /// local cluster on one host would all hear the same events).
+    var uevents: Bool?
 
-    static let usage = "usage: dlm_controld [-I INSTANCE] [-C CONFIGFS_ROOT] [-S SYSFS_ROOT] [-f 0|1] [-q 0|1]"
+    static let usage = "usage: dlm_controld [-I INSTANCE] [-C CONFIGFS_ROOT] [-S SYSFS_ROOT] [-f 0|1] [-q 0|1] [-u 0|1]"
 
     init(_ args: [String]) {
         var rest = args[...]
@@ -38,6 +42,7 @@ struct Options {
             case "-S": sysfs = value(a)
             case "-f": fencing = flag(a)
             case "-q": quorum = flag(a)
+            case "-u": uevents = flag(a)
             case "-h", "--help": print(Self.usage); exit(0)
             default: Self.fail("unknown option '\(a)'")
             }
@@ -98,10 +103,27 @@ let kernel = DLMKernel(configfsRoot: options.configfs, sysfsRoot: options.sysfs,
 let configuration = ControlDaemon<DLMKernel>.Configuration(name: "dlm_controld", groupPrefix: "dlm", level: 1,
                                                           requireFencing: settings.fencing, requireQuorum: settings.quorum,
                                                           instance: instance)
+let listenForUEvents = options.uevents ?? (options.sysfs == "/sys/kernel")
 configuration.log("dlm_controld: configfs \(kernel.configfs.root), sysfs \(kernel.sysfs.root), "
-    + "fencing \(settings.fencing ? "on" : "off"), quorum \(settings.quorum ? "on" : "off")")
+    + "fencing \(settings.fencing ? "on" : "off"), quorum \(settings.quorum ? "on" : "off"), "
+    + "kernel uevents \(listenForUEvents ? "on" : "off")")
 do {
-    try await ControlDaemon(configuration, subsystem: kernel).run()
+    var requests: AsyncStream<ControlGroupRequest>?
+    var listener: KernelUEventListener?
+    if listenForUEvents {
+        do {
+            let l = try KernelUEventListener()
+            requests = DLMUEvents.requests(from: l, log: configuration.log)
+            listener = l
+        } catch {
+            // Without the DLM module nothing would come; with it (or when asked with -u 1) the kernel's joins would
+            // wait forever, so that is fatal.
+            guard options.uevents == nil, access(options.sysfs + "/dlm", F_OK) != 0 else { throw error }
+            configuration.log("dlm_controld: not listening for kernel uevents (\(error.message)); lockspaces are joined with dlm_tool only")
+        }
+    }
+    try await ControlDaemon(configuration, subsystem: kernel).run(requests: requests)
+    withExtendedLifetime(listener) {}
 } catch let error as ClusterError {
     ControlDaemonLog.standardError("dlm_controld: \(error.message)")
     exit(1)

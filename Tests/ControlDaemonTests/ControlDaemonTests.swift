@@ -80,6 +80,65 @@ struct ControlDaemonTests {
         #expect(log[stop...].contains { $0.contains("recovered with nodes 1 2") }, "\(log.suffix(20))")
     }
 
+    /// Sends `event` on the kernel's uevent group, as the kernel would (needs CAP_NET_ADMIN).
+    func sendUEvent(_ datagram: [UInt8]) throws {
+        let fd = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue), 15)
+        guard fd >= 0 else { throw ChildProcessError("socket(NETLINK_KOBJECT_UEVENT): errno \(errno)") }
+        defer { close(fd) }
+        var address = [UInt8](repeating: 0, count: 12)  // struct sockaddr_nl: family, pad, pid 0, groups 1
+        withUnsafeBytes(of: UInt16(AF_NETLINK)) { for (i, b) in $0.enumerated() { address[i] = b } }
+        withUnsafeBytes(of: UInt32(1)) { for (i, b) in $0.enumerated() { address[8 + i] = b } }
+        let sent = address.withUnsafeBytes { a in
+            datagram.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count)) }
+        }
+        guard sent == datagram.count else { throw ChildProcessError("sendto(uevent group): errno \(errno)") }
+    }
+
+    func lockspaceUEvent(_ action: String, _ name: String, seq: Int) -> [UInt8] {
+        KernelUEvent(action: action, devicePath: "/kernel/dlm/\(name)", fields: ["SUBSYSTEM": "dlm", "LOCKSPACE": name, "SEQNUM": "\(seq)"]).datagram
+    }
+
+    @Test("dlm_controld -u 1: the kernel's online and offline uevents join and leave a lockspace; a join it cannot do gets a negative event_done",
+          .enabled(if: getuid() == 0, "sending on the kernel's uevent group needs CAP_NET_ADMIN"))
+    func kernelUEvents() throws {
+        let c = try cluster(1)
+        try c.start(1, "dlm_controld", arguments: ["-C", configfs(c, 1), "-S", sysfs(c, 1), "-f", "0", "-u", "1"])
+        try waitUntil("dlm_controld on node 1 answers", c) { (try? c.tool(1, "dlm_tool", ["nodes"]))?.status == 0 }
+        let daemon = c.upper[1]!["dlm_controld"]!
+        #expect(daemon.stderr.contains("kernel uevents on"))
+        let name = "ue\(getpid())"
+        let sys = ConfigfsTree(root: sysfs(c, 1) + "/dlm")
+        // As dlm_new_lockspace: the kernel makes the lockspace's sysfs directory, then asks and waits on event_done.
+        try sys.makeItem(name)
+        try sendUEvent(lockspaceUEvent("online", name, seq: 1))
+        try waitUntil("\(name) joined at the kernel's request", c) {
+            control(c, 1, name) == "1" && sys.read("\(name)/event_done") == "0" && lockspaceNodes(c, 1, name) == ["1"]
+        }
+        #expect((try c.tool(1, "dlm_tool", ["ls"])).stdout.contains(name))
+
+        // Not ours, or not a uevent: ignored, the daemon goes on.
+        try sendUEvent(KernelUEvent(action: "add", devicePath: "/devices/virtual/net/dummy0", fields: ["SUBSYSTEM": "net"]).datagram)
+        try sendUEvent([1, 2, 3, 0])
+        try waitUntil("the garbage is named in the log", c) { daemon.stderr.contains("not a uevent") }
+
+        // A second online for a lockspace already joined: the kernel is told -EEXIST, and the lockspace runs on.
+        unlink(sysfs(c, 1) + "/dlm/\(name)/event_done")
+        try sendUEvent(lockspaceUEvent("online", name, seq: 2))
+        try waitUntil("event_done says -EEXIST", c) { sys.read("\(name)/event_done") == "-\(EEXIST)" }
+        #expect(daemon.stderr.contains("request join \(name) refused"))
+        #expect(control(c, 1, name) == "1")
+
+        // As dlm_release_lockspace: offline, then the kernel waits on event_done; the directory stays the kernel's.
+        unlink(sysfs(c, 1) + "/dlm/\(name)/event_done")
+        try sendUEvent(lockspaceUEvent("offline", name, seq: 3))
+        try waitUntil("\(name) left at the kernel's request", c) {
+            sys.read("\(name)/event_done") == "0" && !FileManager.default.fileExists(atPath: configfs(c, 1) + "/dlm/cluster/spaces/\(name)")
+        }
+        #expect(!(try c.tool(1, "dlm_tool", ["ls"])).stdout.contains(name))
+        #expect(sys.exists(name))
+        try sys.removeItem(name)
+    }
+
     @Test("dlm_controld: staged shutdown refused while a lockspace is held, allowed once left; SIGTERM likewise")
     func shutdownRefused() throws {
         let c = try cluster(2)
