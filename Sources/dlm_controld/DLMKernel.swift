@@ -7,8 +7,8 @@ import Glibc
 /// - configfs (`<configfs>/dlm/cluster`): `comms/<nodeid>/{nodeid,local,addr}` for every cluster member (`addr` is
 ///   a binary `struct sockaddr_storage`, as the kernel reads it), cluster attributes `cluster_name`, `protocol`
 ///   (0 TCP, 1 SCTP), `timewarn_cs`, and each lockspace's members as `spaces/<name>/nodes/<nodeid>/{nodeid,weight}`;
-/// - sysfs (`<sysfs>/dlm/<lockspace>`): `control` (0 stops the lockspace, 1 starts its recovery with the members
-///   configured) and `event_done` (0: the join or leave the kernel waits for is complete; a negative errno: it
+/// - sysfs (`<sysfs>/dlm/<lockspace>`): `id` (the lockspace's global id, written before its first start), `control`
+///   (0 stops the lockspace, 1 starts its recovery with the members configured) and `event_done` (0: the join or leave the kernel waits for is complete; a negative errno: it
 ///   failed).
 struct DLMKernel: ControlSubsystem {
     let configfs: ConfigfsTree
@@ -60,6 +60,8 @@ struct DLMKernel: ControlSubsystem {
         // The kernel makes a lockspace's sysfs directory before it asks to join (and removes it itself); for a
         // dlm_tool join without the kernel a plain directory stands in, made and removed here.
         if sysfs.exists(group) { kernelOwned.insert(group) } else { try sysfs.makeItem(group) }
+        // Before the first start: the lockspace's id on every node (the kernel puts it in its recovery messages).
+        try sysfs.write(group + "/id", "\(Self.globalID(group))")
         try sysfs.write(group + "/control", "0")
         joining.insert(group)
     }
@@ -99,6 +101,17 @@ struct DLMKernel: ControlSubsystem {
     mutating func refused(_ request: ControlGroupRequest, error: ClusterError) throws {
         guard sysfs.exists(request.group) else { return }
         try sysfs.write(request.group + "/event_done", "\(DLMUEvents.eventResult(error))")
+    }
+
+    /// A lockspace's global id as dlm_controld computes it, the same on every node: the CRC-32 (IEEE 802.3, as zlib's
+    /// `crc32` and the kernel's `crc32_le(~0, …) ^ ~0`) of its group name `dlm:ls:<name>` with the terminating NUL.
+    static func globalID(_ lockspace: String) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in Array("dlm:ls:\(lockspace)".utf8) + [0] {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 
     /// A node's address as the kernel's `addr` attribute takes it: a `struct sockaddr_storage` (port 0).

@@ -63,6 +63,8 @@ struct ControlDaemonTests {
                     && (try? c.tool(k, "dlm_tool", ["ls"]))?.stdout.contains("phase         run") == true
             }
             #expect(ConfigfsTree(root: sysfs(c, k) + "/dlm").read("ls1/event_done") == "0")
+            // dlm_controld's global id: zlib.crc32(b"dlm:ls:ls1\0"), the same on every node.
+            #expect(ConfigfsTree(root: sysfs(c, k) + "/dlm").read("ls1/id") == "844888375")
         }
         let json = try c.tool(2, "dlm_tool", ["ls", "--json"])
         #expect(json.stdout.contains("\"name\":\"ls1\"") && json.stdout.contains("\"members\":[1,2,3]"), "\(json)")
