@@ -9,8 +9,8 @@ extension Totem {
     /// consensus 1.2 × token, merge 200 ms, fail_recv_const 2500, seqno_unchanged_const 30, token_coefficient 650 ms),
     /// not cman's slow-network overrides (token 10000, consensus 4800): fast failure detection on a LAN is the point,
     /// and cman's values remain one attribute away. The flow-control window is larger than corosync's 50/17:
-    /// window_size 120, max_messages 60, measured at MTU 1500 against 50/17 (docs/benchmarks.md, "Window"): more CPG
-    /// throughput and less CPU per message with one sender, where a token visit of 17 frames was the limit.
+    /// window_size 120, max_messages 60, measured at MTU 1500 against 50/17 (docs/benchmarks.md, "Window and packing"):
+    /// less CPU per message and more CPG throughput with one sender, where a token visit of 17 frames was the limit.
     public struct Settings: Sendable, Hashable {
         /// Token loss timeout (already scaled with `tokenCoefficient`).
         public var token: Duration
