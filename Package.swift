@@ -61,7 +61,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ClusterSystem", dependencies: ["ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
         .target(name: "ClusterConfig", dependencies: ["CXML2", "ClusterConfigModel", "ClusterSystem"], swiftSettings: strict),
-        .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterSystem"], swiftSettings: strict),
+        .target(name: "ClusterIPC", dependencies: ["CQB", "ClusterIPCProtocol", "ClusterTypes", "ClusterWire", "ClusterSystem"], swiftSettings: strict),
         .target(name: "ClusterDaemonSupport",
                 dependencies: ["CSystemd", "ClusterConfig", "ClusterConfigModel", "ClusterIPC", "ClusterSystem", "ClusterTypes",
                                .product(name: "Logging", package: "swift-log"),
@@ -96,7 +96,7 @@ let package = Package(
         // The logic control daemons share (group recovery, topology): pure, part of the SDK.
         .target(name: "ControlCore", dependencies: ["ClusterTypes", "ClusterWire"], swiftSettings: strict),
         // totemd's client side, for the daemons and tools of this repository (not part of the SDK).
-        .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes"],
+        .target(name: "TotemLink", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ClusterWire"],
                 swiftSettings: strict),
         .target(name: "ToolSupport",
                 dependencies: ["ClusterClient", "ClusterConfig", "ClusterConfigModel", "ClusterSystem",

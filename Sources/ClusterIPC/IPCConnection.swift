@@ -2,6 +2,7 @@
 import CQB
 import ClusterIPCProtocol
 import ClusterTypes
+import ClusterWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,37 +79,69 @@ public final class IPCConnection {
     /// `IPCClient` unpacks: one IPC message and one wake-up of the client for a burst, in the same order.
     @discardableResult
     public func sendEvent(messageID: Int32, body: [UInt8]) -> Bool {
-        guard handle != nil else { return false }
-        let frame = Self.frame(messageID: messageID, body: body)
-        if let server, server.batchesEvents {
-            if batching {
-                if frame.count > IPCLimits.eventBatchBytesMax || batch.count + frame.count > IPCLimits.eventBatchBytesMax {
-                    _ = flushBatch()
-                }
-                if frame.count > IPCLimits.eventBatchBytesMax { return deliver(frame) }
-                batch += frame
-                batchCount += 1
-                return true
-            }
-            batching = true
-            server.endTurnLater(self)
-        }
-        return deliver(frame)
+        sendEvent(messageID: messageID, bodyBytes: body.count) { $0.writeRaw(body) }
     }
 
-    /// A response header for `messageID` followed by `body`.
-    private static func frame(messageID: Int32, body: [UInt8]) -> [UInt8] {
-        var frame = [UInt8](repeating: 0, count: MemoryLayout<qb_ipc_response_header>.size)
-        frame.reserveCapacity(frame.count + body.count)
-        frame.withUnsafeMutableBytes { raw in
-            var header = qb_ipc_response_header()
-            header.id = messageID
-            header.size = Int32(MemoryLayout<qb_ipc_response_header>.size + body.count)
-            header.error = IPCStatus.ok.rawValue
-            raw.storeBytes(of: header, as: qb_ipc_response_header.self)
+    /// Pushes a typed event, its body encoded straight behind its header (into the turn's batch when one is open).
+    @discardableResult
+    public func sendEvent<M: IPCMessage>(_ message: M) -> Bool {
+        sendEvent(messageID: message.messageID, bodyBytes: 64) { message.encodeBody(into: &$0) }
+    }
+
+    /// The common path of both `sendEvent`s: no intermediate body or frame array per event. `encode` appends the body.
+    private func sendEvent(messageID: Int32, bodyBytes: Int, encode: (inout ByteWriter) -> Void) -> Bool {
+        guard handle != nil else { return false }
+        guard let server, server.batchesEvents else { return deliver(Self.frame(messageID: messageID, bodyBytes: bodyBytes, encode: encode)) }
+        guard batching else {
+            batching = true
+            server.endTurnLater(self)
+            return deliver(Self.frame(messageID: messageID, bodyBytes: bodyBytes, encode: encode))
         }
-        frame += body
-        return frame
+        let start = batch.count
+        var w = ByteWriter(appendingTo: batch)
+        batch = []
+        Self.appendFrame(messageID: messageID, to: &w, encode: encode)
+        batch = w.take()
+        let size = batch.count - start
+        if size <= IPCLimits.eventBatchBytesMax && batch.count <= IPCLimits.eventBatchBytesMax {
+            batchCount += 1
+            return true
+        }
+        // It does not fit: the batch so far goes first, then this event alone or as the start of the next batch.
+        let frame = Array(batch[start...])
+        batch.removeSubrange(start...)
+        _ = flushBatch()
+        if size > IPCLimits.eventBatchBytesMax { return deliver(frame) }
+        batch = frame
+        batchCount = 1
+        return true
+    }
+
+    /// The bytes of the header in front of every event (and of every event inside a batch).
+    public static let responseHeaderBytes = MemoryLayout<qb_ipc_response_header>.size
+
+    /// A response header for `messageID` followed by the body `encode` writes.
+    private static func frame(messageID: Int32, bodyBytes: Int, encode: (inout ByteWriter) -> Void) -> [UInt8] {
+        var w = ByteWriter(capacity: responseHeaderBytes + bodyBytes)
+        appendFrame(messageID: messageID, to: &w, encode: encode)
+        return w.take()
+    }
+
+    /// Appends a response header and the body `encode` writes, then sets the header's size (native byte order, as
+    /// libqb's headers are).
+    private static func appendFrame(messageID: Int32, to w: inout ByteWriter, encode: (inout ByteWriter) -> Void) {
+        let start = w.count
+        var header = qb_ipc_response_header()
+        header.id = messageID
+        header.error = IPCStatus.ok.rawValue
+        withUnsafeBytes(of: &header) { w.writeRaw($0) }
+        encode(&w)
+        var bytes = w.take()
+        let size = Int32(bytes.count - start)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: size, toByteOffset: start + MemoryLayout<qb_ipc_response_header>.offset(of: \.size)!, as: Int32.self)
+        }
+        w = ByteWriter(appendingTo: bytes)
     }
 
     /// Sends one frame (an event or a batch), or queues it behind earlier ones.
@@ -137,13 +170,9 @@ public final class IPCConnection {
         switch batchCount {
         case 0: return true
         case 1: return deliver(batch)
-        default: return deliver(Self.frame(messageID: IPCLimits.eventBatchMessageID, body: batch))
+        default: return deliver(Self.frame(messageID: IPCLimits.eventBatchMessageID, bodyBytes: batch.count) { $0.writeRaw(batch) })
         }
     }
-
-    /// Pushes a typed event.
-    @discardableResult
-    public func sendEvent<M: IPCMessage>(_ message: M) -> Bool { sendEvent(messageID: message.messageID, body: message.body) }
 
     /// Closes the connection from the server side.
     public func disconnect() {

@@ -96,7 +96,7 @@ public enum TotemIPC {
             case .multicast: 2
             case .status: 3
             case .leave: 4
-            case .multicastBatch: 5
+            case .multicastBatch: Self.multicastBatchMessageID
             }
         }
 
@@ -115,12 +115,21 @@ public enum TotemIPC {
             case .status, .leave:
                 break
             case .multicastBatch(let list):
-                w.write(UInt32(list.count))
-                for m in list {
-                    w.write(m.channel)
-                    w.write(m.safe)
-                    w.writeBlob(m.payload)
-                }
+                Self.encodeBatch(list, count: list.count, into: &w)
+            }
+        }
+
+        /// The id of `.multicastBatch`.
+        public static let multicastBatchMessageID: Int32 = 5
+
+        /// The body of a `.multicastBatch` of `count` multicasts (for a sender that encodes a batch without building
+        /// the request first).
+        public static func encodeBatch<S: Sequence<Multicast>>(_ list: S, count: Int, into w: inout ByteWriter) {
+            w.write(UInt32(count))
+            for m in list {
+                w.write(m.channel)
+                w.write(m.safe)
+                w.writeBlob(m.payload)
             }
         }
 

@@ -22,74 +22,83 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Reads big-endian values from a byte buffer, checking every length before use.
+/// `@inlinable` for the same reason as `ByteWriter`: every decoded field of every message goes through it.
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
-    public private(set) var offset: Int
-    private let end: Int
+    @inlinable public var offset: Int { position }
+    @usableFromInline var position: Int
+    @usableFromInline let end: Int
 
+    @inlinable
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
-        self.offset = 0
+        position = 0
         self.end = bytes.count
     }
 
     public init<C: Collection>(bytes: C) where C.Element == UInt8 { self.init(Array(bytes)) }
 
-    public var remaining: Int { end - offset }
+    @inlinable public var remaining: Int { end - offset }
 
-    public var isAtEnd: Bool { offset == end }
+    @inlinable public var isAtEnd: Bool { offset == end }
 
-    private mutating func take(_ n: Int, _ field: String) throws(WireError) -> Int {
+    @inlinable
+    mutating func take(_ n: Int, _ field: String) throws(WireError) -> Int {
         guard n >= 0, n <= remaining else { throw .truncated(field: field) }
-        let start = offset
-        offset += n
+        let start = position
+        position += n
         return start
     }
 
+    @inlinable
     public mutating func readUInt8(_ field: String = "u8") throws(WireError) -> UInt8 {
         bytes[try take(1, field)]
     }
 
+    @inlinable
     public mutating func readBool(_ field: String = "bool") throws(WireError) -> Bool {
         let v = try readUInt8(field)
         guard v <= 1 else { throw .invalid(field: field, reason: "boolean byte \(v)") }
         return v == 1
     }
 
+    @inlinable
     public mutating func readUInt16(_ field: String = "u16") throws(WireError) -> UInt16 {
         let s = try take(2, field)
-        return UInt16(bytes[s]) << 8 | UInt16(bytes[s + 1])
+        return bytes.withUnsafeBytes { UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: s, as: UInt16.self)) }
     }
 
+    @inlinable
     public mutating func readUInt32(_ field: String = "u32") throws(WireError) -> UInt32 {
         let s = try take(4, field)
-        var v: UInt32 = 0
-        for i in 0..<4 { v = v << 8 | UInt32(bytes[s + i]) }
-        return v
+        return bytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: s, as: UInt32.self)) }
     }
 
+    @inlinable
     public mutating func readUInt64(_ field: String = "u64") throws(WireError) -> UInt64 {
         let s = try take(8, field)
-        var v: UInt64 = 0
-        for i in 0..<8 { v = v << 8 | UInt64(bytes[s + i]) }
-        return v
+        return bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: s, as: UInt64.self)) }
     }
 
+    @inlinable
     public mutating func readInt32(_ field: String = "i32") throws(WireError) -> Int32 {
         Int32(bitPattern: try readUInt32(field))
     }
 
+    @inlinable
     public mutating func readInt64(_ field: String = "i64") throws(WireError) -> Int64 {
         Int64(bitPattern: try readUInt64(field))
     }
 
     /// Exactly `count` raw bytes.
+    @inlinable
     public mutating func readRaw(_ count: Int, _ field: String = "bytes") throws(WireError) -> ArraySlice<UInt8> {
         let s = try take(count, field)
         return bytes[s..<(s + count)]
     }
 
     /// A 32-bit length followed by that many bytes, at most `limit`.
+    @inlinable
     public mutating func readBlob(_ field: String = "blob", limit: Int) throws(WireError) -> [UInt8] {
         let length = Int(try readUInt32(field))
         guard length <= limit else { throw .tooLong(field: field, length: length, limit: limit) }
@@ -97,14 +106,20 @@ public struct ByteReader: Sendable {
     }
 
     /// A length-prefixed UTF-8 string of at most `limit` bytes.
+    @inlinable
     public mutating func readString(_ field: String = "string", limit: Int) throws(WireError) -> String {
-        let raw = try readBlob(field, limit: limit)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw .invalid(field: field, reason: "not UTF-8") }
-        return s
+        let length = Int(try readUInt32(field))
+        guard length <= limit else { throw .tooLong(field: field, length: length, limit: limit) }
+        let s = try take(length, field)
+        // Validated straight from the buffer: no intermediate array.
+        let string = bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[s..<(s + length)]), as: UTF8.self) }
+        guard let string else { throw .invalid(field: field, reason: "not UTF-8") }
+        return string
     }
 
     /// A 32-bit element count, checked against `limit` and against the bytes left (each element at least
     /// `minimumElementBytes`), so a hostile count cannot make the caller allocate.
+    @inlinable
     public mutating func readCount(_ field: String, limit: Int, minimumElementBytes: Int = 1) throws(WireError) -> Int {
         let n = Int(try readUInt32(field))
         guard n <= limit else { throw .tooLong(field: field, length: n, limit: limit) }
@@ -113,6 +128,7 @@ public struct ByteReader: Sendable {
     }
 
     /// Throws if any bytes remain.
+    @inlinable
     public func expectEnd() throws(WireError) {
         if remaining != 0 { throw .trailingBytes(remaining) }
     }

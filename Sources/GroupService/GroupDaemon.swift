@@ -151,14 +151,15 @@ public final class GroupDaemon: IPCServiceHandler {
             if GroupIPC.Request.expectsReply(messageID: messageID) { c.respond(messageID: messageID, status: .invalidRequest) }
             return
         }
-        guard let state = core, !state.nodes.isEmpty else {
+        // Read in place (`core` would copy the whole state machine for every multicast).
+        guard let driver, !driver.core.nodes.isEmpty else {
             if case .mcast = request { return }
             c.respond(GroupIPC.Response.refused("groupd is not yet part of a ring"), status: .notReady)
             return
         }
         switch request {
         case .join(let g, let totemEvents):
-            if totemEvents { driver?.feed(.subscribeTotem(handle: c.id)) }
+            if totemEvents { driver.feed(.subscribeTotem(handle: c.id)) }
             reply(c, self.request(.join(handle: c.id, pid: UInt32(bitPattern: c.pid), group: g)))
         case .leave(let g):
             reply(c, self.request(.leave(handle: c.id, group: g)))
@@ -167,11 +168,12 @@ public final class GroupDaemon: IPCServiceHandler {
                 logger.debug("dropped a multicast from pid \(c.pid) to \(g): not a member")
             }
         case .members(let g):
-            c.respond(GroupIPC.Response.members(state.members(of: g)))
+            c.respond(GroupIPC.Response.members(driver.core.members(of: g)))
         case .groups:
+            let state = driver.core
             c.respond(GroupIPC.Response.groups(state.allGroups.map { GroupIPC.GroupInfo(name: $0.name, members: $0.members, syncing: state.isSyncing) }))
         case .localNodeID:
-            c.respond(GroupIPC.Response.nodeID(state.nodeID))
+            c.respond(GroupIPC.Response.nodeID(driver.core.nodeID))
         }
     }
 

@@ -6,12 +6,11 @@ extension Totem {
     /// Timeouts and limits, with the defaults this implementation chose where `<totem>` is silent.
     ///
     /// Defaults follow openais/corosync (token 1000 ms, token_retransmits_before_loss_const 4, join 50 ms,
-    /// consensus 1.2 × token, merge 200 ms, window_size 50, max_messages 17, fail_recv_const 2500,
-    /// seqno_unchanged_const 30, token_coefficient 650 ms), not cman's slow-network overrides (token 10000,
-    /// consensus 4800): fast failure detection on a LAN is the point, and cman's values remain one attribute away.
-    /// A larger window (window_size 120, max_messages 60) carries more CPG throughput at MTU 1500 (docs/benchmarks.md)
-    /// but is not the default while the process-group layer's transitional deliveries can break order within a view
-    /// (notes of issue 14: group sweep seed 7046 fails with it; seeds 7186 and 7217 fail with these defaults too).
+    /// consensus 1.2 × token, merge 200 ms, fail_recv_const 2500, seqno_unchanged_const 30, token_coefficient 650 ms),
+    /// not cman's slow-network overrides (token 10000, consensus 4800): fast failure detection on a LAN is the point,
+    /// and cman's values remain one attribute away. The flow-control window is larger than corosync's 50/17:
+    /// window_size 120, max_messages 60, measured at MTU 1500 against 50/17 (docs/benchmarks.md, "Window and packing"):
+    /// less CPU per message and more CPG throughput with one sender, where a token visit of 17 frames was the limit.
     public struct Settings: Sendable, Hashable {
         /// Token loss timeout (already scaled with `tokenCoefficient`).
         public var token: Duration
@@ -51,11 +50,14 @@ extension Totem {
         /// Bytes of a datagram outside the frame payload: the mcast header (at most 64) and the transport's
         /// authentication header and tag.
         public static let datagramOverheadBytes = 160
+        /// Frames in flight per token rotation, and sent per token visit, when `<totem>` does not say (corosync: 50, 17).
+        public static let defaultWindowSize = 120
+        public static let defaultMaxMessages = 60
 
         public init(token: Duration = .milliseconds(1000), tokenRetransmitsBeforeLoss: Int = 4,
                     join: Duration = .milliseconds(50), consensus: Duration? = nil, merge: Duration = .milliseconds(200),
                     downcheck: Duration = .milliseconds(1000), failRecvConst: Int = 2500, seqnoUnchangedConst: Int = 30,
-                    windowSize: Int = 50, maxMessages: Int = 17, netmtu: Int = 1500, initialSequence: UInt32 = 0,
+                    windowSize: Int = Self.defaultWindowSize, maxMessages: Int = Self.defaultMaxMessages, netmtu: Int = 1500, initialSequence: UInt32 = 0,
                     tokenRetransmit: Duration? = nil, hold: Duration? = nil) {
             self.token = token
             self.tokenRetransmitsBeforeLoss = max(tokenRetransmitsBeforeLoss, 1)
@@ -90,7 +92,7 @@ extension Totem {
                       join: t.join ?? .milliseconds(50), consensus: t.consensus, merge: t.merge ?? .milliseconds(200),
                       downcheck: t.downcheck ?? .milliseconds(1000), failRecvConst: t.failRecvConst.map(Int.init) ?? 2500,
                       seqnoUnchangedConst: t.seqnoUnchangedConst.map(Int.init) ?? 30,
-                      windowSize: t.windowSize.map(Int.init) ?? 50, maxMessages: t.maxMessages.map(Int.init) ?? 17,
+                      windowSize: t.windowSize.map(Int.init) ?? Self.defaultWindowSize, maxMessages: t.maxMessages.map(Int.init) ?? Self.defaultMaxMessages,
                       netmtu: t.netmtu.map(Int.init) ?? 1500, tokenRetransmit: t.tokenRetransmit, hold: t.hold)
         }
 

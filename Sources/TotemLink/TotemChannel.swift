@@ -16,6 +16,8 @@ public final class TotemChannel {
     private var outboxHead = 0
     private var retryScheduled = false
     private var flushScheduled = false
+    /// The batch at the head of the outbox, encoded, while totemd refuses it.
+    private var heldBatch: TotemClient.EncodedBatch?
     /// Configuration changes and deliveries, in totem's order.
     public var onEvent: (TotemIPC.Event) -> Void = { _ in }
     /// Called once connected, with this node's id and the current configuration if there is one.
@@ -93,7 +95,12 @@ public final class TotemChannel {
                 if end - outboxHead == 1 {
                     try c.multicast(channel: channel, payload: outbox[outboxHead])
                 } else {
-                    try c.multicast(batch: outbox[outboxHead..<end].map { TotemIPC.Multicast(channel: channel, payload: $0) })
+                    // Encoded once: while totemd pushes back, the same batch is offered again every retry.
+                    let batch = heldBatch ?? TotemClient.EncodedBatch(channel: channel, payloads: outbox[outboxHead..<end])
+                    heldBatch = batch
+                    end = outboxHead + batch.count
+                    try c.multicast(batch)
+                    heldBatch = nil
                 }
                 for i in outboxHead..<end { outbox[i] = [] }
                 outboxHead = end

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ClusterIPC
 import ClusterIPCProtocol
+import ClusterWire
 import ClusterSystem
 import ClusterTypes
 
@@ -32,6 +33,30 @@ public final class TotemClient {
         precondition(!batch.isEmpty && batch.count <= TotemIPC.batchCountMax, "a batch holds 1-\(TotemIPC.batchCountMax) messages, not \(batch.count)")
         let request = TotemIPC.Request.multicastBatch(batch)
         try ipc.send(messageID: request.messageID, body: request.body)
+    }
+
+    /// A batch of multicasts on one channel encoded once as a `Request.multicastBatch`, so that a sender told to try
+    /// again offers the same bytes again instead of encoding the batch anew every time.
+    public struct EncodedBatch: Sendable {
+        /// How many messages it carries.
+        public let count: Int
+        let body: [UInt8]
+
+        /// Encodes `payloads` (1 to `TotemIPC.batchCountMax` of them) for `channel`.
+        public init(channel: UInt16, payloads: ArraySlice<[UInt8]>) {
+            precondition(!payloads.isEmpty && payloads.count <= TotemIPC.batchCountMax,
+                         "a batch holds 1-\(TotemIPC.batchCountMax) messages, not \(payloads.count)")
+            count = payloads.count
+            var w = ByteWriter(capacity: 4 + payloads.reduce(0) { $0 + $1.count + 7 })
+            TotemIPC.Request.encodeBatch(payloads.lazy.map { TotemIPC.Multicast(channel: channel, payload: $0) }, count: count, into: &w)
+            body = w.take()
+        }
+    }
+
+    /// Multicasts an encoded batch, in order, as one IPC message. All or none are taken: throws `.tryAgain` while the
+    /// ring is saturated (offer the same batch again later).
+    public func multicast(_ batch: EncodedBatch) throws(IPCError) {
+        try ipc.send(messageID: TotemIPC.Request.multicastBatchMessageID, body: batch.body)
     }
 
     /// Multicasts `payload` on `channel`. Throws `.tryAgain` while the ring is saturated: wait and retry.

@@ -69,6 +69,17 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("a burst of mixed sizes (small, exactly a batch, larger than a batch; raw and typed) arrives whole and in order")
+    func mixedEventBatches() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        let r = try client(name, ["mixed-events", "1500"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasPrefix("ok 1500 from batches"), "\(r)")
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("a second server of the same name fails with 'already served', without aborting, and the first serves on")
     func nameInUse() throws {
         let name = uniqueName("ipc")

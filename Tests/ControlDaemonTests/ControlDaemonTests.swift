@@ -76,10 +76,13 @@ struct ControlDaemonTests {
                     && ConfigfsTree(root: configfs(c, k) + "/dlm/cluster").items("comms") == ["1", "2"]
             }
         }
-        // The log shows the stop before the start with two.
-        let log = c.upper[1]!["dlm_controld"]!.stderr.split(separator: "\n").map(String.init)
-        let stop = try #require(log.lastIndex { $0.contains("left [\"3:") })
-        #expect(log[stop...].contains { $0.contains("recovered with nodes 1 2") }, "\(log.suffix(20))")
+        // The log shows the stop before the start with two. dlm_controld writes that line just after setting control
+        // to 1, so the condition above can hold a moment before it is there (seen once on a loaded machine): wait for it.
+        try waitUntil("node 1's log shows node 3 leaving, then the recovery with nodes 1 2", c) {
+            let log = c.upper[1]!["dlm_controld"]!.stderr.split(separator: "\n").map(String.init)
+            guard let stop = log.lastIndex(where: { $0.contains("left [\"3:") }) else { return false }
+            return log[stop...].contains { $0.contains("recovered with nodes 1 2") }
+        }
     }
 
     /// Sends `event` on the kernel's uevent group, as the kernel would (needs CAP_NET_ADMIN).

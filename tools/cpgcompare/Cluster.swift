@@ -23,7 +23,7 @@ struct Environment {
     var binDirectory: String
     var work: String
     var oursTotemAttributes = ""
-    /// window_size and max_messages for both stacks (nil: each one's default, 50 and 17 on both).
+    /// window_size and max_messages for both stacks (nil: each one's default: ours 120 and 60, corosync's 50 and 17).
     var window: (size: Int, maxMessages: Int)?
     func namespace(_ k: Int) -> String { "\(prefix)-n\(k)" }
     func address(_ k: Int) -> String { "10.99.0.\(k)" }

@@ -27,7 +27,9 @@ var failures = true
 var jsonPath: String?
 /// Extra attributes of our `<totem>` (experiments with window_size, max_messages and the like).
 var oursTotemAttributes = ""
-var window: (size: Int, maxMessages: Int)?
+/// window_size and max_messages, set on both stacks: ours' default (120/60) unless `--window` says otherwise, so that
+/// corosync runs with the same window as ours.
+var window: (size: Int, maxMessages: Int)? = (120, 60)
 var prefix = ""
 var binDirectory = ""
 var work = NSTemporaryDirectory() + "cpgcompare-\(getpid())"

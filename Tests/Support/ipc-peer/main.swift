@@ -29,6 +29,36 @@ enum Op: Int32 {
     case echo = 1, delayed = 2, events = 3, stats = 4, oneway = 5, crash = 6
 }
 
+/// Padding of event `i` in a mixed burst: mostly small events of varying size; every 500th one exactly fills a batch
+/// on its own (header and body `IPCLimits.eventBatchBytesMax` bytes); every 500th, 250 later, is larger than a batch
+/// may be, so it goes alone between two batches.
+func mixedEventPad(_ i: UInt32) -> Int {
+    switch i % 500 {
+    case 499: IPCLimits.eventBatchBytesMax + 1000
+    case 249: IPCLimits.eventBatchBytesMax - IPCConnection.responseHeaderBytes - 4
+    default: 40 + Int(i % 7) * 13
+    }
+}
+
+/// An event of a mixed burst, sent through the typed `sendEvent`.
+struct PeerEvent: IPCMessage {
+    var seq: UInt32
+    var pad: Int
+    init(seq: UInt32, pad: Int) {
+        self.seq = seq
+        self.pad = pad
+    }
+    var messageID: Int32 { 100 }
+    func encodeBody(into w: inout ByteWriter) {
+        w.write(seq)
+        w.writeRaw(repeatElement(UInt8(truncatingIfNeeded: seq), count: pad))
+    }
+    init(messageID id: Int32, body: inout ByteReader) throws(WireError) {
+        seq = try body.readUInt32()
+        pad = body.remaining
+    }
+}
+
 final class PeerService: IPCServiceHandler {
     let loop: EventLoop
     var disconnects = 0
@@ -48,12 +78,18 @@ final class PeerService: IPCServiceHandler {
         case .events:
             var r = ByteReader(body)
             let count = (try? r.readUInt32()) ?? 0 // malformed input: no events
+            let mixed = (try? r.readUInt32()) == 1
             c.respond(messageID: messageID, status: .ok)
             for i in 0..<count {
-                var w = ByteWriter()
-                w.write(i)
-                w.writeRaw([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 64))
-                c.sendEvent(messageID: 100, body: w.bytes)
+                let pad = mixed ? mixedEventPad(i) : 64
+                if mixed && i % 2 == 1 {
+                    c.sendEvent(PeerEvent(seq: i, pad: pad)) // the typed path, encoded in place
+                } else {
+                    var w = ByteWriter()
+                    w.write(i)
+                    w.writeRaw([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: pad))
+                    c.sendEvent(messageID: 100, body: w.bytes)
+                }
             }
         case .stats:
             var w = ByteWriter()
@@ -182,10 +218,12 @@ case "client":
         w.write(UInt32(args[3]) ?? 0)
         _ = call(.delayed, w.bytes)
         print("ok")
-    case "events":
+    case "events", "mixed-events":
         let count = UInt32(args[3]) ?? 0
+        let mixed = args[2] == "mixed-events"
         var w = ByteWriter()
         w.write(count)
+        if mixed { w.write(UInt32(1)) }
         _ = call(.events, w.bytes)
         var next: UInt32 = 0
         // Events read from a batch rather than from libqb one by one (the server batches a burst).
@@ -197,6 +235,10 @@ case "client":
                 var r = ByteReader(e.body)
                 let seq = try r.readUInt32()
                 guard seq == next, e.messageID == 100 else { fail("event \(seq) arrived, expected \(next)") }
+                let pad = mixed ? mixedEventPad(seq) : 64
+                guard e.body.count == 4 + pad, e.body.dropFirst(4).allSatisfy({ $0 == UInt8(truncatingIfNeeded: seq) }) else {
+                    fail("event \(seq) arrived with \(e.body.count) bytes or wrong contents (expected \(4 + pad))")
+                }
                 next += 1
             } catch {
                 fail("\(error)")
