@@ -115,8 +115,6 @@ public enum QuorumDisk {
         /// counted by members of its partition. It goes on claiming the role on disk (offering nothing), so no other
         /// node can become master, until its retraction has been delivered.
         public private(set) var isReleasing = false
-        /// No interval run yet by this process.
-        var firstInterval = true
 
         public init(nodeID: NodeID, settings: Settings) {
             precondition(nodeID.rawValue >= 1 && nodeID.rawValue <= UInt32(QuorumDisk.nodesMax), "quorum disk node ids are 1...16")
@@ -140,17 +138,6 @@ public enum QuorumDisk {
                     unchanged[b.nodeID, default: 0] += 1
                 }
                 if unchanged[b.nodeID, default: 0] < settings.tko { alive.insert(b.nodeID) }
-            }
-            // A quorumd restarted inside a running ring (its totemd stayed, so its peers saw no membership change)
-            // finds its predecessor's claim in its own block: that process may have been master, and its partition
-            // counts its offer until this process's first announcement is delivered. It goes on claiming, offering
-            // nothing, until then, as a master that lost the role does.
-            if firstInterval {
-                firstInterval = false
-                if settings.masterWins && offerOutstanding && !settings.mutations.contains(.masterReleasesAtOnce)
-                    && blocks.contains(where: { $0.nodeID == nodeID && $0.claimsMaster }) {
-                    isReleasing = true
-                }
             }
             let fit = score >= settings.minScore
             // The candidate: the lowest node alive on disk and fit.

@@ -26,10 +26,8 @@ extension Quorum {
         /// This node announced a quorum-disk master offer, and no retraction of it has been delivered since: members
         /// of its partition may still count the device's votes through it. The quorum disk keeps its claim on the
         /// disk while this holds (`QuorumDisk.StateMachine.interval(…offerOutstanding:)`), so that no other node
-        /// becomes master meanwhile. With a quorum device it starts out set: a predecessor of this process (restarted
-        /// inside a running ring) may have been master, and its peers count that offer until this process's first
-        /// announcement, which offers nothing, is delivered.
-        public private(set) var masterOfferOutstanding: Bool
+        /// becomes master meanwhile.
+        public private(set) var masterOfferOutstanding = false
         /// No announcement made yet by this process: the first one asks everyone to announce again.
         var announcedOnce = false
         var seenAll = false
@@ -79,7 +77,6 @@ extension Quorum {
             self.joinTime = joinTime
             self.configBytes = configBytes
             expectedVotes = settings.expectedVotes
-            masterOfferOutstanding = settings.qdiskVotes != nil
             for n in settings.nodes {
                 nodes[n.id] = NodeRecord(id: n.id, name: n.name, votes: n.votes, expectedVotes: settings.expectedVotes, state: .dead,
                                          incarnation: 0, joinTime: 0, configVersion: 0, dirty: false, qdiskVotes: 0, heard: false,

@@ -108,48 +108,6 @@ struct QuorumDiskTests {
         #expect(disk.lastDecision[NodeID(2)]?.isMaster == true, "the weakened disk hands over at once")
     }
 
-    /// Node 1 is master; its quorumd restarts inside the running ring (a new disk core, its peers still count the old
-    /// process's offer until the new one's first announcement is delivered) and comes back unfit.
-    func restartedMaster(_ mutations: Quorum.Mutations) -> Disk {
-        var disk = Disk(3, minScore: 1, mutations: mutations)
-        let all = [1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]]
-        for _ in 0..<4 { disk.interval(running: [1, 2, 3], members: all) }
-        #expect(disk.master(3) == NodeID(1))
-        disk.nodes[0] = QuorumDisk.StateMachine(nodeID: NodeID(1), settings: disk.nodes[0].settings)
-        for _ in 0..<8 { disk.interval(running: [1, 2, 3], score: [1: 0], members: all, outstanding: [1]) }
-        return disk
-    }
-
-    @Test("master_wins: a restarted quorumd keeps its predecessor's claim until its first announcement is delivered")
-    func restartedMasterKeepsClaim() {
-        var disk = restartedMaster([])
-        #expect(disk.blocks[NodeID(1)]?.claimsMaster == true && disk.votes(1) == 0)
-        #expect(disk.lastDecision[NodeID(2)]?.isMaster == false && disk.votes(2) == 0)
-        let all = [1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]]
-        for _ in 0..<4 { disk.interval(running: [1, 2, 3], score: [1: 0], members: all) }
-        #expect(disk.blocks[NodeID(1)]?.claimsMaster == false)
-        #expect(disk.master(3) == NodeID(2))
-    }
-
-    @Test("with the release switched off, node 2 becomes master while the restarted node's old offer is counted")
-    func restartedMasterReleasingAtOnceIsCaught() {
-        let disk = restartedMaster(.masterReleasesAtOnce)
-        #expect(disk.lastDecision[NodeID(2)]?.isMaster == true)
-    }
-
-    @Test("a quorum core with a device starts with its offer outstanding, until its first announcement is delivered")
-    func freshCoreOfferOutstanding() {
-        var core = Quorum.StateMachine(nodeID: NodeID(1), settings: settings(3, qdisk: 2), configVersion: 1, joinTime: 1)
-        #expect(core.masterOfferOutstanding)
-        let ring = RingID(representative: NodeID(1), sequence: 4)
-        _ = core.handle(.configuration(ConfigurationChange(kind: .transitional, ringID: ring, members: [NodeID(1)])), at: .zero)
-        let out = core.handle(.configuration(ConfigurationChange(kind: .regular, ringID: ring, members: [NodeID(1), NodeID(2)])), at: .zero)
-        #expect(core.masterOfferOutstanding, "announced, not delivered")
-        for case .multicast(let bytes) in out.effects { _ = core.handle(.delivered(from: NodeID(1), bytes: bytes), at: .zero) }
-        #expect(!core.masterOfferOutstanding)
-        #expect(!Quorum.StateMachine(nodeID: NodeID(1), settings: settings(3), configVersion: 1, joinTime: 1).masterOfferOutstanding)
-    }
-
     @Test("blocks round-trip; garbage reads as no block")
     func blocks() {
         let b = QuorumDisk.Block(nodeID: NodeID(3), heartbeat: 99, fit: true, claimsMaster: true, partitionMask: 5, evictMask: 2)
