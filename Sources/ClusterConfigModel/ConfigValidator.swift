@@ -59,6 +59,10 @@ struct ConfigValidator {
                 sink.error(node.line, "/cluster/clusternodes", "last_man_standing requires every node to have 1 vote; \"\(node.name)\" has \(node.votes)")
             }
         }
+        if cman.autoTieBreaker && !cman.waitForAll && !cman.twoNode {
+            // Not an error: the rule is built in; the warning says what a node started alone will do.
+            sink.warning(line, "/cluster/cman", "auto_tie_breaker: a node breaks a tie only after it has seen every configured node at once since it started (or joined a member that has), as with wait_for_all: a node started while the others are unreachable stays inquorate at an exact half; set wait_for_all=\"1\" to say so")
+        }
         if (cman.lastManStanding || cman.autoTieBreaker), let q = config.quorumDisk {
             sink.error(q.line, "/cluster/quorumd", "a quorum disk cannot be combined with last_man_standing or auto_tie_breaker")
         }

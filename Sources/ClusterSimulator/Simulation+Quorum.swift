@@ -291,8 +291,12 @@ extension Simulation {
     // MARK: - Administrator
 
     private func adminTick() {
-        guard !healed, let s = quorumScenario else { return }
+        guard let s = quorumScenario else { return }
         queue.push(.stack(.adminTick), at: now + .milliseconds(100))
+        if healed {
+            repairVotes()
+            return
+        }
         var r = stackState.random
         defer { stackState.random = r }
         let live = nodes.filter { $0.quorum != nil && $0.machine != nil }
@@ -329,6 +333,24 @@ extension Simulation {
         if case .refused = result { stackState.coverage[.adminRefused] += 1 } else { stackState.coverage[.adminAccepted] += 1 }
         note("admin on n\(n.index + 1): \(request) -> \(String(describing: result))")
         r = stackState.random
+    }
+
+    /// After the heal, the administrator undoes what their own changes did to a whole cluster that cannot reach
+    /// quorum (votes set to 0 while the other nodes were away, as in issue 9's seed 13692): on a node that is
+    /// inquorate with every configured node present, each node whose votes are below its configured ones gets them
+    /// back, one request per tick. Without it such a run never has a quorate node, and the split-brain check could
+    /// compare nothing; with it the healed cluster is quorate again and compared like any other.
+    private func repairVotes() {
+        let live = nodes.filter { $0.quorum != nil && $0.machine != nil }
+        for n in live {
+            guard let q = n.quorum, !q.isQuorate, q.everyonePresent else { continue }
+            guard let low = q.settings.nodes.first(where: { c in q.nodes[c.id].map { $0.votes < c.votes } ?? false }) else { continue }
+            let request = Quorum.Request.setVotes(node: low.id, votes: low.votes)
+            let result = quorumEvent(n, .request(request))
+            if case .refused = result { stackState.coverage[.adminRefused] += 1 } else { stackState.coverage[.adminRepairs] += 1 }
+            note("admin repairs on n\(n.index + 1): \(request) -> \(String(describing: result))")
+            return
+        }
     }
 
     func stackEvent(_ e: StackEvent) {

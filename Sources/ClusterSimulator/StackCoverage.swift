@@ -17,6 +17,7 @@ public struct StackCoverage: Sendable, Hashable, CustomStringConvertible {
         case qdiskMasters = "quorum disk master changes"
         case adminAccepted = "admin changes accepted"
         case adminRefused = "admin changes refused"
+        case adminRepairs = "votes restored after the heal"
         case configInstalls = "configurations installed"
         case lastManStandingExpiries = "last_man_standing windows expired"
         case disallowedSeen = "Disallowed sightings"

@@ -31,5 +31,13 @@ import ClusterTypes
 /// - wait_for_all: not quorate until every configured node has been seen at once.
 /// - last_man_standing: after `last_man_standing_window` of stable membership with fewer nodes, expected votes drop
 ///   to what is present.
-/// - auto_tie_breaker: in an exact half split, the half holding the lowest configured node id stays quorate.
+/// - auto_tie_breaker: in an exact half split, the half holding the lowest configured node id stays quorate; a
+///   quorumd breaks ties only once it has seen every configured node at once (or joined a member that has), as
+///   wait_for_all: before that its own cluster.conf is all it knows, and it may be older than the cluster's votes.
+///
+/// ## Changes of voting power
+/// More votes for a node, fewer expected votes, or a reload giving this partition's members more votes take effect
+/// only in a partition quorate on its own votes (with a quorum device: without the device's votes), or one holding
+/// every configured node (no device): checked where requested and again where delivered
+/// (`QuorumStateMachine+Power.swift`).
 public enum Quorum {}

@@ -16,11 +16,18 @@ extension Quorum {
         /// Quorum-disk votes offered by a node that is not the disk's master count, and survive membership changes
         /// (qdisk's master_wins broken).
         public static let nonMastersCountQdiskVotes = Mutations(rawValue: 1 << 2)
-        /// Administrative expected-votes changes are accepted in an inquorate partition.
+        /// Administrative changes that add power (votes, expected votes) are accepted and applied in an inquorate
+        /// partition: neither the request nor the delivery is checked.
         public static let adminChangesInMinority = Mutations(rawValue: 1 << 3)
         /// A quorum-disk master that loses the role stops claiming it on the disk at once, while members of its
         /// partition may still count its master offer (issue 9's seeds 5623 and 5752).
         public static let masterReleasesAtOnce = Mutations(rawValue: 1 << 4)
+        /// A fresh quorumd breaks auto_tie_breaker ties before it has seen every node at once (it trusts its own
+        /// cluster.conf's votes; issue 9's seeds 6541, 9578, 14826).
+        public static let tieBreakerWhileFresh = Mutations(rawValue: 1 << 5)
+        /// Changes that add voting power (votes raised, expected lowered, a reload with a quorum device) are checked
+        /// only where they are requested, not again where they are delivered (issue 9's seed 13266).
+        public static let powerChangesUncheckedOnDelivery = Mutations(rawValue: 1 << 6)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -29,6 +36,8 @@ extension Quorum {
             ("non-masters count qdisk votes", .nonMastersCountQdiskVotes),
             ("admin changes in a minority", .adminChangesInMinority),
             ("qdisk master releases at once", .masterReleasesAtOnce),
+            ("tie-breaker while fresh", .tieBreakerWhileFresh),
+            ("power changes unchecked on delivery", .powerChangesUncheckedOnDelivery),
         ]
 
         public var description: String {

@@ -11,6 +11,9 @@ extension Quorum {
         /// An administrator (or last_man_standing) set expected votes, through the message from `by`.
         case expectedVotesSet(UInt32, by: NodeID)
         case votesSet(node: String, votes: UInt32)
+        /// A delivered change that adds voting power was dropped: the quorum it was checked against does not hold
+        /// where it landed.
+        case adminChangeDropped(what: String, why: String)
         /// A newly installed configuration raised expected votes.
         case expectedRaisedByConfiguration(UInt32)
         /// A newly installed configuration names fewer expected votes than the cluster has: they stay.
@@ -71,6 +74,8 @@ extension Quorum {
                 return Line(level: .notice, text: "expected votes set to \(n) by node \(by)")
             case .votesSet(let node, let votes):
                 return Line(level: .notice, text: "node \(node) now has \(votes) vote(s)")
+            case .adminChangeDropped(let what, let why):
+                return Line(level: .warning, text: "not applying \(what): \(why); run it again once the partition is quorate")
             case .expectedRaisedByConfiguration(let n):
                 return Line(level: .notice, text: "expected votes are \(n) under the new configuration")
             case .expectedKeptOverConfiguration(let configured, let kept):

@@ -21,6 +21,7 @@ extension Quorum.StateMachine {
         if version < configVersion { return "version \(version) is older than the running \(configVersion)" }
         if version == configVersion && bytes != configBytes { return "version \(version) is already running with different content" }
         if !file.settings.nodes.contains(where: { $0.name == me.name }) { return "it does not list this node (\(me.name))" }
+        if let refusal = reloadPowerRefusal(file.settings) { return refusal }
         return nil
     }
 

@@ -288,11 +288,19 @@ extension Quorum {
             case .nodeInfo(let info):
                 received(info, from: from, out: &out)
             case .setExpected(let n):
+                if n < compute().expectedVotes, let why = powerChangeDropped() {
+                    out.effects.append(.notice(.adminChangeDropped(what: "expected votes \(n) from node \(from)", why: why)))
+                    return
+                }
                 expectedVotes = n
                 for id in nodes.keys.sorted() { nodes[id]!.expectedVotes = n }
                 out.effects.append(.notice(.expectedVotesSet(n, by: from)))
             case .setVotes(let node, let votes):
                 guard nodes[node] != nil else { return }
+                if votes > nodes[node]!.votes, let why = powerChangeDropped() {
+                    out.effects.append(.notice(.adminChangeDropped(what: "\(votes) vote(s) for node \(nodes[node]!.name) from node \(from)", why: why)))
+                    return
+                }
                 // Raising a node's votes raises expected votes with them, so quorum stays above half of every vote
                 // that exists, including those of nodes this partition cannot see.
                 if votes > nodes[node]!.votes { raiseExpected(by: votes - nodes[node]!.votes) }
@@ -405,7 +413,9 @@ extension Quorum {
         private mutating func recompute(now: MonotonicInstant, out: inout Output) {
             let old = summary
             summary = compute()
-            if settings.waitForAll && !seenAll && Set(settings.nodes.map(\.id)).isSubset(of: Set(activeMembers)) {
+            // wait_for_all, and auto_tie_breaker's tie-break (see `compute`), start once every configured node was
+            // present at once (or a member that saw that says so).
+            if (settings.waitForAll || settings.autoTieBreaker) && !seenAll && Set(settings.nodes.map(\.id)).isSubset(of: Set(activeMembers)) {
                 seenAll = true
                 summary = compute()
                 announce(&out)
@@ -447,8 +457,13 @@ extension Quorum {
             // The tie-breaker decides between two halves of every vote there is: with expected votes below the
             // configured votes (a low expected_votes, or a node just started that has not learned the cluster's),
             // "half of expected" is a minority, and the other side can be quorate by the ordinary rule.
+            // A quorumd that has not seen every node at once since it started (nor joined a member that has) breaks
+            // no ties: it knows the cluster only from its own cluster.conf, which may be older than the votes and
+            // expected votes the others run by (a reload it missed, `cman_tool votes`): its "half" need not be half.
+            // As votequorum's wait_for_all, for the tie-break alone (issue 9's seeds 6541, 9578, 14826).
             let configuredVotes = settings.nodes.reduce(UInt32(0)) { $0 + $1.votes } + (settings.qdiskVotes ?? 0)
-            if !quorate && settings.autoTieBreaker && total * 2 == expected && expected >= configuredVotes && active.contains(nodeID),
+            let tieBreakKnown = seenAll || settings.mutations.contains(.tieBreakerWhileFresh)
+            if !quorate && settings.autoTieBreaker && tieBreakKnown && total * 2 == expected && expected >= configuredVotes && active.contains(nodeID),
                let lowest = settings.nodes.first?.id, active.contains(lowest) {
                 quorate = true
             }
@@ -502,14 +517,14 @@ extension Quorum {
                 guard newQuorum <= total else {
                     return .refused("expected votes \(n) would need a quorum of \(newQuorum) but only \(total) votes are present: the cluster would be inquorate")
                 }
-                if !summary.quorate && !settings.mutations.contains(.adminChangesInMinority) {
+                if !mayChangePowerHere(addsPower: n < summary.expectedVotes) && !settings.mutations.contains(.adminChangesInMinority) {
                     return .refused(minorityRefusal("setting expected votes to \(n)"))
                 }
                 out.effects.append(.multicast(Message.setExpected(n).encode()))
             case .setVotes(let node, let votes):
                 guard let r = nodes[node] else { return .refused("node \(node) is not known") }
                 guard votes <= 255 else { return .refused("votes must be 0...255") }
-                if !summary.quorate && votes > r.votes && !settings.mutations.contains(.adminChangesInMinority) {
+                if votes > r.votes && !mayChangePowerHere(addsPower: true) && !settings.mutations.contains(.adminChangesInMinority) {
                     return .refused(minorityRefusal("giving node \(r.name) \(votes) vote(s)"))
                 }
                 out.effects.append(.multicast(Message.setVotes(node: node, votes: votes).encode()))
@@ -551,6 +566,11 @@ extension Quorum {
             let absent = settings.nodes.filter { !present.contains($0.id) }
             let absentVotes = absent.reduce(UInt32(0)) { $0 + (nodes[$1.id]?.votes ?? $1.votes) }
             let names = absent.map(\.name).joined(separator: ", ")
+            if summary.quorate {
+                return "this partition is quorate only with the quorum device's votes (\(summary.totalVotes - summary.qdiskVotes) own votes, "
+                    + "quorum \(summary.quorum)); \(what) here could keep it quorate without the device while the quorum disk master's "
+                    + "partition (\(names.isEmpty ? "none" : names)) counts the device's votes: a split brain. Make the change with every node present"
+            }
             return "this partition is inquorate (\(summary.totalVotes) of \(summary.expectedVotes) votes, quorum \(summary.quorum)); "
                 + "\(what) here could make it quorate while the \(absentVotes) vote(s) it cannot see (\(names.isEmpty ? "none" : names)) may be "
                 + "quorate on their own: a split brain. Reconnect the partitions; if those nodes are gone for good, remove them from "

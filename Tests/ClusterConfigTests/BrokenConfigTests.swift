@@ -146,6 +146,22 @@ struct BrokenConfigTests {
         #expect(loaded.diagnostics.contains { $0.severity == .warning && $0.message.contains("unknown element <device>") })
     }
 
+    @Test("auto_tie_breaker without wait_for_all warns that a fresh node breaks no tie; with it, nothing")
+    func autoTieBreakerWarning() {
+        for wfa in [false, true] {
+            let text = """
+            <cluster name="c" config_version="1">
+              <cman auto_tie_breaker="1"\(wfa ? " wait_for_all=\"1\"" : "")/>
+              <clusternodes><clusternode name="a" nodeid="1"/><clusternode name="b" nodeid="2"/></clusternodes>
+            </cluster>
+            """
+            let loaded = load(text)
+            #expect(!loaded.diagnostics.hasErrors, "\(loaded.diagnostics)")
+            let warned = loaded.diagnostics.contains { $0.severity == .warning && $0.message.contains("breaks a tie only after it has seen every configured node") }
+            #expect(warned == !wfa, "\(loaded.diagnostics)")
+        }
+    }
+
     @Test("unknown attributes are warnings, and kept")
     func unknownAttributes() throws {
         let text = """

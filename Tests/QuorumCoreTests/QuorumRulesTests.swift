@@ -29,7 +29,9 @@ struct QuorumRulesTests {
         Scenario(name: "expected_votes above the node total", settings: settings(3, expected: 5), present: [1, 2], quorate: false, quorum: 3, total: 2, expected: 5),
         Scenario(name: "zero-vote node does not count", settings: settings(3, votes: [1, 1, 0]), present: [1, 3], quorate: false, quorum: 2, total: 1, expected: 2),
         Scenario(name: "wait_for_all: 2 of 3 at start", settings: settings(3, waitForAll: true), present: [1, 2], quorate: false, quorum: 2, total: 2, expected: 3),
-        Scenario(name: "auto_tie_breaker: half with node 1", settings: settings(4, autoTieBreaker: true), present: [1, 2], quorate: true, quorum: 3, total: 2, expected: 4),
+        // Nobody has seen the whole cluster yet: a fresh quorumd breaks no tie (QuorumPowerTests: once it has, it does).
+        Scenario(name: "auto_tie_breaker: half with node 1, before the cluster was seen whole", settings: settings(4, autoTieBreaker: true), present: [1, 2],
+                 quorate: false, quorum: 3, total: 2, expected: 4),
         Scenario(name: "auto_tie_breaker: half without node 1", settings: settings(4, autoTieBreaker: true), present: [3, 4], quorate: false, quorum: 3, total: 2, expected: 4),
         // Half of an expected_votes below the configured votes is a minority: nodes 2 and 3 are quorate on their own.
         Scenario(name: "auto_tie_breaker: no tie below the configured votes", settings: settings(3, expected: 2, autoTieBreaker: true), present: [1],

@@ -33,6 +33,14 @@ struct StackSimulationTests {
     /// Seeds beyond the sweep that once failed, and what they showed.
     static let pinnedSeeds: [UInt64] = [
         5623, 5752, // qdisk master_wins: a master lost the role on disk while its partition still counted its offer
+        // auto_tie_breaker, 2 nodes: a quorumd restarted alone on its first cluster.conf broke the tie for itself
+        // while the other node was quorate on the votes of a later configuration
+        6541, 9578, 14826,
+        // qdisk master_wins: a votes change checked in one membership, delivered in an inquorate one, made it
+        // quorate without the device while a restarted master counted the device's votes with the old quorum
+        13266,
+        // plain, 2 nodes: one node's votes set to 0; the whole cluster could never be quorate again (checked nothing)
+        13692,
     ]
 
     @Test("pinned quorum seeds stay free of split brain", arguments: pinnedSeeds)
