@@ -141,6 +141,8 @@ extension Totem {
         public var foreignRingMerges = 0
         /// Joins from nodes outside the ring being formed, ignored in commit or recovery.
         public var joinsIgnoredInCommitOrRecovery = 0
+        /// Joins that listed this node as failed, ignored while it was operational.
+        public var joinsListingUsFailedIgnored = 0
         /// Rings of one formed after failing to receive (fail_recv_const).
         public var singletonAfterFailedToReceive = 0
         public init() {}

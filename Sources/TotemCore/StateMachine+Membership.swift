@@ -67,6 +67,14 @@ extension Totem.StateMachine {
         case .left:
             return
         case .operational:
+            // A join that lists this node as failed comes from a gather that has already decided to go on without
+            // it. Joining that gather would only fail the sender in return (the rule below) and split this ring the
+            // same way, over and over while the two sides take turns; ignored, the sender forms its ring, and merge
+            // detection then joins the two rings with fresh fail sets (corosync ignores such joins too).
+            if j.failSet.contains(nodeID) {
+                counters.joinsListingUsFailedIgnored += 1
+                return
+            }
             enterGather(now: now, reason: .join, out: &out)
         case .commit:
             // Only a member of the ring being formed can abort it (corosync does the same); a node outside it is
@@ -115,7 +123,8 @@ extension Totem.StateMachine {
             if newProc != procSet || newFail != failSet {
                 procSet = newProc
                 failSet = newFail
-                consensus = [nodeID]
+                restartConsensus(now: now)
+                heardSinceConsensusTimer.insert(sender)
                 sendJoin(out: &out)
                 if theirProc == procSet && theirFail == failSet { consensus.insert(sender) }
             }
@@ -151,6 +160,16 @@ extension Totem.StateMachine {
         armConsensusTimer(now)
         consensusCheckAllowed = true
         checkConsensus(now: now, out: &out)
+    }
+
+    /// The sets of this gather changed: agreement starts again, and so does the consensus clock (corosync re-enters
+    /// gather on every change). A timeout counted from before the change would fail live nodes that simply had no
+    /// time to send the new sets back: a node that learns of a failure just before its own timer fires would fail
+    /// every member that had not answered yet and split the ring in two. Within one gather the proc and fail sets
+    /// only grow, so the clock restarts at most once per node added to either set before it runs out.
+    mutating func restartConsensus(now: MonotonicInstant) {
+        consensus = [nodeID]
+        armConsensusTimer(now)
     }
 
     mutating func armConsensusTimer(_ now: MonotonicInstant) {
@@ -281,7 +300,7 @@ extension Totem.StateMachine {
         case .gather:
             guard !procSet.contains(sender), !failSet.contains(sender) else { return }
             procSet.insert(sender)
-            consensus = [nodeID]
+            restartConsensus(now: now)
             sendJoin(out: &out)
         default:
             return
@@ -387,7 +406,7 @@ extension Totem.StateMachine {
     private mutating func failPeers(_ nodes: [NodeID], now: MonotonicInstant, out: inout Totem.Output) {
         for n in nodes { unreachableSince[n] = nil }
         failSet.formUnion(nodes)
-        consensus = [nodeID]
+        restartConsensus(now: now)
         sendJoin(out: &out)
         consensusCheckAllowed = true
         checkConsensus(now: now, out: &out)

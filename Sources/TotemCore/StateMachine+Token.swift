@@ -64,7 +64,7 @@ extension Totem.StateMachine {
             guard !procSet.contains(sender), !failSet.contains(sender) else { return }
             counters.foreignRingMerges += 1
             procSet.insert(sender)
-            consensus = [nodeID]
+            restartConsensus(now: now)
             sendJoin(out: &out)
         case .commit, .left:
             counters.foreignRing += 1

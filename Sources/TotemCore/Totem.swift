@@ -38,6 +38,10 @@ import ClusterTypes
 /// - After failing to receive (fail_recv_const) a node forms a ring of its own once consensus is reached, so the
 ///   others are not held back, and merges back later (corosync's failed_to_recv).
 /// - A leaving node announces itself with a join that lists itself as failed, so the others reform at once.
+/// - Gather follows corosync where the paper is silent: every change of the proc or fail set restarts the consensus
+///   timeout (so nobody is failed for not yet having answered a change made just before it fires), and an
+///   operational node ignores a join that lists it as failed (so two sides with crossed fail sets do not keep
+///   breaking each other's rings; merge detection joins them once both are operational).
 /// - A peer reported unreachable by the transport (ICMP port unreachable) is probed (`probe`/`probeReply`, not in the
 ///   paper) and acted on only while it stays silent: after `unreachableConfirm` this node starts a gather, and after
 ///   another `unreachableConfirm` of silence in that gather the peer is failed without waiting for consensus. Any

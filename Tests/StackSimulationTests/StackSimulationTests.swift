@@ -41,6 +41,7 @@ struct StackSimulationTests {
         13266,
         // plain, 2 nodes: one node's votes set to 0; the whole cluster could never be quorate again (checked nothing)
         13692,
+        14662, // totem liveness: a node learnt a failure just before its consensus timeout and failed two live members
     ]
 
     @Test("pinned quorum seeds stay free of split brain", arguments: pinnedSeeds)
@@ -87,6 +88,7 @@ struct GroupSimulationTests {
     static let pinnedSeeds: [UInt64] = [
         7186, 7217, 7352, // order: transitional deliveries in the view where the other side delivered messages this side missed
         7354, 7952, // views: a ring's first round cut short by a request, numbered views from members that held different groups
+        16952, // totem liveness: after a heal two sides with crossed fail sets kept breaking each other's rings
     ]
 
     @Test("pinned group seeds keep order, virtual synchrony, self-delivery and liveness", arguments: pinnedSeeds)
