@@ -13,8 +13,11 @@ struct StackMutationTests {
     /// 'admin changes in a minority' needs an administrator's change on the small side of a partition while the big
     /// side is quorate: the first seed to show it (and pass without the mutation) is 6122.
     /// 'tie-breaker while fresh' needs a quorumd restarted alone on an older cluster.conf in a 2-node
-    /// auto_tie_breaker cluster (seeds 6541, 9578, 14826); 'power changes unchecked on delivery' a votes change
-    /// delivered in a later, inquorate membership (13266).
+    /// auto_tie_breaker cluster (seeds 6541, 9578, 14826). 'power changes unchecked on delivery' needs a votes change
+    /// checked in one membership and delivered in a later, inquorate one while a restarted qdisk master counts the
+    /// device: 13266 showed it before the Totem gather fix (consensus restarted when the sets change); since then the
+    /// ring re-forms without the intermediate membership and no seed of 5000–9199 reaches it, so that mutation is
+    /// guarded by its scripted test (`QuorumPowerTests`, "with the delivery check off …") and left out of this sweep.
     static let quorumSeeds: [UInt64] = Array(5_000..<6_200) + [6_541, 9_578, 13_266, 14_826]
     /// 'transitional deliveries in the old view' needs a transitional configuration that skips messages the other
     /// side delivered before a message of this side: seeds 7217 and 7352 (beyond the pinned sweep) show it on this
@@ -30,7 +33,6 @@ struct StackMutationTests {
         "admin changes in a minority": "split brain",
         "qdisk master releases at once": "split brain",
         "tie-breaker while fresh": "split brain",
-        "power changes unchecked on delivery": "split brain",
         "deliver outside the view": "outside any view",
         "transitional deliveries in the old view": "order:",
         "cut round views numbered": "views:",
@@ -54,7 +56,10 @@ struct StackMutationTests {
         return (nil, failingAnyway)
     }
 
-    @Test("the quorum sweep catches the mutation", arguments: Quorum.Mutations.all.map(\.name))
+    /// The quorum mutations this sweep must catch (see `quorumSeeds` for the one guarded by a scripted test instead).
+    static let sweptQuorumMutations = Quorum.Mutations.all.map(\.name).filter { $0 != "power changes unchecked on delivery" }
+
+    @Test("the quorum sweep catches the mutation", arguments: sweptQuorumMutations)
     func quorumMutationCaught(name: String) async throws {
         let mutation = try #require(Quorum.Mutations.all.first { $0.name == name }?.mutation)
         let expected = Self.expectedViolation[name] ?? ""
