@@ -278,7 +278,8 @@ public final class QuorumTranscript {
             case .stopDaemon(let reason):
                 output.append(network.stamp("n\(i + 1) quorumd stopping: \(reason)"))
                 stopQuorumd(i)
-            case .stateChanged, .installConfig, .notice, .portData, .portsChanged, .barrierReleased, .barrierFailed, .stopRefused:
+            case .stateChanged, .installConfig, .notice, .portData, .portsChanged, .barrierReleased, .barrierFailed, .stopRefused,
+                 .persistState:
                 break
             }
         }

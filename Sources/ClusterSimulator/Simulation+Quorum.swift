@@ -37,6 +37,10 @@ struct StackState {
     /// Per node: the members its quorum core counted after its last output (for the nodes a configuration lost).
     var quorumMembers: [Int: Set<NodeID>] = [:]
     var coverage = StackCoverage()
+    /// Per node, what survives a crash on its disk: the cluster.conf version it last installed (quorumd writes an
+    /// installed file before anything else; the scenario's first until then) and quorumd's state file.
+    var fileVersion: [Int: UInt64] = [:]
+    var quorumState: [Int: Quorum.PersistedState] = [:]
 }
 
 /// The quorum layer of a stack simulation: a quorum core per node fed by its totem core, the quorum disk on a
@@ -93,8 +97,11 @@ extension Simulation {
                 let checked: Quorum.ProposedConfig = stackState.configs[version].map { .valid(configVersion: version, settings: $0) }
                     ?? .invalid("unknown version")
                 host.feed(.configChecked(version: version, checked), now: { localTime(n) }) { _, _ in }
-            case .installConfig:
+            case .installConfig(let version, _):
                 stackState.coverage[.configInstalls] += 1
+                stackState.fileVersion[n.index] = version
+            case .persistState(let state):
+                stackState.quorumState[n.index] = state
             default: break
             }
         }

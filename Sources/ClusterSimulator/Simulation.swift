@@ -388,7 +388,13 @@ public final class Simulation {
         n.machine = Totem.StateMachine(nodeID: n.id, clusterID: 7, settings: options.totemSettings,
                                        persistedRingSequence: n.persisted, allowedNodes: Set(nodes.map(\.id)))
         if let s = stackSettings {
-            n.quorum = Quorum.StateMachine(nodeID: n.id, settings: s, configVersion: 1, joinTime: UInt64(n.incarnation))
+            // quorumd starts on the cluster.conf on the node's disk (the last it installed) and the state file its
+            // previous incarnation left there.
+            let version = stackState.fileVersion[n.index] ?? 1
+            let file = version == 1 ? s : stackState.configs[version] ?? s
+            n.quorum = Quorum.StateMachine(nodeID: n.id, settings: file, configVersion: version, joinTime: UInt64(n.incarnation),
+                                           configBytes: version == 1 ? [] : Self.configBytes(version),
+                                           persisted: stackState.quorumState[n.index])
             quorumStarted(n)
         }
         if groupStack {

@@ -28,6 +28,9 @@ extension Quorum {
         /// Changes that add voting power (votes raised, expected lowered, a reload with a quorum device) are checked
         /// only where they are requested, not again where they are delivered (issue 9's seed 13266).
         public static let powerChangesUncheckedOnDelivery = Mutations(rawValue: 1 << 6)
+        /// A restarted quorumd ignores its predecessor's persisted state (expected votes and votes changed at
+        /// runtime) and starts from its cluster.conf alone (issue 9's seed 16490).
+        public static let persistedStateIgnored = Mutations(rawValue: 1 << 7)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -38,6 +41,7 @@ extension Quorum {
             ("qdisk master releases at once", .masterReleasesAtOnce),
             ("tie-breaker while fresh", .tieBreakerWhileFresh),
             ("power changes unchecked on delivery", .powerChangesUncheckedOnDelivery),
+            ("persisted state ignored", .persistedStateIgnored),
         ]
 
         public var description: String {

@@ -56,7 +56,7 @@ extension Quorum {
             case .installConfig(let version, _): return Line(level: .notice, text: "configuration version \(version) is now running")
             case .stopRefused(let why): return Line(level: .error, text: why)
             case .multicast, .stateChanged, .validateConfig, .configDistributed, .portData, .portsChanged, .barrierReleased,
-                 .barrierFailed, .tryShutdown, .leaveAnswered, .stopDaemon:
+                 .barrierFailed, .tryShutdown, .leaveAnswered, .stopDaemon, .persistState:
                 return nil
             }
         }

@@ -15,7 +15,7 @@ extension Quorum {
         public private(set) var dirty = false
         public private(set) var otherClusterMessages = 0
         /// The cluster-wide expected votes, before taking the maximum with members' and total votes.
-        public private(set) var expectedVotes: UInt32
+        public internal(set) var expectedVotes: UInt32
         var incarnation: UInt64?
         /// The members that came along from the previous ring (the transitional configuration), until the regular
         /// configuration that follows it.
@@ -56,6 +56,8 @@ extension Quorum {
         var leaveInProgress = false
         /// The `cman_tool leave` to answer once the departure is under way.
         var leaveRequester: Client?
+        /// The state last handed to the shell to persist (or read at start).
+        var lastPersisted: Quorum.PersistedState?
 
         struct Proposal: Sendable {
             var origin: NodeID
@@ -69,8 +71,10 @@ extension Quorum {
         }
 
         /// `joinTime` is the wall clock (seconds) at start; the core never reads clocks itself. `configBytes` is the
-        /// running cluster.conf, `configVersion` its version.
-        public init(nodeID: NodeID, settings: Settings, configVersion: UInt64, joinTime: UInt64, configBytes: [UInt8] = []) {
+        /// running cluster.conf, `configVersion` its version. `persisted` is the state file a predecessor left
+        /// (`Quorum.PersistedState`): used if it goes with `configVersion`.
+        public init(nodeID: NodeID, settings: Settings, configVersion: UInt64, joinTime: UInt64, configBytes: [UInt8] = [],
+                    persisted: PersistedState? = nil) {
             self.nodeID = nodeID
             self.settings = settings
             self.configVersion = configVersion
@@ -84,6 +88,7 @@ extension Quorum {
             }
             summary = Summary(quorate: false, quorum: 0, totalVotes: 0, expectedVotes: settings.expectedVotes, qdiskVotes: 0,
                               memberCount: 0, disallowed: [])
+            resume(from: persisted)
             summary = compute()
         }
 
@@ -162,6 +167,7 @@ extension Quorum {
             }
             recompute(now: now, out: &out)
             evictDeadByDisk(out: &out)
+            persistIfChanged(out: &out)
             if before.0 != summary || before.1 != members || before.2 != nodes.mapValues(\.state) {
                 out.effects.append(.stateChanged)
             }

@@ -137,6 +137,9 @@ extension Quorum {
         /// Every member accepted: write it atomically and tell the local daemons to reload. The core already runs
         /// its settings.
         case installConfig(version: UInt64, bytes: [UInt8])
+        /// Write this state to quorumd's state file atomically (it changed: expected votes, this node's votes or the
+        /// config version). A restarted quorumd reads it back (`StateMachine.init(…persisted:)`).
+        case persistState(PersistedState)
         /// A distribution this node proposed finished: nil on success, else every refusal.
         case configDistributed(version: UInt64, failure: String?)
         /// Something an operator should read in the log (`OperatorLog` words it).

@@ -36,6 +36,8 @@ public final class QuorumDaemon {
     var qdisk: QuorumDiskRunner?
     /// Set once the core decided to leave: why, and the exit code, for when totemd has gone.
     var departure: (reason: String, code: DaemonExitCode)?
+    /// The state file (expected votes and votes changed at runtime).
+    let stateStore: QuorumStateStore
     /// How long quorumd keeps its loop running after asking totemd to leave, for totemd to go (its channel closes).
     static let totemLeaveWaitMax: Duration = .seconds(5)
 
@@ -55,11 +57,16 @@ public final class QuorumDaemon {
             }
         }
         host = Self.hostFacts(config)
+        stateStore = QuorumStateStore(stateDirectory: runner.instance.stateDirectory)
+        let persisted = stateStore.load(logger: runner.logger)
+        if let p = persisted, p.configVersion != config.configVersion {
+            runner.logger.notice("quorum state file \(stateStore.path) is for configuration version \(p.configVersion), cluster.conf is version \(config.configVersion): discarded")
+        }
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         driver = CoreDriver(core: Quorum.StateMachine(nodeID: NodeID(me.nodeID), settings: Quorum.Settings(config: config),
                                                       configVersion: config.configVersion, joinTime: UInt64(ts.tv_sec),
-                                                      configBytes: runner.configBytes),
+                                                      configBytes: runner.configBytes, persisted: persisted),
                             loop: runner.loop)
         if let q = config.quorumDisk {
             qdisk = try QuorumDiskRunner(config: q, nodeID: NodeID(me.nodeID), nodeCount: config.nodes.count, logger: runner.logger)
@@ -159,6 +166,8 @@ public final class QuorumDaemon {
             driver.feed(.configChecked(version: version, Self.read(proposed: bytes, version: version)))
         case .installConfig(let version, let bytes):
             install(version: version, bytes: bytes)
+        case .persistState(let state):
+            persist(state)
         case .configDistributed(let version, let failure):
             if let p = pendingReload, p.version == version {
                 p.connection.respond(failure.map { CmanIPC.Response.refused($0) } ?? .done)
@@ -224,6 +233,10 @@ public final class QuorumDaemon {
     }
 
     /// Every member accepted: write it atomically, run it, tell the local daemons.
+    private func persist(_ state: Quorum.PersistedState) {
+        stateStore.store(state, logger: logger)
+    }
+
     private func install(version: UInt64, bytes: [UInt8]) {
         let path = runner.instance.configPath
         if bytes != runner.configBytes || version != config.configVersion {

@@ -163,6 +163,23 @@ struct QuorumDaemonTests {
         #expect(obj?["nodes"] as? Int == 2)
     }
 
+    @Test("votes -v survives a restart of the node (quorumd.state); a garbled state file is logged and ignored")
+    func runtimeVotesPersisted() throws {
+        let c = try cluster(3)
+        #expect(try c.tool(1, "cman_tool", ["votes", "-v", "3"]).status == 0)
+        try c.waitForQuorum([1, 2, 3]) { $0.totalVotes == 5 && $0.expectedVotes == 5 }
+        for k in 1...3 { c.kill(k) }
+        // Alone on its file node 1 has 1 of 3 votes; with its state, 3 of 5: a majority of every vote there is.
+        try c.start(1)
+        try c.waitForQuorum([1]) { $0.nodes == 1 && $0.totalVotes == 3 && $0.expectedVotes == 5 && $0.quorate }
+        c.kill(1)
+        let path = "\(c.directory)/node1/state/quorumd.state"
+        try "expected_votes lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try c.start(1)
+        try c.waitForQuorum([1]) { $0.nodes == 1 && $0.totalVotes == 1 && $0.expectedVotes == 3 && !$0.quorate }
+        #expect(c.logs(lines: 500).contains("garbled quorum state file \(path)"), "\(c.logs())")
+    }
+
     @Test("port messaging with islistening, and a barrier across three nodes")
     func portsAndBarriers() throws {
         let c = try cluster(3)

@@ -11,14 +11,10 @@ import Testing
 @Suite("Weakened quorum and group cores are caught by the stack simulation")
 struct StackMutationTests {
     /// 'admin changes in a minority' needs an administrator's change on the small side of a partition while the big
-    /// side is quorate: the first seed to show it (and pass without the mutation) is 6122.
-    /// 'tie-breaker while fresh' needs a quorumd restarted alone on an older cluster.conf in a 2-node
-    /// auto_tie_breaker cluster (seeds 6541, 9578, 14826). 'power changes unchecked on delivery' needs a votes change
-    /// checked in one membership and delivered in a later, inquorate one while a restarted qdisk master counts the
-    /// device: 13266 showed it before the Totem gather fix (consensus restarted when the sets change); since then the
-    /// ring re-forms without the intermediate membership and no seed of 5000–9199 reaches it, so that mutation is
-    /// guarded by its scripted test (`QuorumPowerTests`, "with the delivery check off …") and left out of this sweep.
-    static let quorumSeeds: [UInt64] = Array(5_000..<6_200) + [6_541, 9_578, 13_266, 14_826]
+    /// side is quorate (6122 showed it until restarted quorumds started on the file they installed);
+    /// 'persisted state ignored' a quorum-disk master restarted after `votes` raised another node's votes (16490).
+    /// 6541, 9578, 14826 and 13266 stay from mutations now caught by script only (see `caughtByScriptOnly`).
+    static let quorumSeeds: [UInt64] = Array(5_000..<6_200) + [6_541, 9_578, 13_266, 14_826, 16_490]
     /// 'transitional deliveries in the old view' needs a transitional configuration that skips messages the other
     /// side delivered before a message of this side: seeds 7217 and 7352 (beyond the pinned sweep) show it on this
     /// code; 7186 showed it on an earlier main. 'cut round views numbered' needs a ring's first round cut short by a
@@ -33,6 +29,8 @@ struct StackMutationTests {
         "admin changes in a minority": "split brain",
         "qdisk master releases at once": "split brain",
         "tie-breaker while fresh": "split brain",
+        "power changes unchecked on delivery": "split brain",
+        "persisted state ignored": "split brain",
         "deliver outside the view": "outside any view",
         "transitional deliveries in the old view": "order:",
         "cut round views numbered": "views:",
@@ -56,10 +54,22 @@ struct StackMutationTests {
         return (nil, failingAnyway)
     }
 
-    /// The quorum mutations this sweep must catch (see `quorumSeeds` for the one guarded by a scripted test instead).
-    static let sweptQuorumMutations = Quorum.Mutations.all.map(\.name).filter { $0 != "power changes unchecked on delivery" }
+    /// Mutations no generated seed reaches any more, with the scripted test that catches each. 'tie-breaker while
+    /// fresh' was caught by seeds 6541, 9578 and 14826, where a quorumd restarted on the scenario's first file after
+    /// it had installed a reload; a restarted quorumd now starts on the file it installed (as quorumd does), and no
+    /// seed of 5000–21999 restarts a node that missed a reload into a lone auto_tie_breaker half. A generator case
+    /// for that (a reload while a node is down, then a partition) would bring it back to the sweep.
+    /// 'power changes unchecked on delivery' needs a votes change checked in one membership and delivered in a later,
+    /// inquorate one while a restarted qdisk master counts the device: 13266 showed it until the Totem gather fix
+    /// (the consensus clock restarts when the gather's sets change) made the ring re-form without that intermediate
+    /// membership; no seed of 5000–9199 reaches it since.
+    static let caughtByScriptOnly: [String: String] = [
+        "tie-breaker while fresh": "QuorumPowerTests.freshTieBreakCaught",
+        "power changes unchecked on delivery": "QuorumPowerTests.lateVotesChangeCaught",
+    ]
 
-    @Test("the quorum sweep catches the mutation", arguments: sweptQuorumMutations)
+    @Test("the quorum sweep catches the mutation",
+          arguments: Quorum.Mutations.all.map(\.name).filter { caughtByScriptOnly[$0] == nil })
     func quorumMutationCaught(name: String) async throws {
         let mutation = try #require(Quorum.Mutations.all.first { $0.name == name }?.mutation)
         let expected = Self.expectedViolation[name] ?? ""

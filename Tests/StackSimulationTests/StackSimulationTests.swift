@@ -42,6 +42,12 @@ struct StackSimulationTests {
         // plain, 2 nodes: one node's votes set to 0; the whole cluster could never be quorate again (checked nothing)
         13692,
         14662, // totem liveness: a node learnt a failure just before its consensus timeout and failed two live members
+        // auto_tie_breaker, 2 nodes: a quorumd restarted on the scenario's first file after it installed a reload
+        // (quorumd writes an installed file before anything else): a plain majority there beside the tie-breaker's
+        17678,
+        // qdisk master_wins, 2 nodes: a restarted master counted the device's votes against its file's expected votes,
+        // below those the cluster raised with `votes` at runtime (kept now in quorumd's state file)
+        16490,
     ]
 
     @Test("pinned quorum seeds stay free of split brain", arguments: pinnedSeeds)
