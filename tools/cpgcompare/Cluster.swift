@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The stacks under comparison, each started one node per network namespace: corosync (knet or udpu) or ours
-// (totemd and groupd), with the same token, crypto and MTU settings.
+// The stacks under comparison, each started one node per network namespace: corosync (knet, udpu or udp multicast)
+// or ours (totemd and groupd, unicast to every node or multicast), with the same token, crypto and MTU settings.
 import BenchSupport
 import Foundation
 #if canImport(Glibc)
@@ -12,9 +12,21 @@ func monotonic() -> UInt64 { now() }
 func log(_ s: String) { FileHandle.standardError.write(Data("cpgcompare: \(s)\n".utf8)) }
 
 enum Stack: String, CaseIterable, Codable {
-    case knet, udpu, ours
-    var backend: String { self == .ours ? "ours" : "corosync" }
-    var title: String { self == .ours ? "ours" : "corosync \(rawValue)" }
+    /// corosync's transports: kronosnet (its default), UDP unicast to every node, UDP multicast.
+    case knet, udpu, udp
+    /// Ours, unicast to every node (udpu) or to the cluster's multicast group.
+    case ours, oursMulticast = "ours-udp"
+    var isOurs: Bool { self == .ours || self == .oursMulticast }
+    /// corosync's udp and udpu transports have no crypto.
+    var hasCrypto: Bool { self != .udpu && self != .udp }
+    var backend: String { isOurs ? "ours" : "corosync" }
+    var title: String {
+        switch self {
+        case .ours: "ours"
+        case .oursMulticast: "ours multicast"
+        default: "corosync \(rawValue)"
+        }
+    }
 }
 
 /// Where things are: the network namespaces (made by tools/cpg-compare), our binaries, a scratch directory.
@@ -127,9 +139,9 @@ final class Cluster {
     }
 
     private func writeConfiguration() throws {
-        if stack == .ours {
+        if stack.isOurs {
             var c = "<?xml version=\"1.0\"?>\n<cluster name=\"cmp\" config_version=\"1\">\n"
-            c += "  <cman transport=\"udpu\"\(crypto ? " keyfile=\"\(directory)/authkey\"" : "")/>\n"
+            c += "  <cman transport=\"\(stack == .ours ? "udpu" : "udp")\"\(crypto ? " keyfile=\"\(directory)/authkey\"" : "")/>\n"
             let window = env.window.map { " window_size=\"\($0.size)\" max_messages=\"\($0.maxMessages)\"" } ?? ""
             c += "  <totem token=\"1000\"\(crypto ? "" : " secauth=\"off\"")\(window) \(env.oursTotemAttributes)/>\n"
             c += "  <logging to_syslog=\"no\" to_logfile=\"no\" to_stderr=\"yes\"/>\n  <clusternodes>\n"
@@ -140,6 +152,7 @@ final class Cluster {
         }
         for k in 1...n {
             var c = "totem {\n  version: 2\n  cluster_name: cmp\n  transport: \(stack.rawValue)\n  token: 1000\n"
+            if stack == .udp { c += "  interface {\n    linknumber: 0\n    mcastaddr: 239.255.99.1\n    mcastport: 5405\n  }\n" }
             if let w = env.window { c += "  window_size: \(w.size)\n  max_messages: \(w.maxMessages)\n" }
             c += crypto ? "  crypto_cipher: aes256\n  crypto_hash: sha256\n  keyfile: \(directory)/authkey\n"
                         : "  crypto_cipher: none\n  crypto_hash: none\n"
@@ -167,7 +180,7 @@ final class Cluster {
 
     /// Starts node `k`'s daemons and its watcher.
     func start(_ k: Int) throws {
-        if stack == .ours {
+        if stack.isOurs {
             daemons[k] = [try spawn(k, [env.binDirectory + "/totemd"], log: "totemd"), try spawn(k, [env.binDirectory + "/groupd"], log: "groupd")]
         } else {
             // corosync insists on /run/corosync.pid: each node gets a private /run in a mount namespace of its own.
@@ -230,7 +243,7 @@ final class Cluster {
     }
 
     func errors(_ k: Int) -> String {
-        let names = stack == .ours ? ["totemd", "groupd"] : ["corosync"]
+        let names = stack.isOurs ? ["totemd", "groupd"] : ["corosync"]
         return names.map { (try? String(contentsOfFile: "\(directory)/n\(k)/\($0).err", encoding: .utf8)) ?? "" }.joined() // report only
     }
 }

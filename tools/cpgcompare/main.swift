@@ -2,15 +2,15 @@
 // cpgcompare: corosync's CPG and ours, side by side in the same topology (run through tools/cpg-compare, which
 // installs corosync, builds, and makes the network namespaces; root). Not a test.
 //
-//   cpgcompare --prefix NETNS_PREFIX --bin DIR --work DIR [--nodes 3,5] [--sizes 64,1024,16384] [--stacks knet,udpu,ours]
+//   cpgcompare --prefix NETNS_PREFIX --bin DIR --work DIR [--nodes 3,5] [--sizes 64,1024,16384] [--stacks knet,udpu,udp,ours,ours-udp]
 //              [--crypto off,on] [--seconds 5] [--runs 3] [--no-failures] [--json FILE] [--ours-totem 'ATTR="V" ...']
 //
 // For each crypto setting and cluster size it starts each stack in turn on nodes 1..N (one network namespace per
 // node, veth through a bridge, MTU 1500; token 1000 ms with corosync's token_coefficient 650 on both), drives it with
 // cpgload on every node (one sender, then every node sending; 64 B, 1 KiB, 16 KiB; then 100 msgs/s of 64 B), and
 // measures SIGKILL and SIGSTOP of a node to the survivors' new group view, and with 5 nodes a 3/2 split and its
-// heal. udpu has no crypto in corosync, so the crypto table compares knet with ours. Prints one table per setting
-// with ours ÷ the best corosync.
+// heal. corosync's udp (multicast) and udpu have no crypto, so the crypto table compares knet with ours. Prints
+// one table per setting with each of ours (unicast: `ours`, multicast: `ours-udp`) ÷ the best corosync of the row.
 import BenchSupport
 import Foundation
 #if canImport(Glibc)
@@ -268,36 +268,43 @@ func cell(_ r: LoadResult?, megabytes: Bool) -> String {
 }
 
 func table(crypto: Bool, nodes n: Int, _ reports: [StackReport], sizes: [Int]) -> String {
-    let corosync = reports.filter { $0.stack != .ours }
-    let ours = reports.first { $0.stack == .ours }
+    let corosync = reports.filter { !$0.stack.isOurs }
+    // One ratio column per stack of ours (unicast, multicast), each against the best corosync of the row.
+    let ours = reports.filter { $0.stack.isOurs }
+    let ratioTitles = ours.map { "\($0.stack.title) ÷ best" }
     var lines: [String] = []
     lines.append("| \(n) nodes, CPG, MTU 1500, crypto \(crypto ? "on (aes256/sha256 vs AES-GCM)" : "off"), SCHED_OTHER | "
-                 + reports.map(\.stack.title).joined(separator: " | ") + " | ours ÷ best |")
-    lines.append("|---|" + reports.map { _ in "---|" }.joined() + "---|")
+                 + (reports.map(\.stack.title) + ratioTitles).joined(separator: " | ") + " |")
+    lines.append("|---|" + (reports.map { _ in "---|" } + ratioTitles.map { _ in "---|" }).joined())
+    /// The ratios of `value` for each of ours against the best corosync (`lowerIsBetter`: the lowest is best).
+    func ratios(_ value: (StackReport) -> Double?, lowerIsBetter: Bool, suffix: String = "") -> String {
+        let values = corosync.compactMap(value)
+        let best = lowerIsBetter ? values.min() : values.max()
+        return ours.map { o in
+            guard let b = best, let v = value(o) else { return "—" }
+            return String(format: "%.2f", v / b) + suffix
+        }.joined(separator: " | ")
+    }
     for size in sizes {
         for senders in [1, n] {
             let mb = size >= 16_384
             let label = "\(size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"), \(senders == 1 ? "1 sender" : "\(senders) senders"), \(mb ? "MB/s" : "msgs/s") (p50 / p99 ms)"
-            let best = corosync.compactMap { $0.loads[key(size, senders)]?.messagesPerSecond }.max()
-            let ratio = best.flatMap { b in ours?.loads[key(size, senders)].map { String(format: "%.2f", $0.messagesPerSecond / b) } } ?? "—"
+            let ratio = ratios({ $0.loads[key(size, senders)]?.messagesPerSecond }, lowerIsBetter: false)
             lines.append("| \(label) | " + reports.map { cell($0.loads[key(size, senders)], megabytes: mb) }.joined(separator: " | ") + " | \(ratio) |")
         }
     }
     for size in sizes {
         for senders in [1, n] {
             let label = "daemon CPU per message, \(size >= 1024 ? "\(size / 1024) KiB" : "\(size) B") × \(senders) (µs, all nodes)"
-            let best = corosync.compactMap { $0.loads[key(size, senders)]?.cpuMicrosecondsPerMessage }.min()
-            let ratio = best.flatMap { b in ours?.loads[key(size, senders)].map { String(format: "%.2f", $0.cpuMicrosecondsPerMessage / b) } } ?? "—"
+            let ratio = ratios({ $0.loads[key(size, senders)]?.cpuMicrosecondsPerMessage }, lowerIsBetter: true)
             lines.append("| \(label) | " + reports.map { $0.loads[key(size, senders)].map { grouped($0.cpuMicrosecondsPerMessage) } ?? "—" }.joined(separator: " | ") + " | \(ratio) |")
         }
     }
     func row(_ label: String, _ value: (StackReport) -> Double?, _ format: (Double) -> String, lowerIsBetter: Bool = true) {
-        let best = lowerIsBetter ? corosync.compactMap(value).min() : corosync.compactMap(value).max()
-        let ratio = best.flatMap { b in ours.flatMap(value).map { String(format: "%.2f", $0 / b) } } ?? "—"
-        lines.append("| \(label) | " + reports.map { value($0).map(format) ?? "—" }.joined(separator: " | ") + " | \(ratio) |")
+        lines.append("| \(label) | " + reports.map { value($0).map(format) ?? "—" }.joined(separator: " | ")
+                     + " | \(ratios(value, lowerIsBetter: lowerIsBetter)) |")
     }
-    let lightBest = corosync.compactMap { $0.light?.p50Milliseconds }.min()
-    let lightRatio = lightBest.flatMap { b in ours?.light.map { String(format: "%.2f (p50)", $0.p50Milliseconds / b) } } ?? "—"
+    let lightRatio = ratios({ $0.light?.p50Milliseconds }, lowerIsBetter: true, suffix: " (p50)")
     lines.append("| 100 msgs/s, 64 B: p50 / p99 µs | "
                  + reports.map { r in r.light.map { "\(grouped($0.p50Milliseconds * 1000)) / \(grouped($0.p99Milliseconds * 1000))" } ?? "—" }
                      .joined(separator: " | ") + " | \(lightRatio) |")
@@ -312,7 +319,7 @@ func table(crypto: Bool, nodes n: Int, _ reports: [StackReport], sizes: [Int]) -
     lines.append("| machine during the loads: 1-min load average (min–max) / cores used by other processes (mean) | "
                  + zip(loads, others).map { l, o in
                      l.isEmpty ? "—" : String(format: "%.1f–%.1f / %.2f", l.min()!, l.max()!, o.reduce(0, +) / Double(o.count))
-                 }.joined(separator: " | ") + " | |")
+                 }.joined(separator: " | ") + " |" + ours.map { _ in " |" }.joined())
     row("first full view after start (ms)", { $0.startupMilliseconds }, grouped)
     row("resident memory per node (MiB, daemons)", { Double($0.rssKiB) / 1024 }) { String(format: "%.1f", $0) }
     return lines.joined(separator: "\n")
@@ -328,7 +335,7 @@ struct Configuration: Codable {
 var configurations: [Configuration] = []
 for crypto in cryptoModes {
     for n in nodeCounts {
-        let chosen = stacks.filter { !(crypto && $0 == .udpu) } // corosync's udpu has no crypto
+        let chosen = stacks.filter { !crypto || $0.hasCrypto } // corosync's udp and udpu have no crypto
         let reports = chosen.compactMap { measure(stack: $0, crypto: crypto, nodes: n) }
         configurations.append(Configuration(crypto: crypto, nodes: n, reports: reports))
         print(table(crypto: crypto, nodes: n, reports, sizes: sizes))
