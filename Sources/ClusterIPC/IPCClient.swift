@@ -191,9 +191,13 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
             if e == EAGAIN || e == ETIMEDOUT { return nil }
             throw mapFailure(e, timeout: timeoutMilliseconds)
         }
-        let reply = try parseReply(count: n)
-        guard reply.messageID == IPCLimits.eventBatchMessageID else { return IPCEvent(messageID: reply.messageID, body: reply.body) }
-        let events = try Self.unpack(reply.body, service: service)
+        guard n >= Self.responseHeaderSize else { throw .protocolError("\(service) sent a \(n)-byte event, shorter than its header") }
+        let id = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: Int32.self) }
+        guard id == IPCLimits.eventBatchMessageID else {
+            return IPCEvent(messageID: id, body: Array(buffer[Self.responseHeaderSize..<n]))
+        }
+        // A batch is unpacked straight from the receive buffer: each event's body is copied once, the batch not at all.
+        let events = try Self.unpack(buffer, Self.responseHeaderSize..<n, service: service)
         if events.count > 1 {
             unpacked = events
             unpackedHead = 1
@@ -201,18 +205,19 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
         return events[0]
     }
 
-    /// The events of a batch: response headers (id, size) each followed by its body.
-    private static func unpack(_ batch: [UInt8], service: String) throws(IPCError) -> [IPCEvent] {
+    /// The events of a batch (the bytes `range` of `batch`): response headers (id, size) each followed by its body.
+    private static func unpack(_ batch: [UInt8], _ range: Range<Int>, service: String) throws(IPCError) -> [IPCEvent] {
         var events: [IPCEvent] = []
-        var offset = 0
-        while offset < batch.count {
-            guard batch.count - offset >= responseHeaderSize else {
+        var offset = range.lowerBound
+        let end = range.upperBound
+        while offset < end {
+            guard end - offset >= responseHeaderSize else {
                 throw .protocolError("\(service) sent a batch of events with a truncated header")
             }
             let (id, size) = batch.withUnsafeBytes { raw in
                 (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self), Int(raw.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self)))
             }
-            guard size >= responseHeaderSize, size <= batch.count - offset, id != IPCLimits.eventBatchMessageID else {
+            guard size >= responseHeaderSize, size <= end - offset, id != IPCLimits.eventBatchMessageID else {
                 throw .protocolError("\(service) sent a batch of events with an event of \(size) bytes")
             }
             events.append(IPCEvent(messageID: id, body: Array(batch[(offset + responseHeaderSize)..<(offset + size)])))

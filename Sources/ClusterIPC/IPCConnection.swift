@@ -33,7 +33,9 @@ public final class IPCConnection {
     /// When the queue last moved (an event reached the client's ring); a queue stalled for too long means the
     /// client is not reading at all.
     private var lastProgress = EventLoop.now()
-    /// Events of this turn of the loop after its first, waiting to go as one batch when the turn ends.
+    /// The turn's events, waiting to go as one batch when the turn ends. The buffer starts with room for the batch's
+    /// own header (filled in when it goes), so a batch goes to libqb from it as it is, and it keeps its capacity from
+    /// turn to turn: no allocation, no copy and no freshly faulted pages per batch. It is empty between turns.
     private var batching = false
     private var batch: [UInt8] = []
     private var batchCount = 0
@@ -72,11 +74,14 @@ public final class IPCConnection {
     }
 
     /// Pushes an event to the client, queueing it if the client's event ring is full. Returns false if the client is
-    /// gone or was just disconnected for not reading.
+    /// known to be gone or was just disconnected for not reading.
     ///
-    /// With the server's `batchesEvents`, the first event of a turn of the loop goes out at once and the ones after
-    /// it in the same turn wait until the turn ends, then go as one event (`IPCLimits.eventBatchMessageID`) that
-    /// `IPCClient` unpacks: one IPC message and one wake-up of the client for a burst, in the same order.
+    /// With the server's `batchesEvents`, the events of a turn of the loop wait until the turn ends (`EventLoop.soon`:
+    /// the loop's next pass, after what is ready now), then go as one event (`IPCLimits.eventBatchMessageID`) that
+    /// `IPCClient` unpacks, or alone if there is one: one IPC message, one notification and at most one wake-up of the
+    /// client per turn, in the same order. (Until November 2026 the first event of a turn went at once and only the
+    /// rest waited: two notifications and often two wake-ups of the client for every turn with more than one event.)
+    /// A batched event returns true; a client that vanishes before the turn ends misses it.
     @discardableResult
     public func sendEvent(messageID: Int32, body: [UInt8]) -> Bool {
         sendEvent(messageID: messageID, bodyBytes: body.count) { $0.writeRaw(body) }
@@ -92,27 +97,34 @@ public final class IPCConnection {
     private func sendEvent(messageID: Int32, bodyBytes: Int, encode: (inout ByteWriter) -> Void) -> Bool {
         guard handle != nil else { return false }
         guard let server, server.batchesEvents else { return deliver(Self.frame(messageID: messageID, bodyBytes: bodyBytes, encode: encode)) }
-        guard batching else {
-            batching = true
-            server.endTurnLater(self)
-            return deliver(Self.frame(messageID: messageID, bodyBytes: bodyBytes, encode: encode))
+        let h = Self.responseHeaderBytes
+        if batch.isEmpty {
+            batch.reserveCapacity(h + IPCLimits.eventBatchBytesMax)
+            batch.append(contentsOf: repeatElement(0, count: h))
         }
         let start = batch.count
         var w = ByteWriter(appendingTo: batch)
         batch = []
         Self.appendFrame(messageID: messageID, to: &w, encode: encode)
         batch = w.take()
+        if !batching {
+            batching = true
+            server.endTurnLater(self)
+        }
         let size = batch.count - start
-        if size <= IPCLimits.eventBatchBytesMax && batch.count <= IPCLimits.eventBatchBytesMax {
+        if batch.count - h <= IPCLimits.eventBatchBytesMax {
             batchCount += 1
             return true
         }
         // It does not fit: the batch so far goes first, then this event alone or as the start of the next batch.
-        let frame = Array(batch[start...])
-        batch.removeSubrange(start...)
-        _ = flushBatch()
-        if size > IPCLimits.eventBatchBytesMax { return deliver(frame) }
-        batch = frame
+        _ = flushBatch(end: start)
+        guard handle != nil, batch.count == start + size else { return false }  // disconnected meanwhile
+        batch.removeSubrange(h..<start)
+        if size > IPCLimits.eventBatchBytesMax {
+            let sent = deliverBuffered(h..<batch.count)
+            resetBatch()
+            return sent
+        }
         batchCount = 1
         return true
     }
@@ -137,17 +149,25 @@ public final class IPCConnection {
         withUnsafeBytes(of: &header) { w.writeRaw($0) }
         encode(&w)
         var bytes = w.take()
-        let size = Int32(bytes.count - start)
-        bytes.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: size, toByteOffset: start + MemoryLayout<qb_ipc_response_header>.offset(of: \.size)!, as: Int32.self)
-        }
+        setHeader(of: &bytes, at: start, messageID: messageID, size: Int32(bytes.count - start))
         w = ByteWriter(appendingTo: bytes)
+    }
+
+    /// Writes a response header (`messageID`, `size`, status ok) at `offset`.
+    private static func setHeader(of bytes: inout [UInt8], at offset: Int, messageID: Int32, size: Int32) {
+        var header = qb_ipc_response_header()
+        header.id = messageID
+        header.size = size
+        header.error = IPCStatus.ok.rawValue
+        bytes.withUnsafeMutableBytes { raw in
+            withUnsafeBytes(of: &header) { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
     }
 
     /// Sends one frame (an event or a batch), or queues it behind earlier ones.
     private func deliver(_ frame: [UInt8]) -> Bool {
         if queuedEventCount == 0 {
-            switch trySendEvent(frame) {
+            switch frame.withUnsafeBytes({ trySendEvent($0) }) {
             case .sent: return true
             case .gone: return false
             case .full: break
@@ -156,22 +176,42 @@ public final class IPCConnection {
         return enqueue(frame)
     }
 
+    /// Sends the bytes `range` of the batch buffer as one frame, or queues a copy of them behind earlier ones.
+    private func deliverBuffered(_ range: Range<Int>) -> Bool {
+        if queuedEventCount == 0 {
+            switch batch.withUnsafeBytes({ trySendEvent(UnsafeRawBufferPointer(rebasing: $0[range])) }) {
+            case .sent: return true
+            case .gone: return false
+            case .full: break
+            }
+        }
+        return enqueue(Array(batch[range]))
+    }
+
     /// The turn of the loop is over: what waits in the batch goes now, and the next event goes at once again.
     func endTurn() {
-        _ = flushBatch()
+        _ = flushBatch(end: batch.count)
+        resetBatch()
         batching = false
     }
 
-    private func flushBatch() -> Bool {
-        defer {
-            batch = []
-            batchCount = 0
-        }
-        switch batchCount {
+    /// Sends the first `end` bytes of the buffer: nothing, the one event alone, or a batch under its own header.
+    private func flushBatch(end: Int) -> Bool {
+        let count = batchCount
+        batchCount = 0
+        switch count {
         case 0: return true
-        case 1: return deliver(batch)
-        default: return deliver(Self.frame(messageID: IPCLimits.eventBatchMessageID, bodyBytes: batch.count) { $0.writeRaw(batch) })
+        case 1: return deliverBuffered(Self.responseHeaderBytes..<end)
+        default:
+            Self.setHeader(of: &batch, at: 0, messageID: IPCLimits.eventBatchMessageID, size: Int32(end))
+            return deliverBuffered(0..<end)
         }
+    }
+
+    /// Empties the batch buffer, keeping its capacity unless an oversized event grew it.
+    private func resetBatch() {
+        batch.removeAll(keepingCapacity: batch.capacity <= 2 * (Self.responseHeaderBytes + IPCLimits.eventBatchBytesMax))
+        batchCount = 0
     }
 
     /// Closes the connection from the server side.
@@ -184,12 +224,10 @@ public final class IPCConnection {
 
     enum SendOutcome { case sent, full, gone }
 
-    private func trySendEvent(_ frame: [UInt8]) -> SendOutcome {
+    private func trySendEvent(_ frame: UnsafeRawBufferPointer) -> SendOutcome {
         guard let handle else { return .gone }
-        let rc = frame.withUnsafeBytes { raw -> Int in
-            var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count)
-            return qb_ipcs_event_sendv(handle, &iov, 1)
-        }
+        var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress), iov_len: frame.count)
+        let rc = qb_ipcs_event_sendv(handle, &iov, 1)
         if rc >= 0 { return .sent }
         if rc == -Int(EAGAIN) || rc == -Int(ENOBUFS) { return .full }
         if rc == -Int(EMSGSIZE) {
@@ -226,7 +264,7 @@ public final class IPCConnection {
     /// Sends as many queued events as fit. Returns true when the queue is empty.
     func flush() -> Bool {
         while queueHead < queued.count {
-            switch trySendEvent(queued[queueHead]) {
+            switch queued[queueHead].withUnsafeBytes({ trySendEvent($0) }) {
             case .sent:
                 lastProgress = EventLoop.now()
                 queuedBytes -= queued[queueHead].count

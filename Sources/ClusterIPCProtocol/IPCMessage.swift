@@ -16,7 +16,11 @@ public protocol IPCMessage: Sendable {
 }
 
 extension IPCMessage {
+    // Both are `@inlinable`, so each caller gets them specialised for its message type: a generic call per message
+    // (every event a client reads, every request a daemon decodes) cost metadata passing and indirect copies.
+
     /// The encoded body.
+    @inlinable
     public var body: [UInt8] {
         var w = ByteWriter()
         encodeBody(into: &w)
@@ -24,6 +28,7 @@ extension IPCMessage {
     }
 
     /// Decodes `bytes`, requiring every byte to be used.
+    @inlinable
     public static func decode(messageID: Int32, body bytes: [UInt8]) throws(WireError) -> Self {
         var r = ByteReader(bytes)
         let value = try Self(messageID: messageID, body: &r)

@@ -34,7 +34,8 @@ extension ProcessGroup {
 
 extension ProcessGroup.Message {
     public func encode() -> [UInt8] {
-        var w = ByteWriter(capacity: 64)
+        // A multicast (the message on every CPG delivery) is sized at once: no regrowth while its payload is copied.
+        var w = if case .mcast(let g, _, let p) = self { ByteWriter(capacity: 14 + g.utf8.count + p.count) } else { ByteWriter(capacity: 64) }
         w.write(UInt8(1))
         switch self {
         case .join(let g, let pid):

@@ -278,9 +278,22 @@ struct Deadlines: Sendable {
     /// When to probe the peers reported unreachable again.
     var unreachableProbe: MonotonicInstant?
 
+    /// The earliest deadline set. Asked after every input the daemon feeds (every submitted message), so it builds no
+    /// array.
     var earliest: MonotonicInstant? {
-        [tokenLoss, tokenRetransmit, tokenHold, join, consensus, mergeDetect, commitLoss, unreachableCheck, unreachableProbe]
-            .compactMap { $0 }.min()
+        var e = tokenLoss
+        func consider(_ d: MonotonicInstant?) {
+            if let d, e.map({ d < $0 }) ?? true { e = d }
+        }
+        consider(tokenRetransmit)
+        consider(tokenHold)
+        consider(join)
+        consider(consensus)
+        consider(mergeDetect)
+        consider(commitLoss)
+        consider(unreachableCheck)
+        consider(unreachableProbe)
+        return e
     }
 
     mutating func clearAll() { self = Deadlines() }

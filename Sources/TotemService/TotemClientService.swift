@@ -2,7 +2,6 @@
 import ClusterIPC
 import ClusterIPCProtocol
 import ClusterTypes
-import ClusterWire
 import TotemCore
 
 /// totemd's IPC side: channels, multicasts in, deliveries and configuration changes out, status and leave.
@@ -135,10 +134,9 @@ final class TotemClientService: IPCServiceHandler {
 
     func deliver(_ d: Totem.Delivery) {
         guard let targets = byChannel[d.channel], !targets.isEmpty else { return }
-        // One body for every subscriber.
-        var w = ByteWriter(capacity: d.payload.count + 16)
-        TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload,
-                                position: d.position).encodeBody(into: &w)
-        for c in targets { c.sendEvent(messageID: TotemIPC.Event.deliveryMessageID, body: w.bytes) }
+        // Encoded straight into each subscriber's batch: no body array in between (one copy of the payload each).
+        let event = TotemIPC.Event.delivery(channel: d.channel, sender: d.sender, safe: d.guarantee == .safe, payload: d.payload,
+                                            position: d.position)
+        for c in targets { c.sendEvent(event) }
     }
 }

@@ -69,6 +69,19 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("all events of a turn go together at its end: two as one batch, one alone")
+    func turnEndsOneBatch() throws {
+        let name = uniqueName("ipc")
+        let server = try startServer(name)
+        // The second event is read from the batch the first came in: one notification and one wake-up for both.
+        let two = try client(name, ["events", "2"])
+        #expect(two.status == 0 && two.stdout.hasPrefix("ok 2 from batches 1"), "\(two)")
+        let one = try client(name, ["events", "1"])
+        #expect(one.status == 0 && one.stdout.hasPrefix("ok 1 from batches 0"), "\(one)")
+        server.signal(SIGTERM)
+        #expect(try server.wait(timeout: .seconds(10)) == 0)
+    }
+
     @Test("a burst of mixed sizes (small, exactly a batch, larger than a batch; raw and typed) arrives whole and in order")
     func mixedEventBatches() throws {
         let name = uniqueName("ipc")

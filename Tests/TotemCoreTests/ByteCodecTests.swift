@@ -41,6 +41,22 @@ struct ByteCodecTests {
         #expect(appended.bytes == [1, 2, 0, 3])
     }
 
+    @Test("strings read back exactly, ASCII (the fast path) or not, from any offset; bad UTF-8 after ASCII is refused")
+    func strings() throws {
+        let samples = ["", "g", "cpg-bench", String(repeating: "n", count: 128), "a\u{0}b\u{7F}", "gé", "ünï", "日本", "a🙂z"]
+        var w = ByteWriter()
+        w.write(UInt8(7))  // every string after the first starts at an odd offset
+        for s in samples { w.write(s) }
+        var r = ByteReader(w.bytes)
+        #expect(try r.readUInt8() == 7)
+        for s in samples { #expect(try r.readString(limit: 256) == s) }
+        #expect(r.isAtEnd)
+        for bad: [UInt8] in [[0x61, 0x62, 0x63, 0xC3, 0x28], [0x80], [0x61, 0xFF], [0x61, 0xED, 0xA0, 0x80]] {
+            var reader = ByteReader([0, 0, 0, UInt8(bad.count)] + bad)
+            #expect(throws: WireError.invalid(field: "name", reason: "not UTF-8")) { try reader.readString("name", limit: 8) }
+        }
+    }
+
     @Test("a string that is not UTF-8, too long or truncated is refused with the field named")
     func badStrings() {
         var notUTF8 = ByteReader([0, 0, 0, 2, 0xC3, 0x28])
