@@ -49,6 +49,7 @@ extension Totem.StateMachine {
         myTransmitsLastRotation = 0
         myBacklogLast = 0
         seqAtLastHold = nil
+        lastBroadcastSeq = nil
         recoveryQuietSeq = nil
         sendQueue.restartPartial()
         deadlines.clearAll()
