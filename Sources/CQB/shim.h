@@ -6,3 +6,5 @@
 #include <qb/qbipcc.h>
 #include <qb/qbipc_common.h>
 #include <sys/uio.h>
+// EventLoop's timers: Swift's Glibc module does not export timerfd.
+#include <sys/timerfd.h>

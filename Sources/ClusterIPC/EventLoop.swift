@@ -9,11 +9,21 @@ import Glibc
 ///
 /// It wraps libqb's `qb_loop`. Everything registered here runs on the thread that calls `run()`; none of it is
 /// thread-safe, by design (STYLE.md §13: one loop per daemon, no thread hop on the message path).
+///
+/// Timers are the loop's own, on one `timerfd` (nanosecond deadlines), not libqb's: libqb waits in whole milliseconds
+/// rounded down, so it polls without sleeping through the last millisecond before each of its timers, and daemons that
+/// re-arm millisecond retries under load spent a third of their CPU in empty `epoll_wait(0)` calls.
 public final class EventLoop {
     let loop: OpaquePointer
     /// What libqb's IPC registered on this loop (see `LoopRegistry`).
     let registry: LoopRegistry.State
+    /// Live timers by handle; a cancelled timer leaves only a stale entry in `deadlines`, skipped when it comes up.
     private var timers: [UInt64: TimerBox] = [:]
+    private var deadlines = TimerHeap()
+    private var nextTimerHandle: UInt64 = 1
+    private let timerFD: Int32
+    /// The deadline the timerfd is set to (nanoseconds on the monotonic clock), or nil when it is disarmed.
+    private var armedDeadline: UInt64?
     private var watches: [Int32: WatchBox] = [:]
     private var signals: [Int32: SignalBox] = [:]
     private var running = false
@@ -35,11 +45,15 @@ public final class EventLoop {
         guard let l = qb_loop_create() else { preconditionFailure("qb_loop_create failed: out of memory") }
         loop = l
         registry = LoopRegistry.State(loop: l)
+        timerFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK) | Int32(TFD_CLOEXEC))
+        precondition(timerFD >= 0, "timerfd_create failed: errno \(errno)")
         LoopRegistry.setCurrent(registry)
+        watch(fd: timerFD, events: .readable) { [unowned self] _ in fireDueTimers() }
     }
 
     deinit {
         qb_loop_destroy(loop)
+        close(timerFD)
     }
 
     /// The current time on the monotonic clock.
@@ -62,27 +76,64 @@ public final class EventLoop {
 
     // MARK: - Timers
 
-    /// Calls `body` once after `delay` (rounded to libqb's timer resolution).
+    /// Calls `body` once after `delay` (timers due at the same instant run in the order they were scheduled).
     @discardableResult
     public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> Timer {
-        let box = TimerBox(body)
-        var handle: qb_loop_timer_handle = 0
-        let ns = UInt64(max(delay.nanosecondsClamped, 0))
-        let rc = qb_loop_timer_add(loop, QB_LOOP_HIGH, ns, Unmanaged.passUnretained(box).toOpaque(), timerTrampoline, &handle)
-        precondition(rc == 0, "qb_loop_timer_add failed: \(rc)")
-        box.loop = self
-        box.handle = handle
-        timers[handle] = box
+        let now = Self.now().nanoseconds
+        let (deadline, overflow) = now.addingReportingOverflow(UInt64(max(delay.nanosecondsClamped, 0)))
+        let at = overflow ? UInt64.max : deadline
+        let handle = nextTimerHandle
+        nextTimerHandle += 1
+        timers[handle] = TimerBox(body)
+        deadlines.push(.init(deadline: at, handle: handle))
+        if armedDeadline.map({ at < $0 }) ?? true { arm(at) }
         return Timer(handle: handle)
     }
 
     /// Cancels a timer that has not fired yet; cancelling a fired or cancelled timer does nothing.
     public func cancel(_ timer: Timer) {
         guard timers.removeValue(forKey: timer.handle) != nil else { return }
-        _ = qb_loop_timer_del(loop, timer.handle)
+        // Stale entries are skipped when due; rebuild the heap when they outnumber the live ones.
+        if deadlines.count > 64 && deadlines.count > 2 * timers.count {
+            deadlines.removeAll { timers[$0.handle] == nil }
+        }
     }
 
-    fileprivate func timerFired(_ handle: UInt64) -> TimerBox? { timers.removeValue(forKey: handle) }
+    /// Sets the timerfd to `deadline` (absolute; one already past fires at once).
+    private func arm(_ deadline: UInt64) {
+        armedDeadline = deadline
+        let at = max(deadline, 1)  // an all-zero it_value would disarm it
+        var spec = itimerspec()
+        spec.it_value.tv_sec = Int(at / 1_000_000_000)
+        spec.it_value.tv_nsec = Int(at % 1_000_000_000)
+        let rc = timerfd_settime(timerFD, Int32(TFD_TIMER_ABSTIME), &spec, nil)
+        precondition(rc == 0, "timerfd_settime failed: errno \(errno)")
+    }
+
+    /// Runs every timer due now that was scheduled before this round began (one a timer schedules for "now" runs in
+    /// the next round, after file descriptors had their turn), then sets the timerfd to the next deadline.
+    private func fireDueTimers() {
+        var expirations: UInt64 = 0
+        _ = read(timerFD, &expirations, MemoryLayout<UInt64>.size)
+        armedDeadline = nil
+        let now = Self.now().nanoseconds
+        let scheduledBefore = nextTimerHandle
+        var deferred: [TimerHeap.Entry] = []
+        while let top = deadlines.first, top.deadline <= now {
+            deadlines.popFirst()
+            guard timers[top.handle] != nil else { continue }  // cancelled
+            if top.handle >= scheduledBefore {
+                deferred.append(top)
+                continue
+            }
+            // Remove the registration first: the body may schedule or cancel timers, or drop the loop.
+            guard let box = timers.removeValue(forKey: top.handle) else { continue }
+            box.body()
+        }
+        for e in deferred { deadlines.push(e) }
+        while let top = deadlines.first, timers[top.handle] == nil { deadlines.popFirst() }
+        if let next = deadlines.first, armedDeadline.map({ next.deadline < $0 }) ?? true { arm(next.deadline) }
+    }
 
     // MARK: - File descriptors
 
@@ -129,9 +180,57 @@ public final class EventLoop {
 
 final class TimerBox {
     let body: () -> Void
-    weak var loop: EventLoop?
-    var handle: UInt64 = 0
     init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// A binary min-heap of timer deadlines; ties go to the earlier handle (the one scheduled first).
+struct TimerHeap {
+    struct Entry {
+        var deadline: UInt64
+        var handle: UInt64
+        func precedes(_ other: Entry) -> Bool {
+            deadline != other.deadline ? deadline < other.deadline : handle < other.handle
+        }
+    }
+    private var items: [Entry] = []
+    var count: Int { items.count }
+    var first: Entry? { items.first }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i].precedes(items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func popFirst() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        siftDown(from: 0)
+    }
+
+    mutating func removeAll(where remove: (Entry) -> Bool) {
+        items.removeAll(where: remove)
+        for i in stride(from: items.count / 2 - 1, through: 0, by: -1) { siftDown(from: i) }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && items[l].precedes(items[m]) { m = l }
+            if r < items.count && items[r].precedes(items[m]) { m = r }
+            guard m != i else { return }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
 }
 
 final class WatchBox {
@@ -142,14 +241,6 @@ final class WatchBox {
 final class SignalBox {
     let handler: () -> Void
     init(_ handler: @escaping () -> Void) { self.handler = handler }
-}
-
-private let timerTrampoline: qb_loop_timer_dispatch_fn = { data in
-    guard let data else { return }
-    let box = Unmanaged<TimerBox>.fromOpaque(data).takeUnretainedValue()
-    // Remove the registration first: the body may schedule new timers or drop the last reference to the loop.
-    guard let loop = box.loop, let owned = loop.timerFired(box.handle) else { return }
-    owned.body()
 }
 
 private let pollTrampoline: qb_loop_poll_dispatch_fn = { _, revents, data in
