@@ -28,7 +28,6 @@ public struct Coverage: Sendable, Hashable, CustomStringConvertible {
         case foreignRingMerges = "merges from foreign messages"
         case unreachableFailures = "peers failed as unreachable"
         case unreachableRefuted = "unreachable reports refuted"
-        case heldTokenRevisits = "held-token re-visits"
     }
 
     private var counts = [Int](repeating: 0, count: Figure.allCases.count)
@@ -50,7 +49,6 @@ public struct Coverage: Sendable, Hashable, CustomStringConvertible {
         self[.foreignRingMerges] += c.foreignRingMerges
         self[.unreachableFailures] += c.unreachableFailures
         self[.unreachableRefuted] += c.unreachableRefuted
-        self[.heldTokenRevisits] += c.heldTokenRevisits
     }
 
     public static func + (a: Coverage, b: Coverage) -> Coverage {

@@ -145,8 +145,6 @@ extension Totem {
         public var joinsListingUsFailedIgnored = 0
         /// Rings of one formed after failing to receive (fail_recv_const).
         public var singletonAfterFailedToReceive = 0
-        /// Messages submitted at this node while it held the idle token, broadcast at once by a re-visit.
-        public var heldTokenRevisits = 0
         public init() {}
     }
 }

@@ -27,9 +27,6 @@ extension Totem {
         /// Survivors deliver in the old regular configuration only what they themselves could, ignoring what other
         /// survivors already delivered there (the commit token's high-delivered).
         public static let highDeliveredRuleIgnored = Mutations(rawValue: 1 << 6)
-        /// A re-visit of the held idle token counts as a visit for safe delivery (its aru, seen by no other member
-        /// since the last visit, stands in for the next visit's).
-        public static let heldTokenRevisitCountsAsVisit = Mutations(rawValue: 1 << 7)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -40,7 +37,6 @@ extension Totem {
             ("token retransmission off", .noTokenRetransmission),
             ("old-ring message accepted in recovery", .oldRingMessageAcceptedInRecovery),
             ("high-delivered rule ignored", .highDeliveredRuleIgnored),
-            ("held-token re-visit counts as a visit", .heldTokenRevisitCountsAsVisit),
         ]
 
         public var description: String {

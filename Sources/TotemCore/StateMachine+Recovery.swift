@@ -49,7 +49,6 @@ extension Totem.StateMachine {
         myTransmitsLastRotation = 0
         myBacklogLast = 0
         seqAtLastHold = nil
-        lastBroadcastSeq = nil
         recoveryQuietSeq = nil
         sendQueue.restartPartial()
         deadlines.clearAll()

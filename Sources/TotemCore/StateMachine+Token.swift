@@ -84,15 +84,12 @@ extension Totem.StateMachine {
     }
 
     /// Handles the token: retransmit, broadcast, update aru and requests, deliver, pass it on (Totem SRP §3).
-    /// `revisit`: this node takes up again the idle token it holds, which no other member has seen since its last
-    /// visit (see `revisitHeldToken`).
-    mutating func processToken(_ received: Totem.Token, now: MonotonicInstant, revisit: Bool = false,
-                               out: inout Totem.Output) {
+    mutating func processToken(_ received: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
         lastTokenSeq = received.tokenSeq
         deadlines.tokenRetransmit = nil
         lastSentToken = nil
         lastSentCommit = nil
-        if !revisit, !unreachableSince.isEmpty, let forwarded = lastTokenForwardAt {
+        if !unreachableSince.isEmpty, let forwarded = lastTokenForwardAt {
             // The token went round since this node last passed it on: every member, reported ones included, handled
             // it after any report made before that.
             let before = unreachableSince.count
@@ -138,18 +135,11 @@ extension Totem.StateMachine {
 
         if state == .recovery { advanceRecovery(&t, now: now, out: &out) }
 
-        // Safe delivery: messages every member holds, by the aru of two successive visits. A re-visit of the held
-        // token is not a visit: no other member saw the token since the last one, so its aru proves nothing new and
-        // the bound stays the last visit's (everything under it is delivered already; agreed messages, this
-        // node's new ones included, go as always).
-        if revisit && !settings.mutations.contains(.heldTokenRevisitCountsAsVisit) {
-            if state == .operational { deliver(safeUpTo: nil, out: &out) }
-        } else {
-            let safe = seqMin(seqMin(receivedAru, previousTokenAru ?? receivedAru), buffer.aru)
-            previousTokenAru = receivedAru
-            if state == .operational { deliver(safeUpTo: safe, out: &out) }
-            buffer.discard(upTo: safe)
-        }
+        // Safe delivery: messages every member holds, by the aru of two successive visits.
+        let safe = seqMin(seqMin(receivedAru, previousTokenAru ?? receivedAru), buffer.aru)
+        previousTokenAru = receivedAru
+        if state == .operational { deliver(safeUpTo: safe, out: &out) }
+        buffer.discard(upTo: safe)
 
         forward(t, now: now, out: &out)
     }
@@ -189,7 +179,6 @@ extension Totem.StateMachine {
             send(.mcast(m), to: .all, out: &out)
             counters.framesSent += 1
             sent += 1
-            lastBroadcastSeq = t.seq
         }
         if recoveryQueueHead == recoveryQueue.count && !recoveryQueue.isEmpty {
             recoveryQueue = []
@@ -236,7 +225,7 @@ extension Totem.StateMachine {
         }
     }
 
-    /// Passes the token to the next member, or holds it if the ring is idle and this node is its holder.
+    /// Passes the token to the next member, or holds it if the ring is idle and this node represents it.
     private mutating func forward(_ token: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
         var t = token
         let idle = t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0 && sendQueue.isEmpty
@@ -249,7 +238,7 @@ extension Totem.StateMachine {
             deadlines.tokenHold = idle || sendQueue.isEmpty ? now + settings.hold : now
             return
         }
-        if idle && holdsIdleToken(t) {
+        if idle && members.first == nodeID {
             heldToken = t
             deadlines.tokenHold = now + settings.hold
             return
@@ -259,16 +248,6 @@ extension Totem.StateMachine {
         lastSentToken = (t, next)
         lastTokenForwardAt = now
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
-    }
-
-    /// Whether this node holds the idle token: the member that sent the ring's last frame (frame `t.seq`; exactly
-    /// one member did), or the representative while no frame has been sent. That member is the first to find the ring
-    /// idle after its own message, and a sender that goes on sending then finds the token at hand (see
-    /// `revisitHeldToken`) instead of asking for it and waiting for it to come round; corosync's representative
-    /// always holds. Exactly one holder per rotation: a second hold would keep the token from the first holder's
-    /// predecessor past its retransmission time.
-    private func holdsIdleToken(_ t: Totem.Token) -> Bool {
-        t.seq == settings.initialSequence ? members.first == nodeID : lastBroadcastSeq == t.seq
     }
 
     mutating func releaseHeldToken(now: MonotonicInstant, out: inout Totem.Output) {
@@ -287,23 +266,6 @@ extension Totem.StateMachine {
         lastSentToken = (t, next)
         lastTokenForwardAt = now
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
-    }
-
-    /// A message submitted at the node holding the idle token: the token visits again at once, so the message is
-    /// broadcast now instead of after a rotation it would wait for (corosync forwards the held token on a local send
-    /// and broadcasts when it returns). The re-visit is the held visit carried out later with the new message queued:
-    /// retransmissions, flow control (this node's share of fcc and backlog replaced, as on every visit), aru and
-    /// requests as usual; only safe delivery does not count it (see `processToken`).
-    mutating func revisitHeldToken(now: MonotonicInstant, out: inout Totem.Output) {
-        guard let t = heldToken else { return }
-        guard successor(in: members) != nodeID else {
-            releaseHeldToken(now: now, out: &out)  // alone: that already is a visit
-            return
-        }
-        heldToken = nil
-        deadlines.tokenHold = nil
-        counters.heldTokenRevisits += 1
-        processToken(t, now: now, revisit: true, out: &out)
     }
 
     mutating func retransmitToken(now: MonotonicInstant, out: inout Totem.Output) {

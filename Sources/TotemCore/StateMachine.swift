@@ -60,9 +60,6 @@ extension Totem {
         var aruAtLastToken: UInt32?
         var failToReceiveCount = 0
         var seqAtLastHold: UInt32?
-        /// The sequence number of the last frame this node broadcast on this ring: the node that sent the ring's
-        /// last frame is the one that holds the idle token.
-        var lastBroadcastSeq: UInt32?
 
         // Application messages.
         var sendQueue = SendQueue()
@@ -185,9 +182,9 @@ extension Totem {
             sendQueue.append(SendQueue.Item(channel: channel, payload: payload, guarantee: guarantee, offset: 0))
             if state == .operational {
                 if heldToken != nil {
-                    revisitHeldToken(now: now, out: &out)
-                } else if wasIdle && members.count > 1 {
-                    // Another member may be holding an idle token: ask for it.
+                    releaseHeldToken(now: now, out: &out)
+                } else if wasIdle && members.count > 1 && members.first != nodeID {
+                    // The representative may be holding an idle token: ask for it.
                     send(.tokenHoldCancel(ringID), to: .all, out: &out)
                 }
             }

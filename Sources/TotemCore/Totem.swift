@@ -47,12 +47,6 @@ import ClusterTypes
 ///   another `unreachableConfirm` of silence in that gather the peer is failed without waiting for consensus. Any
 ///   packet from the peer, or a token that went round since this node last passed it, clears the suspicion, so
 ///   forged or spurious reports about a live node change nothing.
-/// - Token hold: the idle token is held (for `hold`, then passed round once) by the member that sent the ring's last
-///   frame, the representative while none has, after one idle rotation; corosync's representative holds it after
-///   `seqno_unchanged_const` (30) idle rotations. A message submitted at the holder is broadcast at once by a re-visit
-///   of the held token (the held visit carried out later; it does not count as a visit for safe delivery); corosync
-///   forwards the held token on a local send and broadcasts when it comes back. Other members still send a
-///   `tokenHoldCancel` and the holder passes the token on.
 /// - Configuration changes and deliveries come out as one ordered stream (`Output.events`), since EVS fixes their
 ///   relative order.
 public enum Totem {}

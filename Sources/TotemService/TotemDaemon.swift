@@ -138,7 +138,7 @@ public final class TotemDaemon {
             driver.feed(.peerUnreachable(node))
         }
         for (fd, ring) in transport.descriptors {
-            runner.loop.watch(fd: fd, events: [.readable, .error]) { events in ring.readable(fd, error: events.contains(.error)) }
+            runner.loop.watch(fd: fd, events: [.readable, .error]) { _ in ring.readable(fd) }
         }
         runner.onStop = { [unowned self] signal in shutdown(reason: signal) }
         logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.rings.map { "\($0.local)" }.joined(separator: " and ")), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")
@@ -241,7 +241,6 @@ public final class TotemDaemon {
             ("unreachable_reports", c.unreachableReports), ("unreachable_probes", c.unreachableProbes),
             ("unreachable_refuted", c.unreachableRefuted), ("unreachable_failures", c.unreachableFailures),
             ("late_old_ring_messages", c.lateOldRingMessages), ("commit_token_retransmits", c.commitTokenRetransmits),
-            ("held_token_revisits", c.heldTokenRevisits),
             ("packets_sent", t.sent), ("packets_received", t.received),
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
             ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),

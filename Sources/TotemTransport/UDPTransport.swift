@@ -227,10 +227,8 @@ public final class UDPTransport {
     /// Reads what is waiting on `descriptor` (after the loop reports it readable or in error), up to
     /// `receiveBatchMax` datagrams per system call (recvmmsg) and `receiveCallsPerWakeupMax` calls: a flood of
     /// frames cannot keep the loop from its timers and other descriptors (it is level-triggered and comes back).
-    /// `error`: the loop reported POLLERR, which the kernel sets while ICMP reports wait in the socket's error queue;
-    /// only then is the queue read (a receive that fails with ECONNREFUSED reads it too), not on every wake-up.
-    public func readable(_ descriptor: Int32, error: Bool = true) {
-        if error && descriptor == fd { drainErrorQueue() }
+    public func readable(_ descriptor: Int32) {
+        if descriptor == fd { drainErrorQueue() }
         var calls = 0
         while calls < Self.receiveCallsPerWakeupMax {
             calls += 1

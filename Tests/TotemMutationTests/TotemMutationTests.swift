@@ -11,15 +11,7 @@ import TotemCore
 struct TotemMutationTests {
     static let seeds: [UInt64] = Array(7_000..<7_300)
 
-    /// Mutations no seed of the sweep reaches, with the scripted test that catches each. 'held-token re-visit counts
-    /// as a visit' needs a member that still misses a frame when the token comes back idle to its holder (the aru
-    /// raised again by the member after it) and a submit at the holder before the token moves on: none of seeds
-    /// 7000–7299 combines them.
-    static let caughtByScriptOnly: [String: String] = [
-        "held-token re-visit counts as a visit": "TokenHoldTests.revisitCountedAsVisitCaught",
-    ]
-
-    @Test("the sweep catches the mutation", arguments: Totem.Mutations.all.map(\.name).filter { caughtByScriptOnly[$0] == nil })
+    @Test("the sweep catches the mutation", arguments: Totem.Mutations.all.map(\.name))
     func caught(name: String) async throws {
         let mutation = try #require(Totem.Mutations.all.first { $0.name == name }?.mutation)
         let sweep = await SeedSweep.run(Self.seeds, replay: { "swift run totem-sim --seed \($0) --nodes 2-8 --mutate '\(name)' --trace" },

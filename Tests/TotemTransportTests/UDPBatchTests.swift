@@ -101,27 +101,6 @@ struct UDPBatchTests {
         #expect(t.nodes[0].counters.sendCalls > 2, "the refusals split the batches (\(t.nodes[0].counters.sendCalls) calls)")
     }
 
-    @Test("a closed peer is reported when the error queue is read only on POLLERR, as totemd's loop does")
-    func closedPeerSeenThroughPollError() throws {
-        let t = try Trio(sealed: false)
-        t.nodes[2].close()
-        let packet = t.seal(0, [frame(0)], sealed: false)[0]
-        t.nodes[0].send(packet: packet, to: .node(NodeID(3)))
-        let fd = t.nodes[0].descriptors[0]
-        var sawError = false
-        for _ in 0..<40 where t.unreachable[0].isEmpty {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 50)
-            let error = p.revents & Int16(POLLERR) != 0
-            sawError = sawError || error
-            if p.revents != 0 { t.nodes[0].readable(fd, error: error) }
-            // The kernel rate-limits ICMP reports machine-wide: ask again while none came.
-            if p.revents == 0 { t.nodes[0].send(packet: packet, to: .node(NodeID(3))) }
-        }
-        #expect(sawError, "poll never reported POLLERR for the queued ICMP report")
-        #expect(t.unreachable[0].contains(NodeID(3)))
-    }
-
     @Test("a flood is read in bounded bites: at most receiveBatchMax × receiveCallsPerWakeupMax datagrams per wake-up")
     func boundedReadPerWakeup() throws {
         let t = try Trio(sealed: false)
