@@ -55,6 +55,9 @@ public final class IPCConnection {
     /// Events waiting for room in the client's ring.
     public var queuedEventCount: Int { queued.count - queueHead }
 
+    /// Bytes of the events waiting for room in the client's ring.
+    public var queuedEventBytes: Int { queuedBytes }
+
     /// Sends the one response to the request being handled (or a deferred one). Returns false if the client is gone.
     @discardableResult
     public func respond(messageID: Int32, status: IPCStatus, body: [UInt8] = []) -> Bool {

@@ -30,6 +30,11 @@ public final class GroupDaemon: IPCServiceHandler {
     private var stopAnnounced = false
     /// Messages waiting for totemd before clients are told to back off.
     static let totemBacklogMax = 256
+    /// Bytes waiting for totemd before clients are told to back off: about one rotation's worth of this node's share
+    /// of the ring (60 frames of 1,500 bytes), so that a saturated ring's senders wait in their own `send`, not in
+    /// groupd's queue (256 messages of 16 KiB were 4 MiB here, a quarter of a second of the whole ring's traffic).
+    static let totemBacklogBytesMax = 128 << 10
+    private var sampler: QueueSampler?
 
     public init(runner: DaemonRunner) { self.runner = runner }
 
@@ -62,6 +67,12 @@ public final class GroupDaemon: IPCServiceHandler {
         }
         runner.atExit { [totem] in totem?.close() }
         totem.connect()
+        sampler = QueueSampler.start(loop: runner.loop, logger: logger, gauges: [
+            ("to_totemd_msgs", { [unowned self] in totem.backlog }), ("to_totemd_bytes", { [unowned self] in totem.backlogBytes }),
+            ("client_fc", { [unowned self] in blocked ? 1 : 0 }),
+            ("to_clients_events", { [unowned self] in connections.values.reduce(0) { $0 + $1.queuedEventCount } }),
+            ("to_clients_bytes", { [unowned self] in connections.values.reduce(0) { $0 + $1.queuedEventBytes } }),
+        ])
     }
 
     /// A group message for the debug log (a multicast's payload by size only).
@@ -126,7 +137,7 @@ public final class GroupDaemon: IPCServiceHandler {
     /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every output; while
     /// blocked, one timer at a time checks again.
     private func updateFlowControl() {
-        let shouldBlock = (totem?.backlog ?? 0) > Self.totemBacklogMax
+        let shouldBlock = Self.shouldHoldClients(backlog: totem?.backlog ?? 0, backlogBytes: totem?.backlogBytes ?? 0)
         if shouldBlock != blocked {
             blocked = shouldBlock
             server.setFlowControl(blocked: shouldBlock)
@@ -138,6 +149,12 @@ public final class GroupDaemon: IPCServiceHandler {
                 self?.updateFlowControl()
             }
         }
+    }
+
+    /// Whether clients' multicasts must wait (IPC flow control) while `backlog` messages of `backlogBytes` bytes
+    /// wait for totemd: past either mark.
+    static func shouldHoldClients(backlog: Int, backlogBytes: Int) -> Bool {
+        backlog > totemBacklogMax || backlogBytes > totemBacklogBytesMax
     }
 
     // MARK: - IPC

@@ -91,6 +91,14 @@ struct SendQueue {
 
     var count: Int { items.count - head }
 
+    /// The backlog flow control counts: frames of `budget` bytes this queue needs at least, never fewer than its
+    /// messages (small messages share frames, but each counted one as corosync's backlog does). A queue of a few
+    /// 16 KiB messages is dozens of frames, and counted as a few messages it fell under the window, so the ring's
+    /// fair-share rule never applied and the nodes that came first after a short rotation took the whole window.
+    func backlogFrames(budget: Int) -> Int {
+        isEmpty ? 0 : max(count, (bytes + budget - 1) / budget)
+    }
+
     /// The least room (after a piece's header) worth starting or continuing a message in, behind other chunks.
     static let fragmentRoomMin = 128
     var isEmpty: Bool { head == items.count }

@@ -82,9 +82,12 @@ extension Totem {
             self.maxMessages = max(min(maxMessages, windowSize), 1)
             self.framePayloadBytesMax = max(netmtu - Self.datagramOverheadBytes, 256)
             self.initialSequence = initialSequence
-            // Small enough that a saturated ring's queueing delay stays in the tens of milliseconds.
+            // Small enough that a saturated ring's queueing delay stays in the tens of milliseconds: 256 KiB is
+            // about three visits' worth of frames at MTU 1500 (max_messages 60), enough to keep this node's share
+            // of the ring busy, while 1 MiB per node queued a quarter of a second of a saturated ring's traffic at
+            // 16 KiB (issue 14). A message larger than this is still taken when the queue is empty.
             self.sendQueueCountMax = 512
-            self.sendQueueBytesMax = 1 << 20
+            self.sendQueueBytesMax = 256 << 10
             self.unreachableConfirm = max(self.join, .milliseconds(20))
         }
 

@@ -116,7 +116,7 @@ extension Totem.StateMachine {
         t.retransmitRequests = stillMissing
 
         // Broadcast new messages (recovery: old-ring messages) as flow control allows.
-        let backlog = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendQueue.count)
+        let backlog = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendBacklog)
         var allowed = transmitsAllowed(t, backlog: backlog)
         allowed = max(0, allowed - Int(transmitted))
         transmitted += broadcast(&t, allowed: allowed, out: &out)
@@ -124,7 +124,7 @@ extension Totem.StateMachine {
         // Flow control bookkeeping (fcc counts what went out in the last rotation).
         t.fcc = t.fcc &+ transmitted &- min(myTransmitsLastRotation, t.fcc)
         myTransmitsLastRotation = transmitted
-        let remaining = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendQueue.count)
+        let remaining = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendBacklog)
         t.backlog = t.backlog &- min(myBacklogLast, t.backlog) &+ remaining
         myBacklogLast = remaining
 
@@ -142,6 +142,11 @@ extension Totem.StateMachine {
         buffer.discard(upTo: safe)
 
         forward(t, now: now, out: &out)
+    }
+
+    /// The send queue's backlog for the token: in frames, as what the window limits (see `SendQueue.backlogFrames`).
+    private var sendBacklog: Int {
+        sendQueue.backlogFrames(budget: settings.framePayloadBytesMax)
     }
 
     /// How many messages this node may broadcast on this visit (window, per-visit maximum, fair share of backlog,

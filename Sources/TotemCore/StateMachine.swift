@@ -101,6 +101,8 @@ extension Totem {
 
         /// Application messages queued and not yet broadcast.
         public var queuedMessages: Int { sendQueue.count }
+        /// Payload bytes of the application messages waiting to be broadcast.
+        public var queuedBytes: Int { sendQueue.bytes }
 
         /// The single entry point: apply `event`, which happened at `now`, and return what to do.
         public mutating func handle(_ event: Event, at now: MonotonicInstant) -> Output {
@@ -169,7 +171,9 @@ extension Totem {
                                      out: inout Output) -> SubmitResult {
             guard state != .left else { return .notRunning }
             guard payload.count <= Settings.messageBytesMax else { return .tooLarge }
-            guard sendQueue.count < settings.sendQueueCountMax, sendQueue.bytes + payload.count <= settings.sendQueueBytesMax else {
+            // An empty queue takes any message up to the largest (the byte limit is below it), so none waits forever.
+            guard sendQueue.count < settings.sendQueueCountMax,
+                  sendQueue.isEmpty || sendQueue.bytes + payload.count <= settings.sendQueueBytesMax else {
                 // Refused even when the queue is not "full" (this payload would overflow the byte limit): pressure
                 // must still be announced, or the release below would never come and the submitter waits forever.
                 if !backPressured {

@@ -14,6 +14,7 @@ public final class TotemChannel {
     private var client: TotemClient?
     private var outbox: [[UInt8]] = []
     private var outboxHead = 0
+    private var outboxBytes = 0
     private var retryScheduled = false
     private var flushScheduled = false
     /// The batch at the head of the outbox, encoded, while totemd refuses it.
@@ -39,6 +40,9 @@ public final class TotemChannel {
 
     /// Messages waiting for totemd to accept them.
     public var backlog: Int { outbox.count - outboxHead }
+
+    /// Payload bytes of the messages waiting for totemd to accept them.
+    public var backlogBytes: Int { outboxBytes }
 
     /// Whether totemd is connected (not yet, or gone: false).
     public var isConnected: Bool { client != nil }
@@ -73,6 +77,7 @@ public final class TotemChannel {
     /// together, as batches, at the end of the turn: one IPC message and one wake-up of totemd per batch.
     public func multicast(_ payload: [UInt8]) {
         outbox.append(payload)
+        outboxBytes += payload.count
         guard !flushScheduled else { return }
         flushScheduled = true
         loop.soon { [weak self] in
@@ -102,7 +107,10 @@ public final class TotemChannel {
                     try c.multicast(batch)
                     heldBatch = nil
                 }
-                for i in outboxHead..<end { outbox[i] = [] }
+                for i in outboxHead..<end {
+                    outboxBytes -= outbox[i].count
+                    outbox[i] = []
+                }
                 outboxHead = end
             } catch {
                 if error == .tryAgain {
@@ -121,6 +129,7 @@ public final class TotemChannel {
         }
         outbox.removeAll(keepingCapacity: true)
         outboxHead = 0
+        outboxBytes = 0
     }
 
     private func fail(_ error: IPCError) {

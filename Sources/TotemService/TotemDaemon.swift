@@ -35,6 +35,8 @@ public final class TotemDaemon {
     var adminServer: IPCServer!
     /// Authentic packets whose totem header named another node than the one that sealed them.
     var impersonations = 0
+    /// Queue depths in the log under load (`CLUSTER_QUEUE_TRACE=1`).
+    var sampler: QueueSampler?
     /// The current regular configuration, for clients that connect later.
     var currentConfiguration: TotemIPC.Configuration?
 
@@ -144,6 +146,13 @@ public final class TotemDaemon {
         logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.rings.map { "\($0.local)" }.joined(separator: " and ")), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")
         runner.status("forming a ring")
         driver.feed(.start)
+        sampler = QueueSampler.start(loop: runner.loop, logger: logger, gauges: [
+            ("from_clients_msgs", { [unowned self] in clients.pendingCount }), ("from_clients_bytes", { [unowned self] in clients.pendingBytes }),
+            ("client_fc", { [unowned self] in clients.isFlowControlled ? 1 : 0 }),
+            ("send_queue_msgs", { [unowned self] in core.queuedMessages }), ("send_queue_bytes", { [unowned self] in core.queuedBytes }),
+            ("to_clients_events", { [unowned self] in clientServer.openConnections.reduce(0) { $0 + $1.queuedEventCount } }),
+            ("to_clients_bytes", { [unowned self] in clientServer.openConnections.reduce(0) { $0 + $1.queuedEventBytes } }),
+        ])
     }
 
     var transportDescription: String {

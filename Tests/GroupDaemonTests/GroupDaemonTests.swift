@@ -202,6 +202,56 @@ struct GroupDaemonTests {
         #expect(got == "still here", "the reconnected client lost its membership\n\(c.logs(lines: 10))")
     }
 
+    @Test("a saturating sender waits in its own send: groupd holds at most about 128 KiB for totemd, not 256 messages of 16 KiB")
+    func senderHeldByBytes() throws {
+        let c = try LocalCluster(nodes: 2)
+        for k in 1...2 { try c.start(k) }
+        try c.waitForRing([1, 2])
+        for k in 1...2 { try c.start(k, "groupd", environment: ["CLUSTER_QUEUE_TRACE": "1"]) }
+        let log = "\(c.directory)/node1/log/groupd.log"
+        for k in 1...2 {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                if ((try? String(contentsOfFile: "\(c.directory)/node\(k)/log/groupd.log", encoding: .utf8)) ?? "").contains("groupd ready:") { break }
+                usleep(20_000)
+            }
+        }
+        let receiver = try GroupClient(instance: c.instance(2))
+        let sender = try GroupClient(instance: c.instance(1))
+        try joinRetrying(receiver, "bytes")
+        try joinRetrying(sender, "bytes")
+        try waitForMembers(sender, "bytes", count: 2)
+        let receiving = Thread {
+            let end = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < end { _ = try? receiver.nextEvent(timeoutMilliseconds: 10) }
+        }
+        receiving.start()
+        // 16 KiB messages as fast as the ring takes them for 3 s: 256 of them are 4 MiB.
+        let payload = [UInt8](repeating: 0x5A, count: 16_384)
+        let end = ContinuousClock.now + .seconds(3)
+        var refused = 0
+        while ContinuousClock.now < end {
+            while (try? sender.nextEvent(timeoutMilliseconds: 0)) != nil {}
+            do { try sender.multicast("bytes", payload) } catch {
+                refused += 1
+                usleep(200)
+            }
+        }
+        usleep(1_200_000) // the sampler's next line
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        func peaks(_ name: String) -> [Int] {
+            text.split(separator: "\n").compactMap { line in
+                guard let r = line.range(of: " \(name)=") else { return nil }
+                return Int(line[r.upperBound...].prefix { $0 != " " }.split(separator: "/").last ?? "")
+            }
+        }
+        let held = peaks("to_totemd_bytes")
+        #expect(peaks("client_fc").contains(1) && refused > 0,
+                "the sender never had to wait (\(refused) refusals): the ring was not saturated\n\(c.logs(lines: 10))")
+        // The mark, plus the requests libqb hands over in the wake-up that crosses it.
+        #expect(!held.isEmpty && held.max()! <= (128 << 10) + 4 * 16_400, "groupd held \(held.max() ?? -1) bytes for totemd")
+    }
+
     /// Joins, retrying while groupd has not yet settled this process's previous membership ("try again").
     func joinRetrying(_ client: GroupClient, _ group: String) throws {
         let deadline = ContinuousClock.now + .seconds(10)

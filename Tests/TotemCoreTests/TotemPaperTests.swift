@@ -174,12 +174,7 @@ struct TotemPaperTests {
 
     @Test("a payload refused by the byte limit of a not-full queue still announces pressure, then its release")
     func backPressureByBytes() {
-        var settings = Totem.Settings(token: .milliseconds(400))
-        settings.sendQueueBytesMax = 1000
-        var net = Lockstep(count: 2, settings: settings)
-        net.startAll()
-        net.run(for: .seconds(3))
-        #expect(net.isOneRing([0, 1]))
+        var net = Self.twoNodesQueueing(bytes: 1000)
         // 300-byte payloads: three fit (900 bytes); the fourth would overflow 1000 while the queue is not "full".
         for _ in 0..<4 { net.handle(0, .submit(channel: 1, payload: [UInt8](repeating: 7, count: 300), guarantee: .agreed)) }
         #expect(net.submitted[0] == [.accepted, .accepted, .accepted, .tryAgain])
@@ -187,5 +182,64 @@ struct TotemPaperTests {
         net.run(for: .seconds(1))
         #expect(net.pressure[0] == [true, false], "the queue drained but the release was never announced")
         #expect(net.deliveries(1).count == 3)
+    }
+
+    @Test("an empty send queue takes a message larger than its byte limit, which is delivered; the next waits for it")
+    func emptyQueueTakesLargeMessage() {
+        var net = Self.twoNodesQueueing(bytes: 1000)
+        // 4,000 bytes: four times the limit. Refused, it could never be sent: the queue never has more room.
+        net.handle(0, .submit(channel: 1, payload: [UInt8](repeating: 9, count: 4000), guarantee: .agreed))
+        net.handle(0, .submit(channel: 1, payload: [1], guarantee: .agreed))
+        #expect(net.submitted[0] == [.accepted, .tryAgain])
+        net.run(for: .seconds(1))
+        #expect(net.pressure[0] == [true, false])
+        #expect(net.deliveries(1).map(\.payload.count) == [4000])
+        net.handle(0, .submit(channel: 1, payload: [1], guarantee: .agreed))
+        net.run(for: .seconds(1))
+        #expect(net.deliveries(1).map(\.payload.count) == [4000, 1])
+    }
+
+    @Test("backlog counts frames: a node with a few large messages gets its share while two others flood large messages")
+    func backlogInFrames() {
+        // Window 12, at most 6 per visit, queues of three 10,000-byte messages (about 8 frames each). Counted in
+        // messages, every backlog is 3 and the total 9 stays under the window, so the fair-share rule never applies:
+        // nodes 1 and 2 take 6 frames each per rotation, the fcc is 12 when node 3's turn comes, and node 3 sends
+        // nothing for as long as they have messages.
+        var settings = Totem.Settings(token: .milliseconds(400), windowSize: 12, maxMessages: 6)
+        settings.sendQueueBytesMax = 30_000
+        var net = Lockstep(count: 3, settings: settings)
+        net.startAll()
+        net.run(for: .seconds(3))
+        #expect(net.isOneRing([0, 1, 2]))
+        let large = [UInt8](repeating: 3, count: 10_000)
+        for step in 0..<10_000 {
+            if step == 1_000 {
+                // The flood is established (100 ms): node 3 has something to send now.
+                for _ in 0..<3 { net.handle(2, .submit(channel: 1, payload: large, guarantee: .agreed)) }
+                #expect(net.submitted[2] == [.accepted, .accepted, .accepted])
+            }
+            for i in 0..<2 {
+                // Topped up every 100 µs (less than a rotation): the first two nodes never run out.
+                while true {
+                    net.handle(i, .submit(channel: 1, payload: large, guarantee: .agreed))
+                    if net.submitted[i].last != .accepted { break }
+                }
+            }
+            net.run(for: .microseconds(100))
+        }
+        let fromThird = net.deliveries(0).filter { $0.sender == NodeID(3) }.count
+        let fromOthers = net.deliveries(0).count - fromThird
+        #expect(fromThird == 3, "node 3 got \(fromThird) of its 3 messages through while the others delivered \(fromOthers) in 0.9 s")
+    }
+
+    /// Two nodes on one ring whose send queues hold at most `bytes` bytes.
+    static func twoNodesQueueing(bytes: Int) -> Lockstep {
+        var settings = Totem.Settings(token: .milliseconds(400))
+        settings.sendQueueBytesMax = bytes
+        var net = Lockstep(count: 2, settings: settings)
+        net.startAll()
+        net.run(for: .seconds(3))
+        #expect(net.isOneRing([0, 1]))
+        return net
     }
 }
