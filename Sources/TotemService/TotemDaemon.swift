@@ -140,7 +140,7 @@ public final class TotemDaemon {
             driver.feed(.peerUnreachable(node))
         }
         for (fd, ring) in transport.descriptors {
-            runner.loop.watch(fd: fd, events: [.readable, .error]) { _ in ring.readable(fd) }
+            runner.loop.watch(fd: fd, events: [.readable, .error]) { events in ring.readable(fd, errorPending: events.contains(.error)) }
         }
         runner.onStop = { [unowned self] signal in shutdown(reason: signal) }
         logger.info("totemd starting: node \(identity.node.name) (id \(identity.node.nodeID)) on \(transport.rings.map { "\($0.local)" }.joined(separator: " and ")), cluster \(config.name) (id \(config.effectiveClusterID)), \(transportDescription)")

@@ -37,6 +37,8 @@ public final class UDPTransport {
         /// System calls that sent (`sendto` or `sendmmsg`) and that received (`recvmmsg`), for the batching's effect.
         public var sendCalls = 0
         public var receiveCalls = 0
+        /// Reads of the socket's error queue (`recvmsg` with MSG_ERRQUEUE), each until it is empty.
+        public var errorQueueReads = 0
     }
 
     public let local: SocketAddress
@@ -227,8 +229,11 @@ public final class UDPTransport {
     /// Reads what is waiting on `descriptor` (after the loop reports it readable or in error), up to
     /// `receiveBatchMax` datagrams per system call (recvmmsg) and `receiveCallsPerWakeupMax` calls: a flood of
     /// frames cannot keep the loop from its timers and other descriptors (it is level-triggered and comes back).
-    public func readable(_ descriptor: Int32) {
-        if descriptor == fd { drainErrorQueue() }
+    /// `errorPending`: the loop reported POLLERR, which the kernel sets while the socket's error queue (its ICMP
+    /// reports) is not empty; only then is the queue read (before, every wake-up paid a failing `recvmsg` and two
+    /// buffers for it). A caller that cannot tell passes true.
+    public func readable(_ descriptor: Int32, errorPending: Bool = true) {
+        if descriptor == fd && errorPending { drainErrorQueue() }
         var calls = 0
         while calls < Self.receiveCallsPerWakeupMax {
             calls += 1
@@ -292,6 +297,7 @@ public final class UDPTransport {
 
     /// Reads IP_RECVERR reports: ICMP port unreachable from a peer's address means its process is gone.
     private func drainErrorQueue() {
+        counters.errorQueueReads += 1
         var control = [UInt8](repeating: 0, count: 512)
         var data = [UInt8](repeating: 0, count: 64)
         while true {

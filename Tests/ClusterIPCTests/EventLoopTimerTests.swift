@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import ClusterIPC
+@testable import ClusterIPC
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +13,25 @@ struct EventLoopTimerTests {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// A pipe whose read end the loop watches, calling `readable` once per byte read.
+    static func watchedPipe(_ loop: EventLoop, _ readable: @escaping () -> Void) -> [Int32] {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let readEnd = fds[0]
+        loop.watch(fd: readEnd) { _ in
+            var b: UInt8 = 0
+            _ = read(readEnd, &b, 1)
+            readable()
+        }
+        return fds
+    }
+
+    /// Writes one byte into the pipe `fds`.
+    static func poke(_ fds: [Int32]) {
+        var b: UInt8 = 1
+        _ = write(fds[1], &b, 1)
     }
 
     @Test("timers fire by deadline, ties in the order scheduled; cancelled ones never")
@@ -33,30 +52,48 @@ struct EventLoopTimerTests {
     @Test("a timer scheduled for now by a timer runs in a later round, after file descriptors had their turn")
     func zeroDelayFromATimerWaitsForTheNextRound() {
         let loop = EventLoop()
-        var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
-        defer { close(fds[0]); close(fds[1]) }
         var events: [String] = []
+        let fds = Self.watchedPipe(loop) { events.append("fd") }
+        defer { close(fds[0]); close(fds[1]) }
         var spins = 0
         func spin() {
             spins += 1
             events.append("timer")
             if spins < 3 { loop.soon(spin) } else { loop.stop() }
         }
-        loop.watch(fd: fds[0]) { _ in
-            var b: UInt8 = 0
-            _ = read(fds[0], &b, 1)
-            events.append("fd")
-        }
         loop.schedule(after: .milliseconds(2)) {
-            var b: UInt8 = 1
-            _ = write(fds[1], &b, 1)
+            Self.poke(fds)
             spin()
         }
         loop.run()
         #expect(spins == 3)
         #expect(events.first == "timer" && events.contains("fd"), "\(events)")
         #expect(events.firstIndex(of: "fd")! < events.lastIndex(of: "timer")!, "a self-rescheduling timer starved the fd: \(events)")
+    }
+
+    @Test("soon: bodies in the order given, after the round's file descriptors, one asked for by a body later, no timer set")
+    func soonWithoutTheTimer() {
+        let loop = EventLoop()
+        var events: [String] = []
+        let fds = Self.watchedPipe(loop) { events.append("fd") }
+        defer { close(fds[0]); close(fds[1]) }
+        loop.schedule(after: .milliseconds(2)) {
+            Self.poke(fds)
+            events.append("timer")
+            loop.soon { events.append("s1") }
+            loop.soon {
+                events.append("s2")
+                loop.soon {
+                    events.append("s3")
+                    loop.stop()
+                }
+            }
+        }
+        let armedBefore = loop.timerArmings  // the timer above
+        loop.run()
+        #expect(events == ["timer", "fd", "s1", "s2", "s3"])
+        // The 2 ms timer set the timerfd once; no body given to `soon` set it again (each would have twice).
+        #expect(loop.timerArmings == armedBefore, "soon set the timerfd \(loop.timerArmings - armedBefore) times")
     }
 
     @Test("many timers, most cancelled and re-armed, fire once each at or after their deadline")

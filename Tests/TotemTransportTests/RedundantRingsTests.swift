@@ -30,11 +30,18 @@ private final class Pair {
         }
     }
 
-    /// Reads whatever has arrived on every socket, a few times over 50 ms.
+    /// Reads whatever has arrived on every socket, a few times over 50 ms; the error queue only when poll reports
+    /// POLLERR, as totemd's loop does.
     func pump() {
         for _ in 0..<10 {
             usleep(5_000)
-            for n in nodes { for (fd, ring) in n.descriptors { ring.readable(fd) } }
+            for n in nodes {
+                for (fd, ring) in n.descriptors {
+                    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&p, 1, 0)
+                    ring.readable(fd, errorPending: p.revents & Int16(POLLERR) != 0)
+                }
+            }
         }
     }
 }

@@ -116,6 +116,20 @@ struct UDPBatchTests {
         #expect(t.received[1] == frames, "the rest at the next wake-up, in order")
     }
 
+    @Test("the error queue is read only when the loop reports an error; datagrams are read either way")
+    func errorQueueOnlyOnError() throws {
+        let t = try Trio(sealed: false)
+        let frames = (0..<5).map { frame($0, bytes: 100) }
+        t.nodes[0].send(batch: t.seal(0, frames, sealed: false).map { (packet: $0, destination: .node(NodeID(2))) })
+        usleep(20_000)
+        let fd = t.nodes[1].descriptors[0]
+        t.nodes[1].readable(fd, errorPending: false)
+        #expect(t.received[1] == frames)
+        #expect(t.nodes[1].counters.errorQueueReads == 0, "no error reported, yet the error queue was read")
+        t.nodes[1].readable(fd, errorPending: true)
+        #expect(t.nodes[1].counters.errorQueueReads == 1)
+    }
+
     @Test("datagrams from an unknown address or with another key are dropped and counted, in a batch like alone")
     func foreignDatagramsInBatch() throws {
         let t = try Trio(sealed: true)
