@@ -20,7 +20,8 @@ let optimizedWhenAsked: [SwiftSetting] = Context.environment["CLUSTER_DEBUG_OPTI
 /// property: 6.5 % of groupd under load). An unsafe flag, so only in modules that no product reaches (the service
 /// shells, totemd's transport and client link; `CoreDriver` is specialised into the services); the cores keep theirs,
 /// and the debug builds of the tests keep them everywhere.
-let messagePath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let exclusivityUnchecked: SwiftSetting = .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+let messagePath: [SwiftSetting] = strict + [exclusivityUnchecked]
 
 /// corosync's libcpg, the second back end of the comparison benchmark (tools/cpgload): built only where its headers
 /// are installed (tools/cpg-compare installs libcpg-dev), so nothing else depends on corosync.
@@ -62,7 +63,7 @@ let package = Package(
         // MARK: Effect modules
         .target(name: "CSocketBatch"),
         .target(name: "TotemTransport", dependencies: ["CSocketBatch", "ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: optimized + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+                swiftSettings: optimized + [exclusivityUnchecked]),
         .target(name: "FenceAgents", dependencies: ["FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
         .target(name: "ClusterSystem", dependencies: ["ClusterConfigModel", "ClusterTypes"], swiftSettings: strict),
