@@ -145,6 +145,8 @@ extension Totem {
         public var joinsListingUsFailedIgnored = 0
         /// Rings of one formed after failing to receive (fail_recv_const).
         public var singletonAfterFailedToReceive = 0
+        /// Idle tokens sent again to the representative holding them, to learn early whether its process is gone.
+        public var holderProbes = 0
         public init() {}
     }
 }

@@ -27,6 +27,9 @@ extension Totem {
         /// Survivors deliver in the old regular configuration only what they themselves could, ignoring what other
         /// survivors already delivered there (the commit token's high-delivered).
         public static let highDeliveredRuleIgnored = Mutations(rawValue: 1 << 6)
+        /// The idle token passed to the representative is not sent again before token_retransmit (a representative
+        /// killed while holding it is noticed only then, or by the merge probe).
+        public static let noHolderProbe = Mutations(rawValue: 1 << 7)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -37,6 +40,7 @@ extension Totem {
             ("token retransmission off", .noTokenRetransmission),
             ("old-ring message accepted in recovery", .oldRingMessageAcceptedInRecovery),
             ("high-delivered rule ignored", .highDeliveredRuleIgnored),
+            ("no holder probe", .noHolderProbe),
         ]
 
         public var description: String {

@@ -60,6 +60,13 @@ extension Totem {
         /// 50 ms, a SIGKILLed node is noticed within ~50 ms instead of ~100–200; the price is 20 idle rotations a second.
         public static let idleHoldMax: Duration = .milliseconds(50)
 
+        /// How long after passing a token that looks idle to the representative (which holds such a token) this node
+        /// waits before sending it again, a duplicate a live representative drops: the longest hold plus a margin for
+        /// the token to come back round. A representative killed while holding gets nothing else until
+        /// token_retransmit; the probe's ICMP port-unreachable answer starts its failure instead. Probes repeat at
+        /// this period until token_retransmit.
+        public var holderProbe: Duration { hold + max(hold / 5, .milliseconds(10)) }
+
         public init(token: Duration = .milliseconds(1000), tokenRetransmitsBeforeLoss: Int = 4,
                     join: Duration = .milliseconds(50), consensus: Duration? = nil, merge: Duration = .milliseconds(200),
                     downcheck: Duration = .milliseconds(1000), failRecvConst: Int = 2500, seqnoUnchangedConst: Int = 30,

@@ -26,7 +26,10 @@ extension Totem.StateMachine {
             old = o
         }
         // Someone after us has the token: our last token was not lost.
-        if let sent = lastSentToken, seqLT(sent.token.seq, m.seq) { deadlines.tokenRetransmit = nil }
+        if let sent = lastSentToken, seqLT(sent.token.seq, m.seq) {
+            deadlines.tokenRetransmit = nil
+            deadlines.holderProbe = nil
+        }
         if lastSentCommit != nil {
             // The new ring's first messages: the commit token made it round.
             lastSentCommit = nil
@@ -87,6 +90,7 @@ extension Totem.StateMachine {
     mutating func processToken(_ received: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
         lastTokenSeq = received.tokenSeq
         deadlines.tokenRetransmit = nil
+        deadlines.holderProbe = nil
         lastSentToken = nil
         lastSentCommit = nil
         if !unreachableSince.isEmpty, let forwarded = lastTokenForwardAt {
@@ -253,6 +257,26 @@ extension Totem.StateMachine {
         lastSentToken = (t, next)
         lastTokenForwardAt = now
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
+        // The representative may hold this token: if it does not come back within a hold, ask again (see
+        // `probeTokenHolder`). Under load the token never looks idle and nothing is armed.
+        if next == members.first && t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0
+            && sendQueue.isEmpty && state == .operational && settings.holderProbe < settings.tokenRetransmit
+            && !settings.mutations.contains(.noHolderProbe) {
+            deadlines.holderProbe = now + settings.holderProbe
+        }
+    }
+
+    /// The idle token was passed to the representative, which holds it, and has not come back: send it again. A
+    /// live representative drops the duplicate (its tokenSeq is not new); one whose process died while holding has
+    /// its port answer ICMP port unreachable, and the unreachable path (`peerUnreachable`) fails it, instead of
+    /// nothing reaching it until token_retransmit or the merge probe. Repeats every `holderProbe` until the token's
+    /// retransmission is due.
+    mutating func probeTokenHolder(now: MonotonicInstant, out: inout Totem.Output) {
+        guard state == .operational, let sent = lastSentToken, let retransmitAt = deadlines.tokenRetransmit else { return }
+        send(.token(sent.token), to: .node(sent.to), out: &out)
+        counters.holderProbes += 1
+        let again = now + settings.holderProbe
+        if again < retransmitAt { deadlines.holderProbe = again }
     }
 
     mutating func releaseHeldToken(now: MonotonicInstant, out: inout Totem.Output) {

@@ -101,6 +101,9 @@ extension Totem {
 
         /// Application messages queued and not yet broadcast.
         public var queuedMessages: Int { sendQueue.count }
+        /// Whether this node holds the ring's idle token now (for status and benchmarks: the member whose death only
+        /// the holder probe notices early).
+        public var holdsToken: Bool { heldToken != nil }
         /// Payload bytes of the application messages waiting to be broadcast.
         public var queuedBytes: Int { sendQueue.bytes }
 
@@ -227,6 +230,10 @@ extension Totem {
                 deadlines.tokenHold = nil
                 releaseHeldToken(now: now, out: &out)
             }
+            if let d = deadlines.holderProbe, d <= now {
+                deadlines.holderProbe = nil
+                probeTokenHolder(now: now, out: &out)
+            }
             if let d = deadlines.tokenRetransmit, d <= now {
                 deadlines.tokenRetransmit = nil
                 if lastSentCommit != nil {
@@ -273,6 +280,8 @@ struct Deadlines: Sendable {
     var tokenLoss: MonotonicInstant?
     var tokenRetransmit: MonotonicInstant?
     var tokenHold: MonotonicInstant?
+    /// When to send the idle token again to the representative holding it (see `Settings.holderProbe`).
+    var holderProbe: MonotonicInstant?
     var join: MonotonicInstant?
     var consensus: MonotonicInstant?
     var mergeDetect: MonotonicInstant?
@@ -291,6 +300,7 @@ struct Deadlines: Sendable {
         }
         consider(tokenRetransmit)
         consider(tokenHold)
+        consider(holderProbe)
         consider(join)
         consider(consensus)
         consider(mergeDetect)

@@ -250,6 +250,7 @@ public final class TotemDaemon {
             ("unreachable_reports", c.unreachableReports), ("unreachable_probes", c.unreachableProbes),
             ("unreachable_refuted", c.unreachableRefuted), ("unreachable_failures", c.unreachableFailures),
             ("late_old_ring_messages", c.lateOldRingMessages), ("commit_token_retransmits", c.commitTokenRetransmits),
+            ("holder_probes", c.holderProbes), ("token_held", core.holdsToken ? 1 : 0),
             ("packets_sent", t.sent), ("packets_received", t.received),
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
             ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),

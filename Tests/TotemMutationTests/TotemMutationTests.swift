@@ -11,7 +11,14 @@ import TotemCore
 struct TotemMutationTests {
     static let seeds: [UInt64] = Array(7_000..<7_300)
 
-    @Test("the sweep catches the mutation", arguments: Totem.Mutations.all.map(\.name))
+    /// Mutations no seed of the sweep can catch, with the scripted test that catches each. 'no holder probe' weakens
+    /// liveness only (a representative killed while holding the idle token is noticed at token_retransmit instead of
+    /// within a hold), which no checker of the simulation measures.
+    static let caughtByScriptOnly: [String: String] = [
+        "no holder probe": "HolderProbeTests.noHolderProbeCaught",
+    ]
+
+    @Test("the sweep catches the mutation", arguments: Totem.Mutations.all.map(\.name).filter { caughtByScriptOnly[$0] == nil })
     func caught(name: String) async throws {
         let mutation = try #require(Totem.Mutations.all.first { $0.name == name }?.mutation)
         let sweep = await SeedSweep.run(Self.seeds, replay: { "swift run totem-sim --seed \($0) --nodes 2-8 --mutate '\(name)' --trace" },

@@ -178,6 +178,21 @@ final class Cluster {
         return p
     }
 
+    /// Runs `arguments` in node `k`'s namespace with its client environment and returns what it printed.
+    func output(_ k: Int, _ arguments: [String]) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", env.namespace(k)] + arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(clientEnvironment(k)) { $1 }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return "" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Starts node `k`'s daemons and its watcher.
     func start(_ k: Int) throws {
         if stack.isOurs {

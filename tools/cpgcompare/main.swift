@@ -3,13 +3,13 @@
 // installs corosync, builds, and makes the network namespaces; root). Not a test.
 //
 //   cpgcompare --prefix NETNS_PREFIX --bin DIR --work DIR [--nodes 3,5] [--sizes 64,1024,16384] [--stacks knet,udpu,udp,ours,ours-udp]
-//              [--crypto off,on] [--seconds 5] [--runs 3] [--no-failures] [--json FILE] [--ours-totem 'ATTR="V" ...']
+//              [--crypto off,on] [--seconds 5] [--runs 3] [--no-failures] [--failures-only] [--json FILE] [--ours-totem 'ATTR="V" ...']
 //
 // For each crypto setting and cluster size it starts each stack in turn on nodes 1..N (one network namespace per
 // node, veth through a bridge, MTU 1500; token 1000 ms with corosync's token_coefficient 650 on both), drives it with
 // cpgload on every node (one sender, then every node sending; 64 B, 1 KiB, 16 KiB; then 100 msgs/s of 64 B), and
-// measures SIGKILL and SIGSTOP of a node to the survivors' new group view, and with 5 nodes a 3/2 split and its
-// heal. corosync's udp (multicast) and udpu have no crypto, so the crypto table compares knet with ours. Prints
+// measures SIGKILL and SIGSTOP of a node to the survivors' new group view (SIGKILL twice: of the node holding the
+// idle token, and of another node), and with 5 nodes a 3/2 split and its heal (`--failures-only`: no loads). corosync's udp (multicast) and udpu have no crypto, so the crypto table compares knet with ours. Prints
 // one table per setting with each of ours (unicast: `ours`, multicast: `ours-udp`) ÷ the best corosync of the row.
 import BenchSupport
 import Foundation
@@ -24,6 +24,7 @@ var cryptoModes = [false, true]
 var seconds = 5.0
 var runs = 3
 var failures = true
+var loads = true
 var jsonPath: String?
 /// Extra attributes of our `<totem>` (experiments with window_size, max_messages and the like).
 var oursTotemAttributes = ""
@@ -37,6 +38,7 @@ var args = Array(CommandLine.arguments.dropFirst())
 while let a = args.first {
     args.removeFirst()
     if a == "--no-failures" { failures = false; continue }
+    if a == "--failures-only" { loads = false; continue }
     guard let v = args.first else { log("\(a) needs a value"); exit(64) }
     args.removeFirst()
     switch a {
@@ -149,8 +151,33 @@ func childrenCPUNanoseconds() -> UInt64 {
 
 // MARK: - Failures
 
+/// The node holding the idle token, the ring idle for half a second: ours says so in totemd's status (`token_held`,
+/// read with `cman_tool ring -v`); where no node says (corosync, and our builds before the counter) node 1, the
+/// representative, which holds the idle token there.
+@MainActor func idleTokenHolder(_ c: Cluster) -> Int {
+    usleep(500_000)
+    guard c.stack.isOurs else { return 1 }
+    for _ in 0..<5 {  // the token may be between two members for a moment
+        var reported = false
+        for k in 1...c.n {
+            let lines = c.output(k, [binDirectory + "/cman_tool", "ring", "-v"]).split(separator: "\n")
+            if lines.contains("token_held: 1") { return k }
+            reported = reported || lines.contains("token_held: 0")
+        }
+        guard reported else { return 1 }
+        usleep(7_000)
+    }
+    return 1
+}
+
 /// Signals node `victim` and returns the milliseconds until every survivor's view lost it; then brings it back.
 @MainActor func failure(_ c: Cluster, victim: Int, signal sig: Int32) -> Double? {
+    let ms = failureOnce(c, victim: victim, signal: sig)
+    log("  \(sig == SIGKILL ? "SIGKILL" : "SIGSTOP") of node \(victim): \(ms.map { String(format: "%.1f ms", $0) } ?? "no new view")")
+    return ms
+}
+
+@MainActor func failureOnce(_ c: Cluster, victim: Int, signal sig: Int32) -> Double? {
     let all = Set(1...c.n)
     let survivors = all.subtracting([victim])
     let t0 = monotonic()
@@ -196,6 +223,8 @@ struct StackReport: Codable {
     var loads: [String: LoadResult] = [:]
     var light: LoadResult?
     var killMilliseconds: Double?
+    /// SIGKILL of the node holding the idle token.
+    var killHolderMilliseconds: Double?
     var stopMilliseconds: Double?
     var splitMilliseconds: Double?
     var healMilliseconds: Double?
@@ -224,7 +253,7 @@ func median<T>(_ values: [T], by f: (T) -> Double) -> T? {
     }
     var report = StackReport(stack: stack)
     report.startupMilliseconds = Double(formed - t0) / 1e6
-    for size in sizes {
+    for size in loads ? sizes : [] {
         for senders in [1, n] {
             let rs = (0..<runs).compactMap { _ in load(c, size: size, senders: senders, rate: nil) }
             report.loads[key(size, senders)] = median(rs) { $0.messagesPerSecond }
@@ -233,10 +262,17 @@ func median<T>(_ values: [T], by f: (T) -> Double) -> T? {
             }
         }
     }
-    report.light = median((0..<runs).compactMap { _ in load(c, size: 64, senders: 1, rate: 100) }) { $0.p50Milliseconds }
+    if loads {
+        report.light = median((0..<runs).compactMap { _ in load(c, size: 64, senders: 1, rate: 100) }) { $0.p50Milliseconds }
+    }
     report.rssKiB = (1...n).map { c.rssKiB($0) }.max() ?? 0
     if failures {
-        report.killMilliseconds = median((0..<runs).compactMap { _ in failure(c, victim: n, signal: SIGKILL) }) { $0 }
+        report.killHolderMilliseconds = median((0..<runs).compactMap { _ in
+            failure(c, victim: idleTokenHolder(c), signal: SIGKILL)
+        }) { $0 }
+        report.killMilliseconds = median((0..<runs).compactMap { _ in
+            failure(c, victim: idleTokenHolder(c) == n ? n - 1 : n, signal: SIGKILL)
+        }) { $0 }
         report.stopMilliseconds = median((0..<runs).compactMap { _ in failure(c, victim: n - 1, signal: SIGSTOP) }) { $0 }
         if n == 5 {
             let sh = (0..<runs).map { _ in splitAndHeal(c) }
@@ -308,7 +344,8 @@ func table(crypto: Bool, nodes n: Int, _ reports: [StackReport], sizes: [Int]) -
     lines.append("| 100 msgs/s, 64 B: p50 / p99 µs | "
                  + reports.map { r in r.light.map { "\(grouped($0.p50Milliseconds * 1000)) / \(grouped($0.p99Milliseconds * 1000))" } ?? "—" }
                      .joined(separator: " | ") + " | \(lightRatio) |")
-    row("SIGKILL of a node → new view (ms)", { $0.killMilliseconds }, grouped)
+    row("SIGKILL of the idle token's holder → new view (ms)", { $0.killHolderMilliseconds }, grouped)
+    row("SIGKILL of another node → new view (ms)", { $0.killMilliseconds }, grouped)
     row("SIGSTOP of a node → new view (ms)", { $0.stopMilliseconds }, grouped)
     if n == 5 {
         row("3/2 split → both sides settled (ms)", { $0.splitMilliseconds }, grouped)
