@@ -20,7 +20,9 @@ public final class GroupClient: @unchecked Sendable {
 
     public init(instance: NodeInstance) throws(ClusterError) {
         service = instance.ipcName(ServiceName.groups)
-        do { ipc = try IPCClient(service: service) } catch { throw .from(error) }
+        // Multicasts wait ("try again") while groupd is more than a little behind, instead of filling libqb's 1 MiB
+        // request ring and spinning on its notification socket.
+        do { ipc = try IPCClient(service: service, sendAhead: .groupClient) } catch { throw .from(error) }
     }
 
     private func call(_ r: GroupIPC.Request) throws(ClusterError) -> GroupIPC.Response {
