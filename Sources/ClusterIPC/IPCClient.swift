@@ -55,8 +55,13 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
         let size = Int(qb_ipcc_get_buffer_size(c))
         maxMessageBytes = max(size, 4096) - 64
         buffer = [UInt8](repeating: 0, count: max(size, 4096))
-        if let sendAhead, let notification = Self.notificationBytes {
-            window = SendAheadWindow(limit: sendAhead, notificationBytes: notification)
+        if let sendAhead, let notification = Self.notificationBytes, let fd = eventFDLocked {
+            // libqb's own send must never find the socket full (it would spin): stay within three quarters of the
+            // socket's room for notifications.
+            var sendBuffer: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            let room = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, &length) == 0 ? Int(sendBuffer) / notification : Int.max
+            window = SendAheadWindow(limit: sendAhead.capped(requests: room / 4 * 3), notificationBytes: notification)
         }
     }
 

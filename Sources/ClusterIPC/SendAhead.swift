@@ -21,9 +21,14 @@ public struct SendAhead: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// CPG clients (`GroupClient`): 64 requests or 128 KiB, well inside the socket's room for notifications and an
-    /// eighth of the request ring.
-    public static let groupClient = SendAhead(requests: 64, bytes: 128 << 10)
+    /// This bound with at most `requests` requests (at least one).
+    public func capped(requests cap: Int) -> SendAhead { SendAhead(requests: max(1, min(requests, cap)), bytes: bytes) }
+
+    /// CPG clients (`GroupClient`): 192 requests or 128 KiB, inside the socket's room for notifications (about 277 on
+    /// Linux's default buffer; `IPCClient` caps the count at three quarters of it) and an eighth of the request ring.
+    /// Measured at 64 B × 1 on loopback: 64 requests cost 10 % of the throughput (groupd read fewer requests per
+    /// wake-up), 192 none; 128 KiB against 256 or 384 KiB at 16 KiB × 5: throughput within the noise, p99 lower.
+    public static let groupClient = SendAhead(requests: 192, bytes: 128 << 10)
 }
 
 /// The sizes of the latest requests a client sent, oldest first, and whether the next one may go given how many of
