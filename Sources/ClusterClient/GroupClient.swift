@@ -20,7 +20,9 @@ public final class GroupClient: @unchecked Sendable {
 
     public init(instance: NodeInstance) throws(ClusterError) {
         service = instance.ipcName(ServiceName.groups)
-        do { ipc = try IPCClient(service: service) } catch { throw .from(error) }
+        // Multicasts wait ("try again") while groupd is more than a little behind, instead of filling libqb's 1 MiB
+        // request ring and spinning on its notification socket.
+        do { ipc = try IPCClient(service: service, sendAhead: .groupClient) } catch { throw .from(error) }
     }
 
     private func call(_ r: GroupIPC.Request) throws(ClusterError) -> GroupIPC.Response {
@@ -41,7 +43,8 @@ public final class GroupClient: @unchecked Sendable {
 
     public func leave(_ group: String) throws(ClusterError) { _ = try call(.leave(group: group)) }
 
-    /// Multicasts to `group` in agreed order. Throws `.tryAgain` while the ring is saturated.
+    /// Multicasts to `group` in agreed order. Throws `.tryAgain` while the ring is saturated, and while groupd has not
+    /// yet read 192 of this connection's requests or 128 KiB of them (`SendAhead.groupClient`): wait, then send again.
     public func multicast(_ group: String, _ payload: [UInt8]) throws(ClusterError) {
         let r = GroupIPC.Request.mcast(group: group, payload: payload)
         do { try ipc.send(messageID: r.messageID, body: r.body) } catch { throw .from(error) }

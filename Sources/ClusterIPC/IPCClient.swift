@@ -37,12 +37,16 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
     private var unpackedHead = 0
     /// The largest message this connection can carry.
     public let maxMessageBytes: Int
+    /// The bound on one-way sends the server has not read yet (nil: none, as libqb; or where the kernel cannot tell).
+    private var window: SendAheadWindow?
+    private var heldBack = 0
 
     private static let responseHeaderSize = MemoryLayout<qb_ipc_response_header>.size
     private static let requestHeaderSize = MemoryLayout<qb_ipc_request_header>.size
 
-    /// Connects to `service`. Fails with `.notRunning` or `.permissionDenied` when those are the reasons.
-    public init(service: String, bufferBytes: Int = IPCLimits.bufferBytes) throws(IPCError) {
+    /// Connects to `service`. Fails with `.notRunning` or `.permissionDenied` when those are the reasons. With
+    /// `sendAhead`, one-way sends throw `.tryAgain` while the server is that far behind (see `SendAhead`).
+    public init(service: String, bufferBytes: Int = IPCLimits.bufferBytes, sendAhead: SendAhead? = nil) throws(IPCError) {
         self.service = service
         guard let c = qb_ipcc_connect(service, bufferBytes) else {
             throw IPCError.connectFailure(service: service, errno: errno)
@@ -51,7 +55,24 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
         let size = Int(qb_ipcc_get_buffer_size(c))
         maxMessageBytes = max(size, 4096) - 64
         buffer = [UInt8](repeating: 0, count: max(size, 4096))
+        if let sendAhead, let notification = Self.notificationBytes, let fd = eventFDLocked {
+            // libqb's own send must never find the socket full (it would spin): stay within three quarters of the
+            // socket's room for notifications.
+            var sendBuffer: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            let room = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, &length) == 0 ? Int(sendBuffer) / notification : Int.max
+            window = SendAheadWindow(limit: sendAhead.capped(requests: room / 4 * 3), notificationBytes: notification)
+        }
     }
+
+    /// The kernel's size of an unread one-byte send on a unix stream socket (nil where it cannot be read).
+    private static let notificationBytes: Int? = {
+        let n = Int(cqb_one_byte_send_truesize())
+        return n > 0 ? n : nil
+    }()
+
+    /// One-way sends refused so far because the server was too far behind (`SendAhead`).
+    public var sendsHeldBack: Int { lock.locked { heldBack } }
 
     deinit { disconnectLocked() }
 
@@ -95,6 +116,7 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
                 qb_ipcc_sendv_recv(h, iov, UInt32(count), out.baseAddress, out.count, timeoutMilliseconds)
             }
         }
+        if n >= 0 { window?.sent(Self.requestHeaderSize + body.count) }
         if n < 0 {
             // A late reply would be taken as the answer to the next request: after a timeout the connection is
             // unusable, so close it.
@@ -116,7 +138,9 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
         }
     }
 
-    /// Sends a message that gets no reply (one-way). Throws `.tryAgain` under flow control.
+    /// Sends a message that gets no reply (one-way). Throws `.tryAgain` under flow control, and with a `SendAhead`
+    /// bound while the server is that far behind: wait (poll `eventFD` for a millisecond, or the events that arrive)
+    /// and send it again.
     ///
     /// Servers throttle one-way messages with libqb's second flow-control level, which only blocks a send when the
     /// client allows level 2 for it (as libcpg does around its multicasts); requests with replies stay unblocked.
@@ -127,10 +151,16 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
     private func sendLocked(messageID: Int32, body: [UInt8]) throws(IPCError) {
         guard let h = handle else { throw .peerGone(service: service) }
         try checkSize(body.count)
+        let size = Self.requestHeaderSize + body.count
+        if window != nil, let fd = eventFDLocked, window?.admits(size, socketBytes: Int(cqb_unread_out_bytes(fd))) == false {
+            heldBack += 1
+            throw .tryAgain
+        }
         qb_ipcc_fc_enable_max_set(h, 2)
         defer { qb_ipcc_fc_enable_max_set(h, 1) }
         let n = withRequest(messageID: messageID, body: body) { iov, count in qb_ipcc_sendv(h, iov, count) }
         if n < 0 { throw mapFailure(Int32(-n), timeout: 0) }
+        window?.sent(size)
     }
 
     /// Events already read from a batch and not yet returned: `eventFD` does not show them, so a caller that waits

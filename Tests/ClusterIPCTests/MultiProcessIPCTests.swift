@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import ClusterIPC
 import ClusterIPCProtocol
 import ClusterWire
 import Foundation
@@ -210,4 +211,42 @@ struct MultiProcessIPCTests {
         server.signal(SIGTERM)
         _ = try server.wait()
     }
+
+    /// Runs `ahead COUNT SIZE` against a server that stops reading for a second at the first one-way message and
+    /// returns the client's report as numbers by name.
+    func aheadOfAStalledServer(count: Int, size: Int) throws -> [String: Int] {
+        let name = uniqueName("ipc")
+        let server = try startServer(name, extra: ["--stall-first-oneway-ms", "1000"])
+        let result = try client(name, ["ahead", "\(count)", "\(size)"])
+        server.signal(SIGTERM)
+        _ = try server.wait()
+        #expect(result.status == 0, "\(result)")
+        var report: [String: Int] = [:]
+        for field in result.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let parts = field.split(separator: "=")
+            if parts.count == 2, let n = Int(parts[1]) { report[String(parts[0])] = n }
+        }
+        return report
+    }
+
+    @Test("a client far ahead of a server that reads nothing is told to try again after a bounded number of requests; all arrive once, in order")
+    func sendAheadBoundedByRequests() throws {
+        let r = try aheadOfAStalledServer(count: 3000, size: 64)
+        #expect(r["oneways"] == 3000 && r["misordered"] == 0, "\(r)")
+        // GroupClient's bound: 64 requests (64 B each is far below its bytes). Without it, libqb takes every send
+        // (about 270 notifications fill the socket, then it spins on sendto until the server reads again).
+        let first = r["firstRefusal"] ?? -1
+        #expect(first >= 1 && first <= SendAhead.groupClient.requests, "\(r)")
+        #expect((r["refused"] ?? 0) > 0 && r["refused"] == r["heldBack"], "\(r)")
+    }
+
+    @Test("the send-ahead bound counts bytes: 16 KiB requests are refused after 128 KiB, and all arrive once, in order")
+    func sendAheadBoundedByBytes() throws {
+        let r = try aheadOfAStalledServer(count: 300, size: 16384)
+        #expect(r["oneways"] == 300 && r["misordered"] == 0, "\(r)")
+        let first = r["firstRefusal"] ?? -1
+        #expect(first >= 1 && first <= SendAhead.groupClient.bytes / (16384 + 16), "\(r)")
+        #expect((r["refused"] ?? 0) > 0, "\(r)")
+    }
 }
+

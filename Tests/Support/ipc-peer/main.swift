@@ -2,15 +2,19 @@
 // Test support: a small libqb IPC server and client used by the multi-process IPC tests, the sd_notify test and
 // ipcbench. Not installed.
 //
-//   ipc-peer server NAME [--admin] [--stall-ms MS] [--flow-control-ms MS]
+//   ipc-peer server NAME [--admin] [--stall-ms MS] [--flow-control-ms MS] [--stall-first-oneway-ms MS]
 //                                                serve until SIGTERM; prints "ready" once listening; with
-//                                                --flow-control-ms, flow control is on for the first MS ms
+//                                                --flow-control-ms, flow control is on for the first MS ms; with
+//                                                --stall-first-oneway-ms, it reads nothing for MS ms at the first
+//                                                one-way message
 //   ipc-peer client NAME echo SIZE COUNT         COUNT echo round trips of SIZE bytes, checked
 //   ipc-peer client NAME delayed MS              a request the server answers after MS milliseconds
 //   ipc-peer client NAME events COUNT            ask for COUNT events and check they arrive in order
 //   ipc-peer client NAME ignore COUNT            ask for COUNT events and never read them
 //   ipc-peer client NAME stats                   print "connections=N disconnects=M"
 //   ipc-peer client NAME big SIZE                send SIZE bytes (to provoke "message too large")
+//   ipc-peer client NAME ahead COUNT SIZE        COUNT numbered one-way messages of SIZE bytes under GroupClient's
+//                                                send-ahead bound, then when the first was refused and the stats
 //   ipc-peer client NAME oneway COUNT [PAUSE_MS]  COUNT one-way messages (PAUSE_MS after connecting), then a stats
 //                                                call; prints how many sends were refused with "try again"
 //   ipc-peer client NAME race ROUNDS             events read by a dispatch source on eventFD (as EventPump does)
@@ -63,6 +67,10 @@ final class PeerService: IPCServiceHandler {
     let loop: EventLoop
     var disconnects = 0
     var oneways = 0
+    /// One-way messages whose sequence number (the first 4 bytes, when 4 or more) was not the next expected.
+    var misordered = 0
+    /// With `--stall-first-oneway-ms`, the server stops reading for that long at the first one-way message.
+    var stallAtFirstOneway: UInt32 = 0
     weak var server: IPCServer?
 
     init(loop: EventLoop) { self.loop = loop }
@@ -98,8 +106,14 @@ final class PeerService: IPCServiceHandler {
             w.write(UInt32(oneways))
             w.write(c.uid)
             w.write(UInt32(bitPattern: c.pid))
+            w.write(UInt32(misordered))
             c.respond(messageID: messageID, status: .ok, body: w.bytes)
         case .oneway:
+            if oneways == 0 && stallAtFirstOneway > 0 { usleep(stallAtFirstOneway * 1_000) }
+            if body.count >= 4 {
+                var r = ByteReader(body)
+                if (try? r.readUInt32()) != UInt32(truncatingIfNeeded: oneways) { misordered += 1 }
+            }
             oneways += 1
         case .crash, nil:
             c.respond(messageID: messageID, status: .invalidRequest)
@@ -167,6 +181,9 @@ case "server":
         server.eventStallLimit = .milliseconds(ms)
     }
     service.server = server
+    if let i = args.firstIndex(of: "--stall-first-oneway-ms"), i + 1 < args.count, let ms = UInt32(args[i + 1]) {
+        service.stallAtFirstOneway = ms
+    }
     do { try server.start() } catch { fail("\(error)") }
     if let i = args.firstIndex(of: "--flow-control-ms"), i + 1 < args.count, let ms = Int64(args[i + 1]) {
         server.setFlowControl(blocked: true)
@@ -194,7 +211,7 @@ case "server":
 case "client":
     guard args.count >= 3 else { fail("client needs an operation") }
     let client: IPCClient
-    do { client = try IPCClient(service: name) } catch {
+    do { client = try IPCClient(service: name, sendAhead: args[2] == "ahead" ? .groupClient : nil) } catch {
         print("error: \(error)")
         exit(2)
     }
@@ -288,6 +305,35 @@ case "client":
         var r = ByteReader(reply.body)
         _ = try? r.readUInt32(); _ = try? r.readUInt32() // connections, disconnects: not needed here
         print("oneways=\((try? r.readUInt32()) ?? 0) refused=\(refused)")
+    case "ahead":
+        // COUNT one-way messages of SIZE bytes, numbered, with GroupClient's send-ahead bound; on "try again" a wait
+        // for events of at most 1 ms, as cpgload does. Prints when the first refusal came and the server's counts.
+        let count = Int(args[3]) ?? 1, size = max(Int(args[4]) ?? 4, 4)
+        var sent = 0, refused = 0
+        var firstRefusal = -1
+        while sent < count {
+            var w = ByteWriter()
+            w.write(UInt32(truncatingIfNeeded: sent))
+            w.writeRaw([UInt8](repeating: 9, count: size - 4))
+            do {
+                try client.send(messageID: Op.oneway.rawValue, body: w.bytes)
+                sent += 1
+            } catch IPCError.tryAgain {
+                if firstRefusal < 0 { firstRefusal = sent }
+                refused += 1
+                var p = pollfd(fd: client.eventFD ?? -1, events: Int16(POLLIN), revents: 0)
+                _ = poll(&p, 1, 1)
+            } catch {
+                fail("\(error)")
+            }
+        }
+        let reply = call(.stats, [])
+        var r = ByteReader(reply.body)
+        _ = try? r.readUInt32(); _ = try? r.readUInt32() // connections, disconnects: not needed here
+        let oneways = (try? r.readUInt32()) ?? 0
+        _ = try? r.readUInt32(); _ = try? r.readUInt32() // uid, pid
+        let misordered = (try? r.readUInt32()) ?? 0
+        print("oneways=\(oneways) misordered=\(misordered) firstRefusal=\(firstRefusal) refused=\(refused) heldBack=\(client.sendsHeldBack)")
     case "race":
         // One connection, two threads: the way a control daemon uses its CmanClient (events read on a dispatch
         // queue, calls made by its loop).
