@@ -9,6 +9,9 @@ struct LocalService: Sendable {
     var running = false
     /// A stop failed: resources may still be held, and nothing is retried on its own.
     var stopFailed = false
+    /// The failed stop's "failed" is not in the table yet: it waits for this node's earlier change from the same
+    /// generation (one proposal per generation) to be delivered.
+    var failurePending = false
     var operation: Operation?
     var restartTimes: [MonotonicInstant] = []
     /// Per status check (index into the spec's checks): when it is next due.
@@ -82,6 +85,7 @@ extension ResourceManager.StateMachine {
         case .stop, .stopAfterFailedStart:
             op = Operation(kind: kind, steps: plan(.stop, started))
             local[name, default: LocalService()].stopFailed = false
+            local[name]!.failurePending = false
         case .restart:
             op = Operation(kind: kind, steps: plan(.stop, started), then: plan(.start, configured), thenTree: configured)
         case .subtreeRestart(let path):
@@ -135,11 +139,26 @@ extension ResourceManager.StateMachine {
     mutating func markStopFailed(_ name: String, _ what: String) {
         local[name]!.stopFailed = true
         notice("service:\(name) failed to stop\(what) on this node; marking it failed")
-        if let rec = table[name], rec.owner == nodeID {
-            var r = rec
-            r.state = .failed
-            propose(name, r)
+        publishStopFailure(name)
+    }
+
+    /// Proposes `failed` for a service of this node whose stop failed here. While a change this node sent from the
+    /// table's generation is still on its way (the restart's "recovering", say, when the stop failed before it was
+    /// delivered) a proposal would be dropped, so it stays pending and `reconcileLocal` proposes it once the table
+    /// has moved on; otherwise the service would stay in its old state for good (nothing retries a failed stop).
+    mutating func publishStopFailure(_ name: String) {
+        guard let rec = table[name], rec.owner == nodeID else {
+            local[name]?.failurePending = false
+            return
         }
+        guard view != nil, sent[name] != rec.generation else {
+            local[name]!.failurePending = true
+            return
+        }
+        local[name]!.failurePending = false
+        var r = rec
+        r.state = .failed
+        propose(name, r)
     }
 
     /// True when `op` (of kind `.reconfigure`) failed in its stop half: it never reached the new tree (only the
@@ -304,6 +323,7 @@ extension ResourceManager.StateMachine {
                 }
                 continue
             }
+            if loc.failurePending { publishStopFailure(name) }
             // After a failed stop nothing is retried on its own; an administrator's disable (state stopping) is the
             // request to try again.
             if loc.stopFailed && !(mine && rec.state == .stopping && quorate) { continue }

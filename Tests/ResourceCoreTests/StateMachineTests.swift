@@ -163,6 +163,32 @@ struct StateMachineTests {
         #expect(c.holders("www") == [3] && c.record("www")?.state == .failed && c.record("www")?.owner == n3)
     }
 
+    @Test("a restart's stop that fails before this node's own 'recovering' is delivered still leaves the service failed")
+    func stopFailsBeforeOwnChangeDelivered() {
+        var c = TestCluster(nodes: 2, services: [TestCluster.service("www")])
+        c.view([1, 2])
+        let owner = c.record("www")!.owner!
+        c.failing = ["n\(owner) stop script:www-app"]
+        c.feed(owner, .request(id: 1, .restart(service: "www")))
+        // Deliver until the owner begins the restart, then let its agent calls finish before anything else arrives:
+        // the failed stop's "failed" comes while the owner's "recovering" (same generation) is still on the wire.
+        var steps = 0
+        while c.calls.isEmpty, !c.wire.isEmpty, steps < 100 {
+            steps += 1
+            let m = c.wire.removeFirst()
+            for n in c.members { c.feed(n, .delivered(from: m.from, bytes: m.bytes)) }
+        }
+        #expect(!c.calls.isEmpty && !c.wire.isEmpty, "the restart's stop did not begin with its change on the wire")
+        while !c.calls.isEmpty {
+            let (n, call) = c.calls.removeFirst()
+            let key = "n\(n) \(call.action.rawValue) \(call.resource.displayName)"
+            c.feed(n, .agentFinished(id: call.id, succeeded: !c.failing.contains(key)))
+        }
+        c.settle()
+        #expect(c.record("www")?.state == .failed && c.record("www")?.owner == owner)
+        #expect(c.holders("www") == [Int(owner.rawValue)] && c.agreed)
+    }
+
     @Test("exclusive: never on a node running another service; hard depend stops with its dependency")
     func exclusiveAndDepend() {
         var c = TestCluster(nodes: 2, services: [TestCluster.service("a"), TestCluster.service("big", ["exclusive": "1"]),
