@@ -237,8 +237,11 @@ extension Totem.StateMachine {
     /// Passes the token to the next member, or holds it if the ring is idle and this node represents it.
     private mutating func forward(_ token: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
         var t = token
-        let idle = t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0 && sendQueue.isEmpty
-            && state == .operational && seqAtLastHold == t.seq
+        // Nothing missing, requested, backlogged or queued: the representative holds such a token once it has
+        // seen it so twice in a row.
+        let looksIdle = t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0 && sendQueue.isEmpty
+            && state == .operational
+        let idle = looksIdle && seqAtLastHold == t.seq
         seqAtLastHold = t.seq
         let next = successor(in: members)
         if next == nodeID {
@@ -259,8 +262,7 @@ extension Totem.StateMachine {
         deadlines.tokenRetransmit = now + settings.tokenRetransmit
         // The representative may hold this token: if it does not come back within a hold, ask again (see
         // `probeTokenHolder`). Under load the token never looks idle and nothing is armed.
-        if next == members.first && t.retransmitRequests.isEmpty && t.aru == t.seq && t.backlog == 0
-            && sendQueue.isEmpty && state == .operational && settings.holderProbe < settings.tokenRetransmit
+        if looksIdle && next == members.first && settings.holderProbe < settings.tokenRetransmit
             && !settings.mutations.contains(.noHolderProbe) {
             deadlines.holderProbe = now + settings.holderProbe
         }
