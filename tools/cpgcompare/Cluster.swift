@@ -166,11 +166,17 @@ final class Cluster {
         }
     }
 
-    private func spawn(_ k: Int, _ arguments: [String], log name: String) throws -> Process {
+    /// `arguments` as a process in node `k`'s namespace with its client environment, not yet started.
+    private func inNamespace(_ k: Int, _ arguments: [String]) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         p.arguments = ["netns", "exec", env.namespace(k)] + arguments
         p.environment = ProcessInfo.processInfo.environment.merging(clientEnvironment(k)) { $1 }
+        return p
+    }
+
+    private func spawn(_ k: Int, _ arguments: [String], log name: String) throws -> Process {
+        let p = inNamespace(k, arguments)
         p.standardOutput = FileHandle.nullDevice
         FileManager.default.createFile(atPath: "\(directory)/n\(k)/\(name).err", contents: nil)
         p.standardError = FileHandle(forWritingAtPath: "\(directory)/n\(k)/\(name).err")
@@ -180,10 +186,7 @@ final class Cluster {
 
     /// Runs `arguments` in node `k`'s namespace with its client environment and returns what it printed.
     func output(_ k: Int, _ arguments: [String]) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", env.namespace(k)] + arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(clientEnvironment(k)) { $1 }
+        let p = inNamespace(k, arguments)
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
