@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #define _GNU_SOURCE
 #include <stddef.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include "socket_batch.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103  /* linux/udp.h, Linux 4.18 */
+#endif
 
 _Static_assert(sizeof(struct cluster_mmsghdr) == sizeof(struct mmsghdr), "struct mmsghdr layout");
 _Static_assert(offsetof(struct cluster_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "struct mmsghdr layout");
@@ -13,4 +22,24 @@ int cluster_sendmmsg(int fd, struct cluster_mmsghdr *messages, unsigned int coun
 
 int cluster_recvmmsg(int fd, struct cluster_mmsghdr *messages, unsigned int count, int flags) {
     return recvmmsg(fd, (struct mmsghdr *)messages, count, flags, NULL);
+}
+
+unsigned long cluster_segment_control_bytes(void) {
+    return CMSG_SPACE(sizeof(uint16_t));
+}
+
+void cluster_set_segment_size(struct msghdr *message, void *control, uint16_t size) {
+    memset(control, 0, CMSG_SPACE(sizeof(uint16_t)));
+    message->msg_control = control;
+    message->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+    struct cmsghdr *c = CMSG_FIRSTHDR(message);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(c), &size, sizeof size);
+}
+
+int cluster_segmentation_supported(int fd) {
+    int none = 0;  /* 0: no segmentation by default; per message with the control message */
+    return setsockopt(fd, SOL_UDP, UDP_SEGMENT, &none, sizeof none) == 0;
 }

@@ -255,6 +255,7 @@ public final class TotemDaemon {
             ("packets_unauthentic", t.unauthentic), ("packets_unknown_source", t.unknownSource), ("send_errors", t.sendErrors),
             ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),
             ("send_calls", t.sendCalls), ("receive_calls", t.receiveCalls),
+            ("segmented_sends", t.segmentedSends), ("segmentation_refused", t.segmentationRefused),
             ("queued_messages", core.queuedMessages),
         ].map { ($0.0, UInt64($0.1)) }
         let now = EventLoop.now()

@@ -35,8 +35,11 @@ enum BatchSend {
     /// `EINTR` and `ECONNREFUSED` retries of one datagram before it is counted lost.
     static let retriesPerDatagramMax = 8
 
-    /// Sends `count` datagrams; `call(start, n)` tries datagrams `start..<start + n`.
-    static func run(count: Int, refused: () -> Void, call: (_ start: Int, _ count: Int) -> CallResult) -> Outcome {
+    /// Sends `count` entries; `call(start, n)` tries entries `start..<start + n`. An entry is one datagram, or
+    /// `weight(entry)` datagrams the kernel cuts one buffer into (`SegmentPlan`); `Outcome` counts datagrams, and a
+    /// failed entry loses all of its own.
+    static func run(count: Int, weight: (Int) -> Int = { _ in 1 }, refused: () -> Void,
+                    call: (_ start: Int, _ count: Int) -> CallResult) -> Outcome {
         var outcome = Outcome()
         var start = 0
         var retries = 0
@@ -46,7 +49,7 @@ enum BatchSend {
             switch result {
             case .sent(let n):
                 precondition(n > 0 && n <= count - start, "sendmmsg reported \(n) of \(count - start) sent")
-                outcome.sent += n
+                for entry in start..<(start + n) { outcome.sent += weight(entry) }
                 start += n
                 retries = 0
                 continue
@@ -54,7 +57,7 @@ enum BatchSend {
                 retries += 1
                 if e == ECONNREFUSED { refused() }
             case .failed:
-                outcome.lost += 1
+                outcome.lost += weight(start)
                 start += 1
                 retries = 0
             }

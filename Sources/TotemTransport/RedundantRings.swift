@@ -121,6 +121,8 @@ public final class RedundantRings {
             sum.unreachable += c.unreachable
             sum.sendCalls += c.sendCalls
             sum.receiveCalls += c.receiveCalls
+            sum.segmentedSends += c.segmentedSends
+            sum.segmentationRefused += c.segmentationRefused
         }
         total.replayed = replayed
         return total

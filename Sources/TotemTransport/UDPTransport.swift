@@ -39,14 +39,26 @@ public final class UDPTransport {
         public var receiveCalls = 0
         /// Reads of the socket's error queue (`recvmsg` with MSG_ERRQUEUE), each until it is empty.
         public var errorQueueReads = 0
+        /// `sendmmsg` entries that carried several datagrams for the kernel to cut (`SegmentPlan`).
+        public var segmentedSends = 0
+        /// Segmented sends the kernel or the device refused (each went again as single datagrams); the first turns
+        /// segmentation off for this socket, the others were already planned in the same batch.
+        public var segmentationRefused = 0
     }
 
     public let local: SocketAddress
     public let nodeID: NodeID
     public let mode: Mode
     public private(set) var counters = Counters()
-    private var peers: [NodeID: SocketAddress]
-    private var peerList: [(NodeID, sockaddr_in)]
+    /// Whether runs of equal-sized packets to one address go out as one segmented send (`SegmentPlan`): asked for at
+    /// `init`, and on only where the kernel knows `UDP_SEGMENT`; turned off for good by a refusal (a device without
+    /// checksum offload answers EIO), whose entry then goes as single datagrams.
+    public private(set) var segmentation: Bool
+    /// Where packets go, for `SegmentPlan`: every peer's address (by node ID), then the multicast group's.
+    private let sendAddresses: [sockaddr_in]
+    /// A peer's index in `sendAddresses`; and the indices a packet to all goes to (every peer, or the group).
+    private let peerSlot: [NodeID: Int]
+    private let toAll: [Int]
     private var byAddress: [UInt32: NodeID]
     private let crypto: PacketCrypto
     private(set) var fd: Int32 = -1
@@ -69,14 +81,23 @@ public final class UDPTransport {
     /// The largest datagram payload (before sealing) this transport sends.
     public static let datagramBytesMax = 65_000
 
-    public init(nodeID: NodeID, local: SocketAddress, peers: [NodeID: SocketAddress], mode: Mode, crypto: PacketCrypto) {
+    public init(nodeID: NodeID, local: SocketAddress, peers: [NodeID: SocketAddress], mode: Mode, crypto: PacketCrypto,
+                segmentation: Bool = true) {
+        self.segmentation = segmentation
         self.nodeID = nodeID
         self.local = local
-        self.peers = peers
         self.mode = mode
         self.crypto = crypto
-        peerList = peers.filter { $0.key != nodeID }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sockaddr) }
+        let peerList = peers.filter { $0.key != nodeID }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sockaddr) }
         byAddress = Dictionary(peers.map { ($0.value.address, $0.key) }, uniquingKeysWith: { a, _ in a })
+        peerSlot = Dictionary(uniqueKeysWithValues: peerList.enumerated().map { ($0.element.0, $0.offset) })
+        if case .multicast(let group) = mode {
+            sendAddresses = peerList.map(\.1) + [group.sockaddr]
+            toAll = [peerList.count]
+        } else {
+            sendAddresses = peerList.map(\.1)
+            toAll = Array(peerList.indices)
+        }
     }
 
     deinit { close() }
@@ -86,6 +107,7 @@ public final class UDPTransport {
         fd = try makeSocket(bindTo: local)
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_IP), IP_RECVERR, &on, socklen_t(MemoryLayout<Int32>.size))
+        segmentation = segmentation && cluster_segmentation_supported(fd) == 1
         if case .multicast(let group) = mode {
             mcastFD = try makeSocket(bindTo: SocketAddress(address: group.address, port: group.port))
             var mreq = ip_mreq()
@@ -148,22 +170,20 @@ public final class UDPTransport {
     /// peer and then the token in one `sendmmsg` instead of one `sendto` per frame and peer. Each datagram succeeds
     /// or fails on its own (`BatchSend`): a failure is counted and the rest still go, as with `send`.
     public func send(batch: [(packet: [UInt8], destination: Destination)]) {
-        var targets: [(index: Int, address: sockaddr_in)] = []
-        targets.reserveCapacity(batch.count * max(peerList.count, 1))
-        for (i, item) in batch.enumerated() {
-            switch (item.destination, mode) {
-            case (.all, .multicast(let group)): targets.append((i, group.sockaddr))
-            case (.all, .udpu): for (_, a) in peerList { targets.append((i, a)) }
-            case (.node(let id), _):
-                guard id != nodeID, let a = peers[id] else { continue }
-                targets.append((i, a.sockaddr))
+        let targets: [[Int]] = batch.map { item in
+            switch item.destination {
+            case .all: return toAll
+            case .node(let id): return peerSlot[id].map { [$0] } ?? []
             }
         }
+        let addresses = sendAddresses
+        let plan = SegmentPlan(sizes: batch.map(\.packet.count), addresses: targets, segmenting: segmentation)
         let outcome: BatchSend.Outcome
-        if targets.count == 1 {
-            outcome = sendOne(batch[targets[0].index].packet, targets[0].address)
-        } else if targets.count > 1 {
-            outcome = sendMany(batch.map(\.packet), targets)
+        if plan.entries.count == 1 && plan.entries[0].packets.count == 1 {
+            let only = plan.entries[0]
+            outcome = sendOne(batch[only.packets.lowerBound].packet, addresses[only.address])
+        } else if !plan.entries.isEmpty {
+            outcome = sendMany(batch.map(\.packet), addresses, plan)
         } else {
             return
         }
@@ -185,33 +205,63 @@ public final class UDPTransport {
         }
     }
 
-    /// `sendmmsg` over one contiguous copy of the packets (stable addresses for the iovecs while the calls run).
-    private func sendMany(_ packets: [[UInt8]], _ targets: [(index: Int, address: sockaddr_in)]) -> BatchSend.Outcome {
+    /// `sendmmsg` over one contiguous copy of the packets (stable addresses for the iovecs while the calls run), one
+    /// entry per `plan` entry: a packet, or a run of them the kernel segments.
+    private func sendMany(_ packets: [[UInt8]], _ addresses: [sockaddr_in], _ plan: SegmentPlan) -> BatchSend.Outcome {
         var offsets: [Int] = []
-        offsets.reserveCapacity(packets.count)
+        offsets.reserveCapacity(packets.count + 1)
         var storage: [UInt8] = []
         storage.reserveCapacity(packets.reduce(0) { $0 + $1.count })
         for packet in packets {
             offsets.append(storage.count)
             storage += packet
         }
-        var addresses = targets.map(\.address)
+        offsets.append(storage.count)
+        var addresses = addresses
+        let entries = plan.entries
+        let controlBytes = Int(cluster_segment_control_bytes())
         return storage.withUnsafeMutableBytes { raw in
             addresses.withUnsafeMutableBufferPointer { a in
-                withUnsafeTemporaryAllocation(of: iovec.self, capacity: targets.count) { iov in
-                    withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: targets.count) { h in
-                        for (j, t) in targets.enumerated() {
-                            iov[j] = iovec(iov_base: raw.baseAddress! + offsets[t.index], iov_len: packets[t.index].count)
-                            h[j] = Self.header(address: a.baseAddress! + j, iov: iov.baseAddress! + j)
-                        }
-                        return BatchSend.run(count: targets.count, refused: drainErrorQueue) { start, count in
-                            let n = cluster_sendmmsg(fd, h.baseAddress! + start, UInt32(count), 0)
-                            return n > 0 ? .sent(Int(n)) : .failed(n == 0 ? EIO : errno)
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: controlBytes * entries.count) { control in
+                    withUnsafeTemporaryAllocation(of: iovec.self, capacity: entries.count) { iov in
+                        withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: entries.count) { h in
+                            for (j, e) in entries.enumerated() {
+                                let from = offsets[e.packets.lowerBound], to = offsets[e.packets.upperBound]
+                                iov[j] = iovec(iov_base: raw.baseAddress! + from, iov_len: to - from)
+                                h[j] = Self.header(address: a.baseAddress! + e.address, iov: iov.baseAddress! + j)
+                                if let size = e.segmentBytes {
+                                    cluster_set_segment_size(&h[j].msg_hdr, control.baseAddress! + j * controlBytes, UInt16(size))
+                                    counters.segmentedSends += 1
+                                }
+                            }
+                            return BatchSend.run(count: entries.count, weight: { entries[$0].packets.count }, refused: drainErrorQueue) { start, count in
+                                let n = cluster_sendmmsg(fd, h.baseAddress! + start, UInt32(count), 0)
+                                if n > 0 { return .sent(Int(n)) }
+                                let e = n == 0 ? EIO : errno
+                                guard entries[start].segmentBytes != nil, Self.refusesSegmentation(e) else { return .failed(e) }
+                                // The kernel or the device cannot cut this run: off for good, and this run as single datagrams.
+                                segmentation = false
+                                counters.segmentationRefused += 1
+                                counters.segmentedSends -= 1
+                                let run = entries[start].packets
+                                for p in run {
+                                    let outcome = sendOne(packets[p], a[entries[start].address])
+                                    counters.sendCalls += outcome.calls
+                                    counters.sendErrors += outcome.lost
+                                }
+                                return .sent(1)
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Errors of a segmented send that mean "not segmented here" rather than "this datagram": EIO (no checksum
+    /// offload on the device), EINVAL (a segment longer than the path's MTU), ENOPROTOOPT/EOPNOTSUPP (no GSO).
+    private static func refusesSegmentation(_ e: Int32) -> Bool {
+        e == EIO || e == EINVAL || e == ENOPROTOOPT || e == EOPNOTSUPP
     }
 
     /// One `sendmmsg`/`recvmmsg` entry: a datagram of one buffer, to or from an IPv4 address.

@@ -3,7 +3,7 @@ import ClusterSystem
 import ClusterTypes
 import Glibc
 import Testing
-import TotemTransport
+@testable import TotemTransport
 
 /// Three udpu nodes on 127.0.0.1…3 in one process, each a bare `UDPTransport` (clear or sealed).
 private final class Trio {
@@ -65,6 +65,8 @@ struct UDPBatchTests {
         t.nodes[0].send(batch: batch)
         #expect(t.nodes[0].counters.sent == 40 * 2 + 1)
         #expect(t.nodes[0].counters.sendCalls == 1)
+        #expect(t.nodes[0].segmentation, "this kernel segments UDP (Linux 4.18 and later)")
+        #expect(t.nodes[0].counters.segmentedSends == 2, "the 40 frames went to each peer as one segmented run")
         #expect(t.nodes[0].counters.sendErrors == 0)
         t.pump()
         #expect(t.received[1] == frames + [token], "node 2: every frame in order, then the token")
@@ -84,6 +86,28 @@ struct UDPBatchTests {
         #expect(t.nodes[0].counters.sent == 3)
         t.pump()
         #expect(t.received[1] == [frame(0), frame(2), frame(3)])
+    }
+
+    @Test("a segmented send the kernel refuses goes out as single datagrams, nothing lost, and segmentation stays off",
+          arguments: [false, true])
+    func segmentationRefused(sealed: Bool) throws {
+        let t = try Trio(sealed: sealed)
+        // With checksums off on the socket the kernel refuses to segment (EINVAL), as a device without checksum
+        // offload refuses (EIO); single datagrams still go.
+        var on: Int32 = 1
+        #expect(setsockopt(t.nodes[0].fd, SOL_SOCKET, SO_NO_CHECK, &on, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        let frames = (0..<30).map { frame($0) }
+        for _ in 0..<2 {
+            t.nodes[0].send(batch: t.seal(0, frames, sealed: sealed).map { (packet: $0, destination: .all) })
+        }
+        t.pump()
+        #expect(t.received[1] == frames + frames, "node 2: both batches whole and in order")
+        #expect(t.received[2] == frames + frames, "node 3: both batches whole and in order")
+        #expect(t.nodes[0].counters.sendErrors == 0)
+        #expect(t.nodes[0].counters.sent == 30 * 2 * 2)
+        #expect(t.nodes[0].counters.segmentationRefused == 2, "the first batch's run to each peer; the second batch planned none")
+        #expect(t.nodes[0].counters.segmentedSends == 0)
+        #expect(!t.nodes[0].segmentation)
     }
 
     @Test("a peer whose port is closed is reported unreachable while the batch still reaches the others in order")

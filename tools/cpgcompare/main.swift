@@ -213,7 +213,9 @@ func childrenCPUNanoseconds() -> UInt64 {
     let t1 = monotonic()
     for k in b { run(["ip", "-n", "\(prefix)-br", "link", "set", "p\(k)", "master", "br0"]) }
     let healed = c.waitForView(Set(1...5), on: Set(1...5), after: t1, timeout: 30)
-    return (settle, healed.map { Double($0 - t1) / 1e6 })
+    let heal = healed.map { Double($0 - t1) / 1e6 }
+    log("  3/2 split settled: \(settle.map { String(format: "%.1f ms", $0) } ?? "no views"); heal: \(heal.map { String(format: "%.1f ms", $0) } ?? "no view of 5")")
+    return (settle, heal)
 }
 
 // MARK: - A configuration

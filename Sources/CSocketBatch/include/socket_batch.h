@@ -4,6 +4,7 @@
 // 'mmsghdr' in scope"), and syscall(2) is variadic, so Swift cannot reach them without C. This shim declares its own
 // copy of struct mmsghdr, checked against glibc's at compile time in the .c, and two one-line forwarders.
 #pragma once
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct cluster_mmsghdr {
@@ -16,3 +17,13 @@ int cluster_sendmmsg(int fd, struct cluster_mmsghdr *messages, unsigned int coun
 
 /// recvmmsg(2) without a timeout: receives up to `count` datagrams; returns how many, or -1 and errno.
 int cluster_recvmmsg(int fd, struct cluster_mmsghdr *messages, unsigned int count, int flags);
+
+/// Bytes of control buffer `cluster_set_segment_size` needs.
+unsigned long cluster_segment_control_bytes(void);
+
+/// Makes `message` a segmented send (UDP_SEGMENT, Linux's UDP GSO): its data goes out as datagrams of `size` bytes
+/// each (the last may be shorter). `control` holds `cluster_segment_control_bytes()` bytes and outlives the call.
+void cluster_set_segment_size(struct msghdr *message, void *control, uint16_t size);
+
+/// Whether this kernel segments UDP (setsockopt UDP_SEGMENT is known): 1, or 0.
+int cluster_segmentation_supported(int fd);
