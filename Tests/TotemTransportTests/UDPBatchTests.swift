@@ -5,7 +5,8 @@ import Glibc
 import Testing
 @testable import TotemTransport
 
-/// Three udpu nodes on 127.0.0.1…3 in one process, each a bare `UDPTransport` (clear or sealed).
+/// Three nodes on 127.0.0.1…3 in one process, each a bare `UDPTransport` (clear or sealed; udpu, or multicast to a
+/// group on the same port).
 private final class Trio {
     let port = UInt16.random(in: 20_000...50_000)
     let nodes: [UDPTransport]
@@ -13,14 +14,15 @@ private final class Trio {
     var senders: [[NodeID]] = [[], [], []]
     var unreachable: [[NodeID]] = [[], [], []]
 
-    init(sealed: Bool) throws {
+    init(sealed: Bool, multicast: Bool = false) throws {
         let port = port
+        let mode: UDPTransport.Mode = multicast ? .multicast(SocketAddress(ipv4: "239.192.\(Int.random(in: 1...250)).\(Int.random(in: 1...250))", port: port)!) : .udpu
         let peers = Dictionary(uniqueKeysWithValues: (1...3).map { n in
             (NodeID(UInt32(n)), SocketAddress(ipv4: "127.0.0.\(n)", port: port)!)
         })
         nodes = (1...3).map { k in
             let crypto = PacketCrypto(keyMaterial: sealed ? Array("trio key material".utf8) : nil, clusterID: 7, nodeID: NodeID(UInt32(k)))
-            return UDPTransport(nodeID: NodeID(UInt32(k)), local: peers[NodeID(UInt32(k))]!, peers: peers, mode: .udpu, crypto: crypto)
+            return UDPTransport(nodeID: NodeID(UInt32(k)), local: peers[NodeID(UInt32(k))]!, peers: peers, mode: mode, crypto: crypto)
         }
         for (i, node) in nodes.enumerated() {
             node.onDatagram = { [unowned self] sender, opened in
@@ -86,6 +88,20 @@ struct UDPBatchTests {
         #expect(t.nodes[0].counters.sent == 3)
         t.pump()
         #expect(t.received[1] == [frame(0), frame(2), frame(3)])
+    }
+
+    @Test("multicast: a run of full frames goes to the group as one segmented send; every member reads the datagrams in order")
+    func multicastSegmented() throws {
+        let t = try Trio(sealed: true, multicast: true)
+        let frames = (0..<20).map { frame($0) } + [frame(20, bytes: 300)]
+        t.nodes[0].send(batch: t.seal(0, frames, sealed: true).map { (packet: $0, destination: .all) })
+        #expect(t.nodes[0].counters.segmentedSends == 1)
+        #expect(t.nodes[0].counters.sent == frames.count)
+        t.pump()
+        for k in 1...2 {
+            let fromOne = zip(t.received[k], t.senders[k]).filter { $0.1 == NodeID(1) }.map(\.0)
+            #expect(fromOne == frames, "node \(k + 1)")
+        }
     }
 
     @Test("a segmented send the kernel refuses goes out as single datagrams, nothing lost, and segmentation stays off",
