@@ -39,7 +39,7 @@ public final class UDPTransport {
         public var receiveCalls = 0
         /// Reads of the socket's error queue (`recvmsg` with MSG_ERRQUEUE), each until it is empty.
         public var errorQueueReads = 0
-        /// `sendmmsg` entries that carried several datagrams for the kernel to cut (`SegmentPlan`).
+        /// `sendmmsg` entries that went with several datagrams for the kernel to cut (`SegmentPlan`).
         public var segmentedSends = 0
         /// Segmented sends the kernel or the device refused (each went again as single datagrams); the first turns
         /// segmentation off for this socket, the others were already planned in the same batch.
@@ -231,18 +231,19 @@ public final class UDPTransport {
                                 h[j] = Self.header(address: a.baseAddress! + e.address, iov: iov.baseAddress! + j)
                                 if let size = e.segmentBytes {
                                     cluster_set_segment_size(&h[j].msg_hdr, control.baseAddress! + j * controlBytes, UInt16(size))
-                                    counters.segmentedSends += 1
                                 }
                             }
                             return BatchSend.run(count: entries.count, weight: { entries[$0].packets.count }, refused: drainErrorQueue) { start, count in
                                 let n = cluster_sendmmsg(fd, h.baseAddress! + start, UInt32(count), 0)
-                                if n > 0 { return .sent(Int(n)) }
+                                if n > 0 {
+                                    counters.segmentedSends += entries[start..<(start + Int(n))].count { $0.segmentBytes != nil }
+                                    return .sent(Int(n))
+                                }
                                 let e = n == 0 ? EIO : errno
                                 guard entries[start].segmentBytes != nil, Self.refusesSegmentation(e) else { return .failed(e) }
                                 // The kernel or the device cannot cut this run: off for good, and this run as single datagrams.
                                 segmentation = false
                                 counters.segmentationRefused += 1
-                                counters.segmentedSends -= 1
                                 let run = entries[start].packets
                                 for p in run {
                                     let outcome = sendOne(packets[p], a[entries[start].address])

@@ -25,6 +25,15 @@ struct BatchSendTests {
         #expect(calls == [[0, 5]])
     }
 
+    @Test("segmented entries count their datagrams: sent and lost are in datagrams, calls in entries")
+    func weighted() {
+        let weights = [3, 1, 46, 2]
+        let outcome = BatchSend.run(count: 4, weight: { weights[$0] }, refused: {}) { start, n in
+            start == 1 ? .failed(EAGAIN) : .sent(start == 0 ? 1 : n)
+        }
+        #expect(outcome == .init(sent: 3 + 46 + 2, lost: 1, calls: 3))
+    }
+
     @Test("a partial send goes on from the first datagram not sent")
     func partial() {
         let (o, calls, _) = run(5, [.sent(3), .sent(2)])
