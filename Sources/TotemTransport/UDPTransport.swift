@@ -167,8 +167,9 @@ public final class UDPTransport {
     }
 
     /// Sends sealed packets in order with as few system calls as the kernel allows: a token visit's frames to every
-    /// peer and then the token in one `sendmmsg` instead of one `sendto` per frame and peer. Each datagram succeeds
-    /// or fails on its own (`BatchSend`): a failure is counted and the rest still go, as with `send`.
+    /// peer and then the token in one `sendmmsg` instead of one `sendto` per frame and peer, runs of full frames to a
+    /// peer as one segmented entry (`SegmentPlan`). Each entry succeeds or fails on its own (`BatchSend`): a failure
+    /// is counted and the rest still go, as with `send`.
     public func send(batch: [(packet: [UInt8], destination: Destination)]) {
         let targets: [[Int]] = batch.map { item in
             switch item.destination {
@@ -220,7 +221,8 @@ public final class UDPTransport {
         var addresses = addresses
         let entries = plan.entries
         let controlBytes = Int(cluster_segment_control_bytes())
-        return storage.withUnsafeMutableBytes { raw in
+        var resent = BatchSend.Outcome()  // refused runs sent again as single datagrams
+        var outcome = storage.withUnsafeMutableBytes { raw in
             addresses.withUnsafeMutableBufferPointer { a in
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: controlBytes * entries.count) { control in
                     withUnsafeTemporaryAllocation(of: iovec.self, capacity: entries.count) { iov in
@@ -244,11 +246,10 @@ public final class UDPTransport {
                                 // The kernel or the device cannot cut this run: off for good, and this run as single datagrams.
                                 segmentation = false
                                 counters.segmentationRefused += 1
-                                let run = entries[start].packets
-                                for p in run {
-                                    let outcome = sendOne(packets[p], a[entries[start].address])
-                                    counters.sendCalls += outcome.calls
-                                    counters.sendErrors += outcome.lost
+                                for p in entries[start].packets {
+                                    let single = sendOne(packets[p], a[entries[start].address])
+                                    resent.lost += single.lost
+                                    resent.calls += single.calls
                                 }
                                 return .sent(1)
                             }
@@ -257,6 +258,11 @@ public final class UDPTransport {
                 }
             }
         }
+        // A refused run counted as sent whole; what its single datagrams lost is moved back.
+        outcome.sent -= resent.lost
+        outcome.lost += resent.lost
+        outcome.calls += resent.calls
+        return outcome
     }
 
     /// Errors of a segmented send that mean "not segmented here" rather than "this datagram": EIO (no checksum
