@@ -171,23 +171,27 @@ public final class UDPTransport {
     /// peer as one segmented entry (`SegmentPlan`). Each entry succeeds or fails on its own (`BatchSend`): a failure
     /// is counted and the rest still go, as with `send`.
     public func send(batch: [(packet: [UInt8], destination: Destination)]) {
+        if batch.count == 1, case .node(let id) = batch[0].destination {  // a token on its way: nothing to plan
+            guard let k = peerSlot[id] else { return }
+            count(sendOne(batch[0].packet, sendAddresses[k]))
+            return
+        }
         let targets: [[Int]] = batch.map { item in
             switch item.destination {
             case .all: return toAll
             case .node(let id): return peerSlot[id].map { [$0] } ?? []
             }
         }
-        let addresses = sendAddresses
         let plan = SegmentPlan(sizes: batch.map(\.packet.count), addresses: targets, segmenting: segmentation)
-        let outcome: BatchSend.Outcome
         if plan.entries.count == 1 && plan.entries[0].packets.count == 1 {
             let only = plan.entries[0]
-            outcome = sendOne(batch[only.packets.lowerBound].packet, addresses[only.address])
+            count(sendOne(batch[only.packets.lowerBound].packet, sendAddresses[only.address]))
         } else if !plan.entries.isEmpty {
-            outcome = sendMany(batch.map(\.packet), addresses, plan)
-        } else {
-            return
+            count(sendMany(batch.map(\.packet), sendAddresses, plan))
         }
+    }
+
+    private func count(_ outcome: BatchSend.Outcome) {
         counters.sent += outcome.sent
         counters.sendErrors += outcome.lost
         counters.sendCalls += outcome.calls
