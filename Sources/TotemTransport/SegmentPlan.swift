@@ -10,7 +10,7 @@
 /// addresses (a token visit's frames to every peer, then the token to the next node), and a stretch goes out to
 /// every address before the next stretch starts, so the token still leaves after every frame of its visit. Within
 /// a stretch, each address gets its packets in order.
-struct SegmentPlan: Equatable {
+struct SegmentPlan {
     /// One `sendmmsg` entry: packets `packets` (consecutive batch indices, so one contiguous buffer) to address
     /// `address`, cut by the kernel into datagrams of `segmentBytes` when there are several.
     struct Entry: Equatable {

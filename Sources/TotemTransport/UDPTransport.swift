@@ -50,10 +50,10 @@ public final class UDPTransport {
     public let nodeID: NodeID
     public let mode: Mode
     public private(set) var counters = Counters()
-    /// Whether runs of equal-sized packets to one address go out as one segmented send (`SegmentPlan`): asked for at
-    /// `init`, and on only where the kernel knows `UDP_SEGMENT`; turned off for good by a refusal (a device without
-    /// checksum offload answers EIO), whose entry then goes as single datagrams.
-    public private(set) var segmentation: Bool
+    /// Whether runs of equal-sized packets to one address go out as one segmented send (`SegmentPlan`): on from
+    /// `open` where the kernel knows `UDP_SEGMENT`; turned off for good by a refusal (a device without checksum
+    /// offload answers EIO), whose entry then goes as single datagrams.
+    public private(set) var segmentation = false
     /// Where packets go, for `SegmentPlan`: every peer's address (by node ID), then the multicast group's.
     private let sendAddresses: [sockaddr_in]
     /// A peer's index in `sendAddresses`; and the indices a packet to all goes to (every peer, or the group).
@@ -81,9 +81,7 @@ public final class UDPTransport {
     /// The largest datagram payload (before sealing) this transport sends.
     public static let datagramBytesMax = 65_000
 
-    public init(nodeID: NodeID, local: SocketAddress, peers: [NodeID: SocketAddress], mode: Mode, crypto: PacketCrypto,
-                segmentation: Bool = true) {
-        self.segmentation = segmentation
+    public init(nodeID: NodeID, local: SocketAddress, peers: [NodeID: SocketAddress], mode: Mode, crypto: PacketCrypto) {
         self.nodeID = nodeID
         self.local = local
         self.mode = mode
@@ -107,7 +105,7 @@ public final class UDPTransport {
         fd = try makeSocket(bindTo: local)
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_IP), IP_RECVERR, &on, socklen_t(MemoryLayout<Int32>.size))
-        segmentation = segmentation && cluster_segmentation_supported(fd) == 1
+        segmentation = cluster_segmentation_supported(fd) == 1
         if case .multicast(let group) = mode {
             mcastFD = try makeSocket(bindTo: SocketAddress(address: group.address, port: group.port))
             var mreq = ip_mreq()
