@@ -87,7 +87,9 @@ extension Totem.StateMachine {
     }
 
     /// Handles the token: retransmit, broadcast, update aru and requests, deliver, pass it on (Totem SRP §3).
-    mutating func processToken(_ received: Totem.Token, now: MonotonicInstant, out: inout Totem.Output) {
+    /// `again`: the token this node held is used a second time in the same visit (`releaseHeldToken`); no member saw
+    /// it in between, so it says nothing new about what every member holds and safe delivery does not advance.
+    mutating func processToken(_ received: Totem.Token, again: Bool = false, now: MonotonicInstant, out: inout Totem.Output) {
         lastTokenSeq = received.tokenSeq
         deadlines.tokenRetransmit = nil
         deadlines.holderProbe = nil
@@ -139,11 +141,17 @@ extension Totem.StateMachine {
 
         if state == .recovery { advanceRecovery(&t, now: now, out: &out) }
 
-        // Safe delivery: messages every member holds, by the aru of two successive visits.
-        let safe = seqMin(seqMin(receivedAru, previousTokenAru ?? receivedAru), buffer.aru)
-        previousTokenAru = receivedAru
-        if state == .operational { deliver(safeUpTo: safe, out: &out) }
-        buffer.discard(upTo: safe)
+        // Safe delivery: messages every member holds, by the aru of two successive visits. A held token used again
+        // is not a second visit: its aru may be one the aru setter raised past a member that still misses messages,
+        // which only the next rotation corrects.
+        if again {
+            if state == .operational { deliver(safeUpTo: nil, out: &out) }
+        } else {
+            let safe = seqMin(seqMin(receivedAru, previousTokenAru ?? receivedAru), buffer.aru)
+            previousTokenAru = receivedAru
+            if state == .operational { deliver(safeUpTo: safe, out: &out) }
+            buffer.discard(upTo: safe)
+        }
 
         forward(t, now: now, out: &out)
     }
@@ -281,14 +289,20 @@ extension Totem.StateMachine {
         if again < retransmitAt { deadlines.holderProbe = again }
     }
 
+    /// Ends a hold (the hold time ran out, a member asked with token-hold-cancel, or this node has a message): the
+    /// held token is used here first when this node has messages queued, then passed on.
     mutating func releaseHeldToken(now: MonotonicInstant, out: inout Totem.Output) {
         guard var t = heldToken else { return }
         heldToken = nil
         deadlines.tokenHold = nil
-        if successor(in: members) == nodeID {
-            // The singleton ring's token "arrives" again.
+        let alone = successor(in: members) == nodeID
+        if alone || !sendQueue.isEmpty {
+            // The token "arrives" again: on a singleton ring, and when the holder has messages of its own to send,
+            // which it may broadcast with the token it holds; passing it on first would make them wait a whole
+            // rotation (the light-load latency of a representative that sends). Not a new visit for safe delivery
+            // (`again`) unless this node is the whole ring.
             t.tokenSeq &+= 1
-            processToken(t, now: now, out: &out)
+            processToken(t, again: !alone, now: now, out: &out)
             return
         }
         t.tokenSeq &+= 1

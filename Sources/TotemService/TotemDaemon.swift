@@ -256,6 +256,7 @@ public final class TotemDaemon {
             ("packets_wrong_sender", t.wrongSender + impersonations), ("packets_replayed", t.replayed),
             ("send_calls", t.sendCalls), ("receive_calls", t.receiveCalls),
             ("segmented_sends", t.segmentedSends), ("segmentation_refused", t.segmentationRefused),
+            ("coalesced_reads", t.coalescedReads),
             ("queued_messages", core.queuedMessages),
         ].map { ($0.0, UInt64($0.1)) }
         let now = EventLoop.now()

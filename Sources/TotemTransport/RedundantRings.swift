@@ -123,6 +123,7 @@ public final class RedundantRings {
             sum.receiveCalls += c.receiveCalls
             sum.segmentedSends += c.segmentedSends
             sum.segmentationRefused += c.segmentationRefused
+            sum.coalescedReads += c.coalescedReads
         }
         total.replayed = replayed
         return total

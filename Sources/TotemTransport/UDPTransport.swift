@@ -44,6 +44,8 @@ public final class UDPTransport {
         /// Segmented sends the kernel or the device refused (each went again as single datagrams); the first turns
         /// segmentation off for this socket, the others were already planned in the same batch.
         public var segmentationRefused = 0
+        /// Reads that held several datagrams, a run the kernel kept together (UDP_GRO: a peer's segmented send).
+        public var coalescedReads = 0
     }
 
     public let local: SocketAddress
@@ -67,10 +69,18 @@ public final class UDPTransport {
     private var buffer = [UInt8](repeating: 0, count: UDPTransport.receiveSlotBytes * UDPTransport.receiveBatchMax)
     private var receivedFrom = [sockaddr_in](repeating: sockaddr_in(), count: UDPTransport.receiveBatchMax)
     private var receivedLength = [Int](repeating: 0, count: UDPTransport.receiveBatchMax)
-    /// Datagrams read with one system call.
+    /// Each read's datagram size when it holds a coalesced run, or 0 (`cluster_coalesced_segment_size`).
+    private var receivedSegment = [Int](repeating: 0, count: UDPTransport.receiveBatchMax)
+    /// One control buffer per receive slot, for the UDP_GRO message that marks a coalesced run.
+    private var receiveControl = [UInt8](repeating: 0, count: UDPTransport.receiveControlBytes * UDPTransport.receiveBatchMax)
+    private static let receiveControlBytes = (Int(cluster_coalesced_control_bytes()) + 7) & ~7
+    /// Reads (datagrams, or coalesced runs of them) per system call.
     public static let receiveBatchMax = 32
-    /// System calls of `receiveBatchMax` datagrams read per wake-up before the loop gets its turn back.
+    /// System calls of `receiveBatchMax` reads per wake-up before the loop gets its turn back.
     public static let receiveCallsPerWakeupMax = 8
+    /// Datagrams handled per wake-up, also a bound: as many as `receiveCallsPerWakeupMax` full calls of single
+    /// datagrams bring; a call with coalesced runs may take it past, by that call's reads.
+    public static let receiveDatagramsPerWakeupMax = receiveBatchMax * receiveCallsPerWakeupMax
     /// One receive slot: the largest UDP payload over IPv4 (65,507 bytes) fits.
     static let receiveSlotBytes = 65_536
     /// Called with each authentic datagram's sender (by address, and the header agrees) and content.
@@ -106,6 +116,7 @@ public final class UDPTransport {
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_IP), IP_RECVERR, &on, socklen_t(MemoryLayout<Int32>.size))
         segmentation = cluster_segmentation_supported(fd) == 1
+        _ = cluster_enable_coalescing(fd)
         if case .multicast(let group) = mode {
             mcastFD = try makeSocket(bindTo: SocketAddress(address: group.address, port: group.port))
             var mreq = ip_mreq()
@@ -114,6 +125,7 @@ public final class UDPTransport {
             guard setsockopt(mcastFD, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &mreq, socklen_t(MemoryLayout<ip_mreq>.size)) == 0 else {
                 throw .system("join multicast group \(group.ip) on \(local.ip)", errno)
             }
+            _ = cluster_enable_coalescing(mcastFD)
             var iface = in_addr(s_addr: local.address)
             setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &iface, socklen_t(MemoryLayout<in_addr>.size))
             var loop: UInt8 = 1
@@ -286,15 +298,16 @@ public final class UDPTransport {
     // MARK: - Receiving
 
     /// Reads what is waiting on `descriptor` (after the loop reports it readable or in error), up to
-    /// `receiveBatchMax` datagrams per system call (recvmmsg) and `receiveCallsPerWakeupMax` calls: a flood of
-    /// frames cannot keep the loop from its timers and other descriptors (it is level-triggered and comes back).
+    /// `receiveBatchMax` reads per system call (recvmmsg), each a datagram or a run of them the kernel kept together
+    /// (UDP_GRO, cut here into its datagrams), and about `receiveDatagramsPerWakeupMax` datagrams: a flood of frames
+    /// cannot keep the loop from its timers and other descriptors (it is level-triggered and comes back).
     /// `errorPending`: the loop reported POLLERR, which the kernel sets while the socket's error queue (its ICMP
     /// reports) is not empty; only then is the queue read (before, every wake-up paid a failing `recvmsg` and two
     /// buffers for it). A caller that cannot tell passes true.
     public func readable(_ descriptor: Int32, errorPending: Bool = true) {
         if descriptor == fd && errorPending { drainErrorQueue() }
-        var calls = 0
-        while calls < Self.receiveCallsPerWakeupMax {
+        var calls = 0, datagrams = 0
+        while calls < Self.receiveCallsPerWakeupMax && datagrams < Self.receiveDatagramsPerWakeupMax {
             calls += 1
             let n = receiveBatch(descriptor)
             counters.receiveCalls += 1
@@ -307,28 +320,46 @@ public final class UDPTransport {
                 return
             }
             for i in 0..<n {
-                let start = i * Self.receiveSlotBytes
-                handle(buffer[start..<(start + receivedLength[i])], from: receivedFrom[i])
+                let start = i * Self.receiveSlotBytes, end = start + receivedLength[i]
+                let segment = receivedSegment[i]
+                guard segment > 0 && end - start > segment else {
+                    datagrams += 1
+                    handle(buffer[start..<end], from: receivedFrom[i])
+                    continue
+                }
+                counters.coalescedReads += 1
+                for at in stride(from: start, to: end, by: segment) {
+                    datagrams += 1
+                    handle(buffer[at..<min(at + segment, end)], from: receivedFrom[i])
+                }
             }
             if n < Self.receiveBatchMax { return }
         }
     }
 
-    /// One recvmmsg into `buffer`, `receivedFrom` and `receivedLength`; returns the count, or -1 and errno.
+    /// One recvmmsg into `buffer`, `receivedFrom`, `receivedLength` and `receivedSegment`; returns the count, or -1
+    /// and errno.
     private func receiveBatch(_ descriptor: Int32) -> Int {
         let count = Self.receiveBatchMax
-        let slot = Self.receiveSlotBytes
+        let slot = Self.receiveSlotBytes, controlSlot = Self.receiveControlBytes
         return buffer.withUnsafeMutableBytes { raw in
-            receivedFrom.withUnsafeMutableBufferPointer { from in
-                withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { iov in
-                    withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: count) { h in
-                        for j in 0..<count {
-                            iov[j] = iovec(iov_base: raw.baseAddress! + j * slot, iov_len: slot)
-                            h[j] = Self.header(address: from.baseAddress! + j, iov: iov.baseAddress! + j)
+            receiveControl.withUnsafeMutableBytes { control in
+                receivedFrom.withUnsafeMutableBufferPointer { from in
+                    withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { iov in
+                        withUnsafeTemporaryAllocation(of: cluster_mmsghdr.self, capacity: count) { h in
+                            for j in 0..<count {
+                                iov[j] = iovec(iov_base: raw.baseAddress! + j * slot, iov_len: slot)
+                                h[j] = Self.header(address: from.baseAddress! + j, iov: iov.baseAddress! + j)
+                                h[j].msg_hdr.msg_control = control.baseAddress! + j * controlSlot
+                                h[j].msg_hdr.msg_controllen = controlSlot
+                            }
+                            let n = Int(cluster_recvmmsg(descriptor, h.baseAddress!, UInt32(count), Int32(MSG_DONTWAIT)))
+                            for j in 0..<max(n, 0) {
+                                receivedLength[j] = Int(h[j].msg_len)
+                                receivedSegment[j] = Int(cluster_coalesced_segment_size(&h[j].msg_hdr))
+                            }
+                            return n
                         }
-                        let n = Int(cluster_recvmmsg(descriptor, h.baseAddress!, UInt32(count), Int32(MSG_DONTWAIT)))
-                        for j in 0..<max(n, 0) { receivedLength[j] = Int(h[j].msg_len) }
-                        return n
                     }
                 }
             }

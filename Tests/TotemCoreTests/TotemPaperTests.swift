@@ -175,28 +175,31 @@ struct TotemPaperTests {
     @Test("a payload refused by the byte limit of a not-full queue still announces pressure, then its release")
     func backPressureByBytes() {
         var net = Self.twoNodesQueueing(bytes: 1000)
-        // 300-byte payloads: three fit (900 bytes); the fourth would overflow 1000 while the queue is not "full".
-        for _ in 0..<4 { net.handle(0, .submit(channel: 1, payload: [UInt8](repeating: 7, count: 300), guarantee: .agreed)) }
-        #expect(net.submitted[0] == [.accepted, .accepted, .accepted, .tryAgain])
-        #expect(net.pressure[0] == [true])
+        // Node 2 submits: the representative holds the idle token, so the queue waits for it (a holder would send
+        // at once). 300-byte payloads: three fit (900 bytes); the fourth would overflow 1000 while the queue is not
+        // "full".
+        for _ in 0..<4 { net.handle(1, .submit(channel: 1, payload: [UInt8](repeating: 7, count: 300), guarantee: .agreed)) }
+        #expect(net.submitted[1] == [.accepted, .accepted, .accepted, .tryAgain])
+        #expect(net.pressure[1] == [true])
         net.run(for: .seconds(1))
-        #expect(net.pressure[0] == [true, false], "the queue drained but the release was never announced")
-        #expect(net.deliveries(1).count == 3)
+        #expect(net.pressure[1] == [true, false], "the queue drained but the release was never announced")
+        #expect(net.deliveries(0).count == 3)
     }
 
     @Test("an empty send queue takes a message larger than its byte limit, which is delivered; the next waits for it")
     func emptyQueueTakesLargeMessage() {
         var net = Self.twoNodesQueueing(bytes: 1000)
-        // 4,000 bytes: four times the limit. Refused, it could never be sent: the queue never has more room.
-        net.handle(0, .submit(channel: 1, payload: [UInt8](repeating: 9, count: 4000), guarantee: .agreed))
-        net.handle(0, .submit(channel: 1, payload: [1], guarantee: .agreed))
-        #expect(net.submitted[0] == [.accepted, .tryAgain])
+        // 4,000 bytes: four times the limit. Refused, it could never be sent: the queue never has more room. Node 2
+        // submits, without the token (above).
+        net.handle(1, .submit(channel: 1, payload: [UInt8](repeating: 9, count: 4000), guarantee: .agreed))
+        net.handle(1, .submit(channel: 1, payload: [1], guarantee: .agreed))
+        #expect(net.submitted[1] == [.accepted, .tryAgain])
         net.run(for: .seconds(1))
-        #expect(net.pressure[0] == [true, false])
-        #expect(net.deliveries(1).map(\.payload.count) == [4000])
-        net.handle(0, .submit(channel: 1, payload: [1], guarantee: .agreed))
+        #expect(net.pressure[1] == [true, false])
+        #expect(net.deliveries(0).map(\.payload.count) == [4000])
+        net.handle(1, .submit(channel: 1, payload: [1], guarantee: .agreed))
         net.run(for: .seconds(1))
-        #expect(net.deliveries(1).map(\.payload.count) == [4000, 1])
+        #expect(net.deliveries(0).map(\.payload.count) == [4000, 1])
     }
 
     @Test("backlog counts frames: a node with a few large messages gets its share while two others flood large messages")

@@ -74,8 +74,9 @@ struct UDPBatchTests {
         #expect(t.received[1] == frames + [token], "node 2: every frame in order, then the token")
         #expect(t.received[2] == frames, "node 3: the frames only")
         #expect(t.senders[1].allSatisfy { $0 == NodeID(1) })
-        // 41 datagrams in slots of 32: two recvmmsg calls read them (then one that finds nothing, per pump).
         #expect(t.nodes[1].counters.received == 41)
+        // The kernel kept each peer's run together (UDP_GRO): one read of 40 frames, cut here at the frame size.
+        #expect(t.nodes[1].counters.coalescedReads == 1 && t.nodes[2].counters.coalescedReads == 1)
     }
 
     @Test("one datagram the kernel refuses (too long for UDP) is lost alone; those after it still go", arguments: [false, true])
@@ -100,7 +101,8 @@ struct UDPBatchTests {
         t.pump()
         for k in 1...2 {
             let fromOne = zip(t.received[k], t.senders[k]).filter { $0.1 == NodeID(1) }.map(\.0)
-            #expect(fromOne == frames, "node \(k + 1)")
+            #expect(fromOne == frames, "node \(k + 1): the run cut at the frame size, the short last frame whole")
+            #expect(t.nodes[k].counters.coalescedReads == 1, "node \(k + 1)")
         }
     }
 
@@ -146,12 +148,33 @@ struct UDPBatchTests {
         let t = try Trio(sealed: false)
         let bite = UDPTransport.receiveBatchMax * UDPTransport.receiveCallsPerWakeupMax
         let frames = (0..<(bite + 50)).map { frame($0, bytes: 100) }
-        t.nodes[0].send(batch: t.seal(0, frames, sealed: false).map { (packet: $0, destination: .node(NodeID(2))) })
+        // Sent one by one: single datagrams, which the kernel does not put together on loopback.
+        for p in t.seal(0, frames, sealed: false) { t.nodes[0].send(packet: p, to: .node(NodeID(2))) }
         usleep(20_000)
         let fd = t.nodes[1].descriptors[0]
         t.nodes[1].readable(fd)
         #expect(t.received[1].count == bite)
         #expect(t.nodes[1].counters.receiveCalls == UDPTransport.receiveCallsPerWakeupMax)
+        t.nodes[1].readable(fd)
+        #expect(t.received[1] == frames, "the rest at the next wake-up, in order")
+    }
+
+    @Test("a flood of coalesced runs is bounded by datagrams, not reads: one call of them is a wake-up's bite")
+    func boundedCoalescedReadPerWakeup() throws {
+        let t = try Trio(sealed: false)
+        let runs = UDPTransport.receiveBatchMax + 8, perRun = 64
+        var frames: [[UInt8]] = []
+        for r in 0..<runs {
+            let run = (0..<perRun).map { frame(r * perRun + $0, bytes: 100) }
+            frames += run
+            t.nodes[0].send(batch: t.seal(0, run, sealed: false).map { (packet: $0, destination: .node(NodeID(2))) })
+        }
+        usleep(20_000)
+        let fd = t.nodes[1].descriptors[0]
+        t.nodes[1].readable(fd)
+        #expect(t.nodes[1].counters.receiveCalls == 1, "one call of \(UDPTransport.receiveBatchMax) runs is past the bound")
+        #expect(t.received[1].count == UDPTransport.receiveBatchMax * perRun)
+        #expect(t.nodes[1].counters.coalescedReads == UDPTransport.receiveBatchMax)
         t.nodes[1].readable(fd)
         #expect(t.received[1] == frames, "the rest at the next wake-up, in order")
     }

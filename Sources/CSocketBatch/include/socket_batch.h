@@ -27,3 +27,15 @@ void cluster_set_segment_size(struct msghdr *message, void *control, uint16_t si
 
 /// Whether this kernel segments UDP (setsockopt UDP_SEGMENT is known): 1, or 0.
 int cluster_segmentation_supported(int fd);
+
+/// Lets the kernel hand this socket a run of equal-sized datagrams from one sender as one read (UDP_GRO, Linux's
+/// receive-side coalescing: a segmented send arrives as it was sent, without being cut up below the socket): 1 if
+/// the kernel knows it, or 0.
+int cluster_enable_coalescing(int fd);
+
+/// Bytes of control buffer a received message needs for `cluster_coalesced_segment_size` to find the segment size.
+unsigned long cluster_coalesced_control_bytes(void);
+
+/// The size of each datagram in a coalesced read (the last may be shorter), from its UDP_GRO control message; 0 when
+/// the read holds one datagram.
+int cluster_coalesced_segment_size(const struct msghdr *message);
