@@ -30,6 +30,9 @@ extension Totem {
         /// The idle token passed to the representative is not sent again before token_retransmit (a representative
         /// killed while holding it is noticed only then, or by the merge probe).
         public static let noHolderProbe = Mutations(rawValue: 1 << 7)
+        /// The representative's second use of the token it held (for a message of its own) counts as a token visit
+        /// for safe delivery, though no other member saw the token in between (breaks safe delivery).
+        public static let heldTokenReuseIsAVisit = Mutations(rawValue: 1 << 8)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -41,6 +44,7 @@ extension Totem {
             ("old-ring message accepted in recovery", .oldRingMessageAcceptedInRecovery),
             ("high-delivered rule ignored", .highDeliveredRuleIgnored),
             ("no holder probe", .noHolderProbe),
+            ("held token reuse counts as a visit", .heldTokenReuseIsAVisit),
         ]
 
         public var description: String {

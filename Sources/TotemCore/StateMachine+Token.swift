@@ -302,7 +302,7 @@ extension Totem.StateMachine {
             // rotation (the light-load latency of a representative that sends). Not a new visit for safe delivery
             // (`again`) unless this node is the whole ring.
             t.tokenSeq &+= 1
-            processToken(t, again: !alone, now: now, out: &out)
+            processToken(t, again: !alone && !settings.mutations.contains(.heldTokenReuseIsAVisit), now: now, out: &out)
             return
         }
         t.tokenSeq &+= 1
