@@ -44,7 +44,7 @@ public final class GroupClient: @unchecked Sendable {
     public func leave(_ group: String) throws(ClusterError) { _ = try call(.leave(group: group)) }
 
     /// Multicasts to `group` in agreed order. Throws `.tryAgain` while the ring is saturated, and while groupd has not
-    /// yet read 192 of this connection's requests or 128 KiB of them (`SendAhead.groupClient`): wait, then send again.
+    /// yet read 192 of this connection's requests or 64 KiB of them (`SendAhead.groupClient`): wait, then send again.
     public func multicast(_ group: String, _ payload: [UInt8]) throws(ClusterError) {
         let r = GroupIPC.Request.mcast(group: group, payload: payload)
         do { try ipc.send(messageID: r.messageID, body: r.body) } catch { throw .from(error) }

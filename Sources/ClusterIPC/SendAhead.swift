@@ -24,12 +24,13 @@ public struct SendAhead: Sendable, Equatable {
     /// This bound with at most `requests` requests (at least one).
     public func capped(requests cap: Int) -> SendAhead { SendAhead(requests: max(1, min(requests, cap)), bytes: bytes) }
 
-    /// CPG clients (`GroupClient`): 192 requests or 128 KiB, inside the socket's room for notifications (about 277 on
-    /// Linux's default buffer; `IPCClient` caps the count at three quarters of it) and an eighth of the request ring.
+    /// CPG clients (`GroupClient`): 192 requests or 64 KiB, inside the socket's room for notifications (about 277 on
+    /// Linux's default buffer; `IPCClient` caps the count at three quarters of it) and a sixteenth of the request ring.
     /// Measured at 64 B × 1 on loopback: 64 requests gave 10–30 % fewer messages per second than 192 (groupd read
     /// fewer requests per wake-up); 128 KiB against 256 or 384 KiB at 16 KiB × 5: throughput within the noise, p99
-    /// lower.
-    public static let groupClient = SendAhead(requests: 192, bytes: 128 << 10)
+    /// lower; 64 KiB with the smaller marks of groupd and totemd (issue 14, cpg-compare): the median latency with all
+    /// five nodes sending 1 KiB about halved, throughput within the noise.
+    public static let groupClient = SendAhead(requests: 192, bytes: 64 << 10)
 }
 
 /// The sizes of the latest requests a client sent, oldest first, and whether the next one may go given how many of

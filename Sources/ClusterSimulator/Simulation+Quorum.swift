@@ -13,6 +13,8 @@ enum StackEvent {
     /// An upper daemon's multicast reaching its node's totem (`TotemChannel.multicast`): handled after the totem
     /// output being carried out, as totemd's loop reads it after delivering what it was delivering.
     case submit(node: Int, incarnation: Int, channel: UInt16, bytes: [UInt8])
+    /// `TotemChannel`'s retry of multicasts the totem core refused ("try again").
+    case retrySubmit(node: Int, incarnation: Int)
 }
 
 /// The quorum disk, fencing and administrator of a stack run.
@@ -144,10 +146,29 @@ extension Simulation {
     }
 
     private func submitted(_ n: SimNode, incarnation: Int, channel: UInt16, _ bytes: [UInt8]) {
-        guard n.incarnation == incarnation, var m = n.machine else { return }
-        let out = m.handle(.submit(channel: channel, payload: bytes, guarantee: .agreed), at: localTime(n))
-        n.machine = m
-        carryOut(n, out)
+        guard n.incarnation == incarnation, n.machine != nil else { return }
+        n.upperOutbox.append((channel, bytes))
+        submitHeld(n)
+    }
+
+    /// Offers the held multicasts to the totem core in order, as `TotemChannel.flush` does: one refused with "try
+    /// again" stays at the head (with everything behind it) and is offered again 2 ms later; one refused for good
+    /// (not running, too large) is dropped, as the daemon's channel fails then.
+    private func submitHeld(_ n: SimNode) {
+        while let (channel, bytes) = n.upperOutbox.first, var m = n.machine {
+            let out = m.handle(.submit(channel: channel, payload: bytes, guarantee: .agreed), at: localTime(n))
+            n.machine = m
+            carryOut(n, out)
+            if out.submitted == .tryAgain {
+                stackState.coverage[.upperRetries] += 1
+                if !n.upperRetryScheduled {
+                    n.upperRetryScheduled = true
+                    queue.push(.stack(.retrySubmit(node: n.index, incarnation: n.incarnation)), at: now + .milliseconds(2))
+                }
+                return
+            }
+            n.upperOutbox.removeFirst()
+        }
     }
 
     static func configBytes(_ version: UInt64) -> [UInt8] {
@@ -368,6 +389,11 @@ extension Simulation {
         case .adminTick: adminTick()
         case .submit(let node, let incarnation, let channel, let bytes):
             submitted(nodes[node], incarnation: incarnation, channel: channel, bytes)
+        case .retrySubmit(let node, let incarnation):
+            let n = nodes[node]
+            guard n.incarnation == incarnation else { return }
+            n.upperRetryScheduled = false
+            submitHeld(n)
         }
     }
 }

@@ -96,6 +96,10 @@ public final class Simulation {
         var nextHandle: UInt64 = 1
         /// When the node's upper cores' earliest deadline is queued for.
         var upperScheduled: MonotonicInstant?
+        /// Upper cores' multicasts the totem core refused ("try again") and those behind them, in order, as
+        /// `TotemChannel` holds them; retried every 2 ms.
+        var upperOutbox: [(channel: UInt16, bytes: [UInt8])] = []
+        var upperRetryScheduled = false
 
         var persisted: UInt64 = 0
         var generation: UInt64 = 0
@@ -412,6 +416,8 @@ public final class Simulation {
                 queue.push(.startGroups(node: n.index, incarnation: n.incarnation + 1), at: now + .milliseconds(Int64(groupRandom.next() % 1500)))
             }
         }
+        n.upperOutbox = []
+        n.upperRetryScheduled = false
         n.incarnation += 1
         handle(n, .start)
         fencingStarted(n)

@@ -21,6 +21,7 @@ public struct StackCoverage: Sendable, Hashable, CustomStringConvertible {
         case configInstalls = "configurations installed"
         case lastManStandingExpiries = "last_man_standing windows expired"
         case disallowedSeen = "Disallowed sightings"
+        case upperRetries = "upper multicasts refused and retried"
     }
 
     private var counts = [Int](repeating: 0, count: Figure.allCases.count)

@@ -30,10 +30,11 @@ public final class GroupDaemon: IPCServiceHandler {
     private var stopAnnounced = false
     /// Messages waiting for totemd before clients are told to back off.
     static let totemBacklogMax = 256
-    /// Bytes waiting for totemd before clients are told to back off: about one rotation's worth of this node's share
-    /// of the ring (60 frames of 1,500 bytes), so that a saturated ring's senders wait in their own `send`, not in
-    /// groupd's queue (256 messages of 16 KiB were 4 MiB here, a quarter of a second of the whole ring's traffic).
-    static let totemBacklogBytesMax = 128 << 10
+    /// Bytes waiting for totemd before clients are told to back off: under one visit's worth of frames (60 of 1,500
+    /// bytes), so that a saturated ring's senders wait in their own `send`, not in groupd's queue (256 messages of
+    /// 16 KiB were 4 MiB here, a quarter of a second of the whole ring's traffic; 128 KiB doubled the median latency
+    /// with five 1 KiB senders against 64 KiB, for no more throughput).
+    static let totemBacklogBytesMax = 64 << 10
     private var sampler: QueueSampler?
 
     public init(runner: DaemonRunner) { self.runner = runner }

@@ -29,7 +29,8 @@ extension Totem {
         public var framePayloadBytesMax: Int
         /// The sequence number a new ring starts at (the first message is this + 1). Tests start near the wrap.
         public var initialSequence: UInt32
-        /// How many unsent application messages and bytes a node queues before refusing more (back-pressure).
+        /// How many unsent application messages and bytes a node queues before refusing more (back-pressure); the
+        /// bytes by default two visits' worth of full frames.
         public var sendQueueCountMax: Int
         public var sendQueueBytesMax: Int
         /// How long a peer reported unreachable (ICMP port unreachable) must stay silent before it is acted on: first
@@ -50,6 +51,8 @@ extension Totem {
         /// Bytes of a datagram outside the frame payload: the mcast header (at most 64) and the transport's
         /// authentication header and tag.
         public static let datagramOverheadBytes = 160
+        /// The least `sendQueueBytesMax` derived from the window (a small max_messages still queues batches).
+        public static let sendQueueBytesMin = 64 << 10
         /// Frames in flight per token rotation, and sent per token visit, when `<totem>` does not say (corosync: 50, 17).
         public static let defaultWindowSize = 120
         public static let defaultMaxMessages = 60
@@ -89,12 +92,14 @@ extension Totem {
             self.maxMessages = max(min(maxMessages, windowSize), 1)
             self.framePayloadBytesMax = max(netmtu - Self.datagramOverheadBytes, 256)
             self.initialSequence = initialSequence
-            // Small enough that a saturated ring's queueing delay stays in the tens of milliseconds: 256 KiB is
-            // about three visits' worth of frames at MTU 1500 (max_messages 60), enough to keep this node's share
-            // of the ring busy, while 1 MiB per node queued a quarter of a second of a saturated ring's traffic at
-            // 16 KiB (issue 14). A message larger than this is still taken when the queue is empty.
-            self.sendQueueCountMax = 512
-            self.sendQueueBytesMax = 256 << 10
+            // Two visits' worth of frames (max_messages full frames, 157 KiB at MTU 1500 and max_messages 60), at
+            // least 64 KiB: back-pressure is released at half, so one full visit is still queued when the token comes.
+            // More only queues: a saturated ring's queueing delay is this node's whole pipeline (client, groupd,
+            // totemd, this queue) over its share of the ring, and with all five nodes of a ring sending 1 KiB
+            // messages 256 KiB here and 128 KiB in each stage before it were 100 ms at the median (issue 14). Sized
+            // from the frame, a jumbo-frame ring still fills its visits. A larger message is still taken alone.
+            self.sendQueueCountMax = 256
+            self.sendQueueBytesMax = max(2 * self.maxMessages * self.framePayloadBytesMax, Self.sendQueueBytesMin)
             self.unreachableConfirm = max(self.join, .milliseconds(20))
         }
 

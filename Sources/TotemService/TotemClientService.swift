@@ -20,8 +20,8 @@ final class TotemClientService: IPCServiceHandler {
     /// Messages (and bytes) waiting here before IPC flow control engages. Small, so that a saturated ring's
     /// queueing delay stays low; the core's own queue is small for the same reason.
     static let pendingCountMax = 256
-    /// A batch from groupd is at most 128 KiB (`TotemIPC.batchBytesMax`) and is taken whole, so this holds about one.
-    static let pendingBytesMax = 128 << 10
+    /// A batch from groupd (at most 128 KiB, `TotemIPC.batchBytesMax`) is taken whole, so this holds one at most.
+    static let pendingBytesMax = 64 << 10
     private(set) var pendingBytes = 0
     /// Multicasts waiting here for the core.
     var pendingCount: Int { pending.count - pendingHead }

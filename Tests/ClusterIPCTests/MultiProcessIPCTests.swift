@@ -240,7 +240,7 @@ struct MultiProcessIPCTests {
         #expect((r["refused"] ?? 0) > 0 && r["refused"] == r["heldBack"], "\(r)")
     }
 
-    @Test("the send-ahead bound counts bytes: 16 KiB requests are refused after 128 KiB, and all arrive once, in order")
+    @Test("the send-ahead bound counts bytes: 16 KiB requests are refused after 64 KiB, and all arrive once, in order")
     func sendAheadBoundedByBytes() throws {
         let r = try aheadOfAStalledServer(count: 300, size: 16384)
         #expect(r["oneways"] == 300 && r["misordered"] == 0, "\(r)")

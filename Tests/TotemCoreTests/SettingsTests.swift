@@ -3,7 +3,7 @@ import ClusterConfigModel
 import Testing
 @testable import TotemCore
 
-/// The settings totemd derives from `<totem>`: token scaling and the idle hold.
+/// The settings totemd derives from `<totem>`: token scaling, the idle hold and the send queue's size.
 @Suite struct SettingsTests {
     @Test("token_coefficient scales the token for three or more nodes")
     func tokenScaled() {
@@ -34,5 +34,33 @@ import Testing
         let s = Totem.Settings(config: short, nodeCount: 2)
         #expect(s.hold == Totem.Settings(token: .milliseconds(100)).hold)
         #expect(s.hold < Totem.Settings.idleHoldMax)
+    }
+
+    @Test("the send queue holds two visits of full frames (at least 64 KiB), at any MTU and max_messages")
+    func sendQueueFromWindow() {
+        let plain = Totem.Settings(config: TotemConfig(), nodeCount: 3)
+        #expect(plain.sendQueueBytesMax == 2 * 60 * (1500 - Totem.Settings.datagramOverheadBytes))
+        var jumbo = TotemConfig()
+        jumbo.netmtu = 9000
+        #expect(Totem.Settings(config: jumbo, nodeCount: 3).sendQueueBytesMax == 2 * 60 * (9000 - Totem.Settings.datagramOverheadBytes))
+        var small = TotemConfig()
+        small.maxMessages = 17
+        #expect(Totem.Settings(config: small, nodeCount: 3).sendQueueBytesMax == Totem.Settings.sendQueueBytesMin)
+    }
+
+    @Test("on a jumbo-frame ring a node queues two visits of full frames before it pushes back")
+    func jumboVisitQueued() {
+        var net = Lockstep(count: 2, settings: Totem.Settings(token: .milliseconds(400), netmtu: 9000))
+        net.startAll()
+        net.run(for: .seconds(3))
+        #expect(net.isOneRing([0, 1]))
+        // Node 2 does not hold the token: nothing it submits leaves before the network runs again.
+        let frame = [UInt8](repeating: 7, count: 8_000)
+        while net.submitted[1].last != .tryAgain && net.submitted[1].count < 1_000 {
+            net.handle(1, .submit(channel: 1, payload: frame, guarantee: .agreed))
+        }
+        let accepted = net.submitted[1].filter { $0 == .accepted }.count
+        #expect(accepted >= 2 * Totem.Settings.defaultMaxMessages, "\(accepted) messages of 8,000 bytes queued")
+        #expect(net.submitted[1].last == .tryAgain)
     }
 }
