@@ -249,6 +249,9 @@ public enum TotemIPC {
         /// `position`: the message's place in its ring's agreed stream, the same on every node that delivers it (see
         /// `Totem.Delivery.position`).
         case delivery(channel: UInt16, sender: NodeID, safe: Bool, payload: [UInt8], position: UInt64)
+        /// totemd takes multicasts again: its flow control went off. Sent to the connections that have multicast and
+        /// opened a channel, so a sender told "try again" resends now instead of polling.
+        case sendReady
 
         /// The id of `.delivery`, for a sender that encodes one body for many clients.
         public static let deliveryMessageID: Int32 = 11
@@ -257,6 +260,7 @@ public enum TotemIPC {
             switch self {
             case .configuration: 10
             case .delivery: Self.deliveryMessageID
+            case .sendReady: 12
             }
         }
 
@@ -269,6 +273,7 @@ public enum TotemIPC {
                 w.write(safe)
                 w.write(position)
                 w.writeBlob(payload)
+            case .sendReady: break
             }
         }
 
@@ -280,6 +285,7 @@ public enum TotemIPC {
                 let safe = try r.readBool("safe"), position = try r.readUInt64("position")
                 self = .delivery(channel: channel, sender: sender, safe: safe,
                                  payload: try r.readBlob("payload", limit: TotemIPC.payloadBytesMax), position: position)
+            case 12: self = .sendReady
             default: throw .invalid(field: "event", reason: "unknown id \(id)")
             }
         }

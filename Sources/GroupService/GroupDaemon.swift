@@ -59,6 +59,7 @@ public final class GroupDaemon: IPCServiceHandler {
                 guard ch == ProcessGroup.channel else { return }
                 driver?.feed(.delivered(from: sender, bytes: payload, position: position))
                 logger.debug("delivery from node \(sender): \(Self.describe(payload)); syncing: \(core?.isSyncing ?? false)")
+            case .sendReady: break  // TotemChannel acts on it
             }
         }
         totem.onFailure = { [unowned self] error in

@@ -118,6 +118,7 @@ public final class QuorumDaemon {
             case .configuration(let c): driver.feed(.configuration(c))
             case .delivery(let ch, let sender, _, let payload, _):
                 if ch == Quorum.channel { driver.feed(.delivered(from: sender, bytes: payload)) }
+            case .sendReady: break  // TotemChannel acts on it
             }
         }
         channel.onFailure = { [unowned self] error in

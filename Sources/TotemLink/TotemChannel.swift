@@ -19,7 +19,7 @@ public final class TotemChannel {
     private var flushScheduled = false
     /// The batch at the head of the outbox, encoded, while totemd refuses it.
     private var heldBatch: TotemClient.EncodedBatch?
-    /// Configuration changes and deliveries, in totem's order.
+    /// Configuration changes and deliveries, in totem's order (`.sendReady` is the channel's own business).
     public var onEvent: (TotemIPC.Event) -> Void = { _ in }
     /// Called once connected, with this node's id and the current configuration if there is one.
     public var onConnected: (NodeID, TotemIPC.Configuration?) -> Void = { _, _ in }
@@ -67,7 +67,14 @@ public final class TotemChannel {
     private func readable() {
         guard let c = client else { return }
         do {
-            while let e = try c.nextEvent(timeoutMilliseconds: 0) { onEvent(e) }
+            while let e = try c.nextEvent(timeoutMilliseconds: 0) {
+                if case .sendReady = e {
+                    // totemd takes multicasts again: what waits goes now, not at the next retry.
+                    if backlog > 0 && !flushScheduled { flush() }
+                } else {
+                    onEvent(e)
+                }
+            }
         } catch {
             fail(error)
         }

@@ -17,6 +17,9 @@ final class TotemClientService: IPCServiceHandler {
     private var pendingHead = 0
     private var coreBlocked = false
     private var flowControlOn = false
+    /// Connections that have multicast: told `.sendReady` when flow control goes off, if they also read events (they
+    /// have opened a channel; one that only sends would let the events pile up unread).
+    private var senders: [UInt64: IPCConnection] = [:]
     /// Messages (and bytes) waiting here before IPC flow control engages. Small, so that a saturated ring's
     /// queueing delay stays low; the core's own queue is small for the same reason.
     static let pendingCountMax = 256
@@ -43,11 +46,13 @@ final class TotemClientService: IPCServiceHandler {
             c.respond(TotemIPC.Response.opened(nodeID: daemon.core.nodeID, configuration: daemon.currentConfiguration))
         case .multicast(let channel, let safe, let payload):
             guard accepting(from: c) else { return }
+            senders[c.id] = c
             pending.append((channel, safe ? .safe : .agreed, payload))
             pendingBytes += payload.count
             drain()
         case .multicastBatch(let list):
             guard accepting(from: c) else { return }
+            senders[c.id] = c
             for m in list {
                 pending.append((m.channel, m.safe ? .safe : .agreed, m.payload))
                 pendingBytes += m.payload.count
@@ -73,7 +78,10 @@ final class TotemClientService: IPCServiceHandler {
         return false
     }
 
-    func disconnected(_ c: IPCConnection) { subscribe(c, to: []) }
+    func disconnected(_ c: IPCConnection) {
+        subscribe(c, to: [])
+        senders[c.id] = nil
+    }
 
     private func subscribe(_ c: IPCConnection, to channels: Set<UInt16>) {
         for ch in subscriptions[c.id] ?? [] {
@@ -124,6 +132,10 @@ final class TotemClientService: IPCServiceHandler {
         if shouldBlock != flowControlOn {
             flowControlOn = shouldBlock
             daemon.clientServer.setFlowControl(blocked: shouldBlock)
+            if !shouldBlock {
+                // A sender refused meanwhile would otherwise find out only when it next tries (groupd: 2 ms later).
+                for c in senders.values where subscriptions[c.id] != nil { c.sendEvent(TotemIPC.Event.sendReady) }
+            }
         }
     }
 

@@ -105,6 +105,15 @@ struct MultiProcessIPCTests {
         #expect(try server.wait(timeout: .seconds(10)) == 0)
     }
 
+    @Test("sendReady round-trips with an empty body; a body where none belongs is not read as one")
+    func sendReadyCodec() throws {
+        let e = TotemIPC.Event.sendReady
+        #expect(e.messageID == 12 && e.body.isEmpty)
+        #expect(try TotemIPC.Event.decode(messageID: 12, body: []) == e)
+        #expect(throws: WireError.self) { try TotemIPC.Event.decode(messageID: 12, body: [0]) }
+        #expect(throws: WireError.self) { try TotemIPC.Event.decode(messageID: 13, body: []) }
+    }
+
     @Test("a batch of multicasts round-trips; an empty-count lie, too many or too many bytes are refused")
     func multicastBatchCodec() throws {
         let list = (0..<3).map { TotemIPC.Multicast(channel: UInt16($0), safe: $0 == 1, payload: [UInt8](repeating: UInt8($0), count: $0 * 10)) }

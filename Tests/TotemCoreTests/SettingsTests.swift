@@ -63,4 +63,17 @@ import Testing
         #expect(accepted >= 2 * Totem.Settings.defaultMaxMessages, "\(accepted) messages of 8,000 bytes queued")
         #expect(net.submitted[1].last == .tryAgain)
     }
+
+    @Test("small messages: the queue holds 512 of them before it pushes back (256 left a visit's frames mostly empty at 64 B)")
+    func smallMessagesQueued() {
+        var net = Lockstep(count: 2, settings: Totem.Settings(token: .milliseconds(400)))
+        net.startAll()
+        net.run(for: .seconds(3))
+        #expect(net.isOneRing([0, 1]))
+        let small = [UInt8](repeating: 7, count: 64)
+        while net.submitted[1].last != .tryAgain && net.submitted[1].count < 2_000 {
+            net.handle(1, .submit(channel: 1, payload: small, guarantee: .agreed))
+        }
+        #expect(net.submitted[1].filter { $0 == .accepted }.count == 512)
+    }
 }

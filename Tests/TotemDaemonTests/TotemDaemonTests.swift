@@ -65,6 +65,52 @@ struct TotemDaemonTests {
         }
     }
 
+    @Test("a sender told 'try again' hears when totemd takes multicasts again (sendReady); one that opened no channel is not told")
+    func sendReadyAfterFlowControl() throws {
+        let cluster = try LocalCluster(nodes: 2)
+        try cluster.startAll()
+        try cluster.waitForRing([1, 2])
+        let sender = try TotemClient(instance: cluster.instance(1))
+        _ = try sender.open(channels: [100])
+        let sendOnly = try TotemClient(instance: cluster.instance(1))
+        let payload = [UInt8](repeating: 0x5A, count: 16_384)
+        try sendOnly.multicast(channel: 100, payload: payload)
+        // Flood until totemd pushes back (its core queue and intake are a few hundred KiB).
+        var refused = false
+        for _ in 0..<10_000 {
+            do { try sender.multicast(channel: 100, payload: payload) } catch {
+                guard error == .tryAgain else { throw error }
+                refused = true
+                break
+            }
+        }
+        #expect(refused, "totemd never pushed back\n\(cluster.logs(lines: 10))")
+        // Requests already in libqb's ring when flow control went on are read after it goes off and may turn it on
+        // again: each refusal waits for the next sendReady, and a send after one of them goes through.
+        var readies = 0
+        var sent = false
+        var delivered = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !sent && ContinuousClock.now < deadline {
+            guard let e = try sender.nextEvent(timeoutMilliseconds: 20) else { continue }
+            switch e {
+            case .sendReady:
+                readies += 1
+                do {
+                    try sender.multicast(channel: 100, payload: payload)
+                    sent = true
+                } catch {
+                    guard error == .tryAgain else { throw error }
+                }
+            case .delivery: delivered += 1
+            case .configuration: break
+            }
+        }
+        #expect(readies >= 1 && sent, "\(readies) sendReady events, sent \(sent), after \(delivered) deliveries\n\(cluster.logs(lines: 10))")
+        // The client that only sends opened no channel: it must not be sent events it never reads.
+        #expect(try sendOnly.nextEvent(timeoutMilliseconds: 200) == nil)
+    }
+
     @Test("multicast transport (the cman default): 3 nodes agree on the order")
     func multicastTransport() throws {
         let cluster = try LocalCluster(nodes: 3, multicast: true)
