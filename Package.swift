@@ -43,6 +43,7 @@ let package = Package(
         .systemLibrary(name: "CQB", pkgConfig: "libqb", providers: [.apt(["libqb-dev"])]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Pure modules (no Foundation, no C, no I/O)
         .target(name: "ClusterTypes", swiftSettings: optimizedWhenAsked),
@@ -62,7 +63,7 @@ let package = Package(
 
         // MARK: Effect modules
         .target(name: "CSocketBatch"),
-        .target(name: "TotemTransport", dependencies: ["CSocketBatch", "ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "TotemTransport", dependencies: ["CLibcrypto", "CSocketBatch", "ClusterTypes", "ClusterSystem", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimized + [exclusivityUnchecked]),
         .target(name: "FenceAgents", dependencies: ["FenceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
@@ -223,7 +224,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "StackMutationTests", dependencies: ["ClusterSimulator", "SimulationTestSupport", "QuorumCore", "GroupCore"],
                     swiftSettings: strict),
-        .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes"], swiftSettings: strict),
+        .testTarget(name: "TotemTransportTests", dependencies: ["TotemTransport", "ClusterSystem", "ClusterTypes",
+                                                           .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "TotemCoreTests", dependencies: ["TotemCore", "ClusterTypes", "ClusterWire", "ClusterConfigModel"], swiftSettings: strict),
         .testTarget(name: "QuorumCoreTests", dependencies: ["QuorumCore", "ClusterTypes"], swiftSettings: strict),
         .testTarget(name: "ResourceAgentsTests", dependencies: ["ResourceAgents", "ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterTypes",

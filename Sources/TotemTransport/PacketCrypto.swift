@@ -12,7 +12,8 @@ import Foundation
 /// a counter that starts at zero. A (key, nonce) pair therefore never repeats, across restarts too, without
 /// anything stored on disk. A packet that fails authentication is dropped and counted, never parsed.
 ///
-/// One instance serves all of a node's rings, on the daemon's loop (it caches the keys of peers' sessions).
+/// One instance serves all of a node's rings, on the daemon's loop. It keeps an `AESGCM` context for its own session
+/// and for the latest few sessions of each peer that authenticated, so a packet costs no key setup.
 public final class PacketCrypto: @unchecked Sendable {  // one owner: the daemon's event loop
     public enum Mode: Sendable { case encrypted, clear }
 
@@ -31,16 +32,16 @@ public final class PacketCrypto: @unchecked Sendable {  // one owner: the daemon
     private let clusterID: UInt16
     let nodeID: NodeID
     let session: UInt64
-    private let sealingKey: SymmetricKey?
+    private let sealer: AESGCM?
     private var counter: UInt64 = 0
-    /// Keys of the sessions peers have authenticated with, per node (the latest few).
-    private var peerKeys: [NodeID: [(session: UInt64, key: SymmetricKey)]] = [:]
+    /// Openers for the sessions peers have authenticated with, per node (the latest few).
+    private var peerOpeners: [NodeID: [(session: UInt64, opener: AESGCM)]] = [:]
 
     static let clearMarker: UInt8 = 0xC0
     static let sealedMarker: UInt8 = 0xC2
     static let headerBytes = 1 + 4 + 8 + 8
     /// Bytes a sealed packet adds: header and tag.
-    public static let overheadBytes = headerBytes + 16
+    public static let overheadBytes = headerBytes + AESGCM.tagBytes
     /// The shortest cluster key accepted (128 bits).
     public static let keyBytesMin = 16
     /// Sessions remembered per peer (a restarted peer's packets may still be in flight from the previous one).
@@ -58,33 +59,42 @@ public final class PacketCrypto: @unchecked Sendable {  // one owner: the daemon
             mode = .clear
             master = nil
         }
-        sealingKey = master.map { Self.sessionKey(master: $0, clusterID: clusterID, node: nodeID, session: session) }
+        sealer = master.map { Self.context(master: $0, clusterID: clusterID, node: nodeID, session: session, .seal) }
     }
 
-    private static func sessionKey(master: SymmetricKey, clusterID: UInt16, node: NodeID, session: UInt64) -> SymmetricKey {
+    /// The AES-GCM context for a session's key, derived from the cluster key.
+    private static func context(master: SymmetricKey, clusterID: UInt16, node: NodeID, session: UInt64,
+                                _ direction: AESGCM.Direction) -> AESGCM {
         var info = Array("totem packet key".utf8)
         info += withUnsafeBytes(of: node.rawValue.bigEndian, Array.init)
         info += withUnsafeBytes(of: session.bigEndian, Array.init)
-        return HKDF<SHA256>.deriveKey(inputKeyMaterial: master, salt: Array("cluster-totem-v2:\(clusterID)".utf8),
-                                      info: info, outputByteCount: 32)
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, salt: Array("cluster-totem-v2:\(clusterID)".utf8),
+                                         info: info, outputByteCount: AESGCM.keyBytes)
+        return key.withUnsafeBytes { AESGCM(key: $0, direction: direction) }
     }
 
     /// The packet to put on the wire.
     public func seal(_ plaintext: [UInt8]) -> [UInt8] {
-        guard let key = sealingKey else { return [Self.clearMarker] + plaintext }
+        guard let sealer else { return [Self.clearMarker] + plaintext }
         counter &+= 1
-        var out = [UInt8]()
-        out.reserveCapacity(plaintext.count + Self.overheadBytes)
-        out.append(Self.sealedMarker)
-        appendBigEndian(nodeID.rawValue, to: &out)
-        appendBigEndian(session, to: &out)
-        appendBigEndian(counter, to: &out)
-        guard let nonce = try? AES.GCM.Nonce(data: Self.nonce(node: nodeID.rawValue, counter: counter)),
-              let box = try? AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: out)
-        else { preconditionFailure("AES-GCM sealing with a 12-byte nonce and a 32-byte key cannot fail") }
-        out += box.ciphertext
-        out += box.tag
-        return out
+        let total = Self.headerBytes + plaintext.count + AESGCM.tagBytes
+        let (node, session, counter) = (nodeID.rawValue, session, counter)
+        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            raw[0] = Self.sealedMarker
+            raw.storeBytes(of: node.bigEndian, toByteOffset: 1, as: UInt32.self)
+            raw.storeBytes(of: session.bigEndian, toByteOffset: 5, as: UInt64.self)
+            raw.storeBytes(of: counter.bigEndian, toByteOffset: 13, as: UInt64.self)
+            let header = UnsafeRawBufferPointer(rebasing: raw[0..<Self.headerBytes])
+            Self.withNonce(node: node, counter: counter) { nonce in
+                plaintext.withUnsafeBytes { plain in
+                    sealer.seal(nonce: nonce, aad: header, plaintext: plain,
+                                ciphertext: raw.baseAddress! + Self.headerBytes,
+                                tag: raw.baseAddress! + Self.headerBytes + plaintext.count)
+                }
+            }
+            initialized = total
+        }
     }
 
     /// The authentic content of `packet`, or nil (wrong key, tampered, truncated, wrong mode).
@@ -97,45 +107,49 @@ public final class PacketCrypto: @unchecked Sendable {  // one owner: the daemon
         case (Self.sealedMarker, let master?):
             guard packet.count >= Self.overheadBytes else { return nil }
             let s = packet.startIndex
-            let header = packet[s..<(s + Self.headerBytes)]
-            let node = UInt32(bigEndianBytes: header[(s + 1)..<(s + 5)])
-            let session = UInt64(bigEndianBytes: header[(s + 5)..<(s + 13)])
-            let counter = UInt64(bigEndianBytes: header[(s + 13)..<(s + 21)])
+            let node = UInt32(bigEndianBytes: packet[(s + 1)..<(s + 5)])
+            let session = UInt64(bigEndianBytes: packet[(s + 5)..<(s + 13)])
+            let counter = UInt64(bigEndianBytes: packet[(s + 13)..<(s + 21)])
             guard node != 0 else { return nil }
             let sender = NodeID(node)
-            let cached = peerKeys[sender]?.first { $0.session == session }?.key
-            let key = cached ?? Self.sessionKey(master: master, clusterID: clusterID, node: sender, session: session)
-            let tag = packet[(packet.endIndex - 16)...]
-            let ciphertext = packet[(s + Self.headerBytes)..<(packet.endIndex - 16)]
-            guard let nonce = try? AES.GCM.Nonce(data: Self.nonce(node: node, counter: counter)), // malformed: not authentic
-                  let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag),
-                  let plain = try? AES.GCM.open(box, using: key, authenticating: header)
-            else { return nil }
+            let cached = peerOpeners[sender]?.first { $0.session == session }?.opener
+            let opener = cached ?? Self.context(master: master, clusterID: clusterID, node: sender, session: session, .open)
+            let cipherCount = packet.count - Self.overheadBytes
+            var authentic = false
+            let plaintext = packet.withUnsafeBytes { bytes in
+                [UInt8](unsafeUninitializedCapacity: max(cipherCount, 1)) { out, initialized in
+                    let body = Self.headerBytes..<(Self.headerBytes + cipherCount)
+                    authentic = Self.withNonce(node: node, counter: counter) { nonce in
+                        opener.open(nonce: nonce, aad: UnsafeRawBufferPointer(rebasing: bytes[0..<Self.headerBytes]),
+                                    ciphertext: UnsafeRawBufferPointer(rebasing: bytes[body]),
+                                    tag: UnsafeRawBufferPointer(rebasing: bytes[body.upperBound...]),
+                                    plaintext: UnsafeMutableRawPointer(out.baseAddress!))
+                    }
+                    initialized = authentic ? cipherCount : 0
+                }
+            }
+            guard authentic else { return nil }
             // Only authentic sessions are remembered, so forgeries cannot fill the cache.
             if cached == nil {
-                var keys = peerKeys[sender] ?? []
-                keys.insert((session, key), at: 0)
-                peerKeys[sender] = Array(keys.prefix(Self.sessionsPerPeer))
+                var openers = peerOpeners[sender] ?? []
+                openers.insert((session, opener), at: 0)
+                peerOpeners[sender] = Array(openers.prefix(Self.sessionsPerPeer))
             }
-            return Opened(sender: sender, session: session, counter: counter, plaintext: Array(plain))
+            return Opened(sender: sender, session: session, counter: counter, plaintext: plaintext)
         default:
             return nil
         }
     }
 
-    private static func nonce(node: UInt32, counter: UInt64) -> [UInt8] {
-        var n = [UInt8]()
-        n.reserveCapacity(12)
-        appendBigEndian(node, to: &n)
-        appendBigEndian(counter, to: &n)
-        return n
+    /// The 12-byte nonce: the sender's node id and the packet's counter, big-endian.
+    private static func withNonce<R>(node: UInt32, counter: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: AESGCM.nonceBytes, alignment: 8) { nonce in
+            nonce.storeBytes(of: node.bigEndian, toByteOffset: 0, as: UInt32.self)
+            nonce.storeBytes(of: counter.bigEndian, toByteOffset: 4, as: UInt64.self)
+            return body(UnsafeRawBufferPointer(nonce))
+        }
     }
 }
-
-private func appendBigEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-    withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
-}
-
 extension FixedWidthInteger {
     init(bigEndianBytes bytes: ArraySlice<UInt8>) {
         var v: Self = 0

@@ -10,7 +10,7 @@ declare -A nspawn_pid leader
 # A minimal Debian 12 with systemd and the libraries the stack links; $1 is the directory to fill.
 nspawn_debootstrap() {
   local dir=$1 mirror=${2:-http://deb.debian.org/debian}
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,libqb100,libxml2,libstdc++6 \
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,libqb100,libxml2,libssl3,libstdc++6 \
     bookworm "$dir" "$mirror" > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; return 1; }
 }
 
