@@ -281,10 +281,14 @@ public struct CPGLoadResult: Codable, Sendable {
     /// Members that left or joined with node down or node up during the run: the ring re-formed under the load.
     public var ringChanges: Int
     public var sendFailure: String?
+    /// p99 one-way latency of each sender's messages at this receiver, by sender node (which sender or which receiver
+    /// makes the tail); nil from builds before it.
+    public var p99BySender: [UInt32: Double]?
 
     public init(backend: String, membersAtStart: Int, sent: UInt64, tryAgains: UInt64, received: Int, messagesPerSecond: Double,
                 megabytesPerSecond: Double, p50Milliseconds: Double, p99Milliseconds: Double, maxMilliseconds: Double, gaps: UInt64,
-                duplicates: UInt64, lost: UInt64, sendersHeard: Int, sendersUnfinished: Int, ringChanges: Int, sendFailure: String?) {
+                duplicates: UInt64, lost: UInt64, sendersHeard: Int, sendersUnfinished: Int, ringChanges: Int, sendFailure: String?,
+                p99BySender: [UInt32: Double]? = nil) {
         self.backend = backend
         self.membersAtStart = membersAtStart
         self.sent = sent
@@ -302,5 +306,6 @@ public struct CPGLoadResult: Codable, Sendable {
         self.sendersUnfinished = sendersUnfinished
         self.ringChanges = ringChanges
         self.sendFailure = sendFailure
+        self.p99BySender = p99BySender
     }
 }

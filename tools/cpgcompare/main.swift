@@ -80,7 +80,13 @@ struct LoadResult: Codable {
     var loadAverage: Double
     /// Cores busy with processes other than this load's daemons and clients, averaged over the load.
     var othersCores: Double
+    /// Where the tail is: each receiver's p99 (by node, in order), and each sender's p99 at its slowest receiver.
+    var p99ByReceiver: [Double]?
+    var p99BySender: [UInt32: Double]?
 }
+
+/// Milliseconds for a log line: "[12, 40, 9]".
+func milliseconds(_ values: [Double]) -> String { "[" + values.map { String(Int($0.rounded())) }.joined(separator: ", ") + "]" }
 
 /// The 1-minute load average (`uptime`'s first figure).
 func loadAverage() -> Double {
@@ -146,7 +152,8 @@ func childrenCPUNanoseconds() -> UInt64 {
                       maxMilliseconds: results.map(\.maxMilliseconds).max()!, anomalies: anomalies,
                       ringChanges: results.map(\.ringChanges).max()!,
                       cpuMicrosecondsPerMessage: sent == 0 ? 0 : Double(cpu) / 1e3 / Double(sent),
-                      loadAverage: loadAtStart, othersCores: others)
+                      loadAverage: loadAtStart, othersCores: others, p99ByReceiver: results.map(\.p99Milliseconds),
+                      p99BySender: results.reduce(into: [:]) { all, r in all.merge(r.p99BySender ?? [:]) { max($0, $1) } })
 }
 
 // MARK: - Failures
@@ -260,7 +267,7 @@ func median<T>(_ values: [T], by f: (T) -> Double) -> T? {
             let rs = (0..<runs).compactMap { _ in load(c, size: size, senders: senders, rate: nil) }
             report.loads[key(size, senders)] = median(rs) { $0.messagesPerSecond }
             if let r = report.loads[key(size, senders)] {
-                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), ring changes \(r.ringChanges), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg, load \(r.loadAverage), others \(String(format: "%.2f", r.othersCores)) cores")
+                log("  \(size) B × \(senders): \(Int(r.messagesPerSecond)) msgs/s, p50 \(r.p50Milliseconds) ms, p99 \(r.p99Milliseconds) ms, anomalies \(r.anomalies), ring changes \(r.ringChanges), CPU \(Int(r.cpuMicrosecondsPerMessage)) µs/msg, load \(r.loadAverage), others \(String(format: "%.2f", r.othersCores)) cores, p99 by receiver \(milliseconds(r.p99ByReceiver ?? [])), by sender \(milliseconds((r.p99BySender ?? [:]).sorted { $0.key < $1.key }.map(\.value)))")
             }
         }
     }

@@ -135,6 +135,7 @@ var windowCount = 0
 var windowBytes = 0
 var latencies: [UInt64] = []
 latencies.reserveCapacity(1 << 20)
+var latenciesBySender: [UInt32: [UInt64]] = [:]
 var maxLatency: UInt64 = 0
 
 /// Members that left because their node went (reason 3) or came back (4) after the start: the ring re-formed.
@@ -167,6 +168,7 @@ backend.onDeliver = { sender, payload in
             windowBytes += payload.count
             let l = t &- sentAt
             latencies.append(l)
+            latenciesBySender[sender.node, default: []].append(l)
             maxLatency = max(maxLatency, l)
         }
     }
@@ -241,6 +243,9 @@ latencies.sort()
 @MainActor func percentile(_ q: Double) -> Double {
     latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))]) / 1e6
 }
+let p99BySender = latenciesBySender.mapValues { l in
+    Double(l.sorted()[min(l.count - 1, Int(Double(l.count) * 0.99))]) / 1e6
+}
 let window = Double(end - windowStart) / 1e9
 var lost: UInt64 = 0
 var gaps: UInt64 = 0
@@ -255,7 +260,8 @@ let result = CPGLoadResult(backend: backendName, membersAtStart: membersAtStart,
                     messagesPerSecond: Double(windowCount) / window, megabytesPerSecond: Double(windowBytes) / window / 1e6,
                     p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), maxMilliseconds: Double(maxLatency) / 1e6,
                     gaps: gaps, duplicates: duplicates, lost: lost, sendersHeard: bySender.count, sendersUnfinished: unannounced,
-                    ringChanges: ringChanges, sendFailure: sendFailure)
+                    ringChanges: ringChanges, sendFailure: sendFailure,
+                    p99BySender: p99BySender)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 FileHandle.standardOutput.write((try? encoder.encode(result)) ?? Data()) // the Result always encodes
