@@ -35,6 +35,21 @@ struct PacketCryptoTests {
         }
     }
 
+    @Test("a damaged packet from a known session leaves that session's kept context working for the next ones")
+    func damageKeepsSession() throws {
+        let a = Self.node(1), b = Self.node(2)
+        #expect(b.open(a.seal([1])[...])?.plaintext == [1], "the session is now known (its context kept)")
+        var damaged = a.seal(Array(0..<200))
+        damaged[damaged.count / 2] ^= 0x40
+        #expect(b.open(damaged[...]) == nil)
+        #expect(b.open(Array(a.seal([2, 3]).prefix(30))[...]) == nil, "truncated")
+        // The next packet, and one read from the middle of a larger buffer, open as before.
+        #expect(b.open(a.seal([4, 5, 6])[...])?.plaintext == [4, 5, 6])
+        let inBuffer = [0xEE, 0xEE] + a.seal(Array(0..<100)) + [0xEE]
+        let opened = try #require(b.open(inBuffer[2..<(inBuffer.count - 1)]))
+        #expect(opened.plaintext == Array(0..<100) && opened.counter == 5)
+    }
+
     @Test("every truncation is refused, never trapping")
     func truncation() {
         let a = Self.node(1), b = Self.node(2)
