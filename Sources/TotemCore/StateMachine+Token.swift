@@ -123,7 +123,10 @@ extension Totem.StateMachine {
 
         // Broadcast new messages (recovery: old-ring messages) as flow control allows.
         let backlog = UInt32(state == .recovery ? recoveryQueue.count - recoveryQueueHead : sendBacklog)
-        var allowed = transmitsAllowed(t, backlog: backlog)
+        let share = ringShare(t, backlog: backlog)
+        if state == .operational { visitShare = backlog > 0 ? max(1, share) : settings.maxMessages }
+        let inFlight = seqDistance(t.aru, t.seq)
+        var allowed = min(share, max(0, Totem.Settings.receiveWindowMax / 2 - inFlight))
         allowed = max(0, allowed - Int(transmitted))
         transmitted += broadcast(&t, allowed: allowed, out: &out)
 
@@ -161,16 +164,14 @@ extension Totem.StateMachine {
         sendQueue.backlogFrames(budget: settings.framePayloadBytesMax)
     }
 
-    /// How many messages this node may broadcast on this visit (window, per-visit maximum, fair share of backlog,
-    /// and room in everyone's receive window).
-    private func transmitsAllowed(_ t: Totem.Token, backlog: UInt32) -> Int {
+    /// How many messages this node may broadcast on this visit by the ring's flow control: the window, the per-visit
+    /// maximum and its fair share of the backlog. (Room in everyone's receive window limits it further.)
+    private func ringShare(_ t: Totem.Token, backlog: UInt32) -> Int {
         var allowed = min(settings.maxMessages, max(0, settings.windowSize - Int(t.fcc) + Int(myTransmitsLastRotation)))
         let total = Int(t.backlog) - Int(min(myBacklogLast, t.backlog)) + Int(backlog)
         if total > settings.windowSize && backlog > 0 {
             allowed = min(allowed, max(1, settings.windowSize * Int(backlog) / total))
         }
-        let inFlight = seqDistance(t.aru, t.seq)
-        allowed = min(allowed, max(0, Totem.Settings.receiveWindowMax / 2 - inFlight))
         return allowed
     }
 

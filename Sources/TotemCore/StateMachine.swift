@@ -63,6 +63,9 @@ extension Totem {
 
         // Application messages.
         var sendQueue = SendQueue()
+        /// Frames the ring's flow control gave this node on its last visit with something to send (window, max_messages
+        /// and fair share; max_messages when it had nothing): its share, which sizes the send queue (`sendQueueBytesLimit`).
+        var visitShare: Int
         var reassembler = Reassembler()
         var backPressured = false
 
@@ -90,6 +93,7 @@ extension Totem {
             self.nodeID = nodeID
             self.clusterID = clusterID
             self.settings = settings
+            self.visitShare = settings.maxMessages
             self.allowedNodes = allowedNodes
             ringID = RingID(representative: nodeID, sequence: persistedRingSequence)
             highestRingSequence = persistedRingSequence
@@ -176,7 +180,7 @@ extension Totem {
             guard payload.count <= Settings.messageBytesMax else { return .tooLarge }
             // An empty queue takes any message up to the largest (the byte limit is below it), so none waits forever.
             guard sendQueue.count < settings.sendQueueCountMax,
-                  sendQueue.isEmpty || sendQueue.bytes + payload.count <= settings.sendQueueBytesMax else {
+                  sendQueue.isEmpty || sendQueue.bytes + payload.count <= sendQueueBytesLimit else {
                 // Refused even when the queue is not "full" (this payload would overflow the byte limit): pressure
                 // must still be announced, or the release below would never come and the submitter waits forever.
                 if !backPressured {
@@ -198,9 +202,19 @@ extension Totem {
             return .accepted
         }
 
+        /// The send queue's byte bound now: two of this node's visits at its last share of full frames, between
+        /// `Settings.sendQueueBytesMin` and `sendQueueBytesMax` (two visits of max_messages). Alone on the ring a node
+        /// keeps the whole bound; with five nodes sending its share is about window ÷ 5, and a queue of two full
+        /// visits would hold about five rotations of waiting.
+        var sendQueueBytesLimit: Int {
+            let floor = min(Settings.sendQueueBytesMin, settings.sendQueueBytesMax)
+            return min(settings.sendQueueBytesMax, max(floor, 2 * visitShare * settings.framePayloadBytesMax))
+        }
+
         private mutating func updateBackPressure(_ out: inout Output) {
-            let full = sendQueue.count >= settings.sendQueueCountMax || sendQueue.bytes >= settings.sendQueueBytesMax
-            let drained = sendQueue.count <= settings.sendQueueCountMax / 2 && sendQueue.bytes <= settings.sendQueueBytesMax / 2
+            let limit = sendQueueBytesLimit
+            let full = sendQueue.count >= settings.sendQueueCountMax || sendQueue.bytes >= limit
+            let drained = sendQueue.count <= settings.sendQueueCountMax / 2 && sendQueue.bytes <= limit / 2
             if !backPressured && full {
                 backPressured = true
                 out.backPressure = true
