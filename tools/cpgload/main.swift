@@ -133,10 +133,8 @@ var members: Set<Member> = []
 var bySender: [Member: SenderState] = [:]
 var windowCount = 0
 var windowBytes = 0
-var latencies: [UInt64] = []
-latencies.reserveCapacity(1 << 20)
+/// One-way latencies of the messages received in the window, by sender node.
 var latenciesBySender: [UInt32: [UInt64]] = [:]
-var maxLatency: UInt64 = 0
 
 /// Members that left because their node went (reason 3) or came back (4) after the start: the ring re-formed.
 var ringChanges = 0
@@ -167,9 +165,7 @@ backend.onDeliver = { sender, payload in
             windowCount += 1
             windowBytes += payload.count
             let l = t &- sentAt
-            latencies.append(l)
             latenciesBySender[sender.node, default: []].append(l)
-            maxLatency = max(maxLatency, l)
         }
     }
     bySender[sender] = s
@@ -239,13 +235,12 @@ while true {
     if !pump(wait) { fail("the connection closed during the run") }
 }
 
-latencies.sort()
-@MainActor func percentile(_ q: Double) -> Double {
-    latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))]) / 1e6
+/// The `q` quantile of sorted nanoseconds, in milliseconds (0 for none).
+func percentile(_ q: Double, of sorted: [UInt64]) -> Double {
+    sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) / 1e6
 }
-let p99BySender = latenciesBySender.mapValues { l in
-    Double(l.sorted()[min(l.count - 1, Int(Double(l.count) * 0.99))]) / 1e6
-}
+let latencies = latenciesBySender.values.joined().sorted()
+let p99BySender = latenciesBySender.mapValues { percentile(0.99, of: $0.sorted()) }
 let window = Double(end - windowStart) / 1e9
 var lost: UInt64 = 0
 var gaps: UInt64 = 0
@@ -258,7 +253,8 @@ for s in bySender.values {
 }
 let result = CPGLoadResult(backend: backendName, membersAtStart: membersAtStart, sent: sent, tryAgains: tryAgains, received: windowCount,
                     messagesPerSecond: Double(windowCount) / window, megabytesPerSecond: Double(windowBytes) / window / 1e6,
-                    p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), maxMilliseconds: Double(maxLatency) / 1e6,
+                    p50Milliseconds: percentile(0.5, of: latencies), p99Milliseconds: percentile(0.99, of: latencies),
+                    maxMilliseconds: Double(latencies.last ?? 0) / 1e6,
                     gaps: gaps, duplicates: duplicates, lost: lost, sendersHeard: bySender.count, sendersUnfinished: unannounced,
                     ringChanges: ringChanges, sendFailure: sendFailure,
                     p99BySender: p99BySender)
