@@ -247,7 +247,7 @@ let package = Package(
         .testTarget(name: "ToolTests", dependencies: ["TestSupportKit", "ccs_tool", "ccs_config_validate", "totemd", "quorumd", "groupd", "fenced",
                                                      "fence_tool", "fence_ack_manual", "fence_node",
                                                      "cman_tool", "group_tool", "cpgtool"], swiftSettings: strict),
-        .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
+        .testTarget(name: "TotemDaemonTests", dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPC", "TotemLink", "ClusterIPCProtocol", "ClusterTypes", "totemd", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "QuorumDaemonTests",
                     dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "quorumd", "cman_tool", "cman-peer"],

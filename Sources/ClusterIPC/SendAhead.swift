@@ -31,6 +31,14 @@ public struct SendAhead: Sendable, Equatable {
     /// lower; 64 KiB with the smaller marks of groupd and totemd (issue 14, cpg-compare): the median latency with all
     /// five nodes sending 1 KiB about halved, throughput within the noise.
     public static let groupClient = SendAhead(requests: 192, bytes: 64 << 10)
+
+    /// totemd's clients (`TotemClient`: groupd and the other daemons): the same 192 requests or 64 KiB. totemd's own
+    /// flow control engages only once it has read the requests that fill its intake, so without a bound here groupd,
+    /// forwarding its clients' multicasts every turn, filled totemd's 1 MiB request ring whenever totemd was busy for a
+    /// few milliseconds: with five nodes sending 1 KiB, a node's client had about 1,200 messages accepted in 50 ms and
+    /// then waited 150 ms while they drained (issue 14: that was the p99 at 1 KiB × 5). groupd's queue and its own
+    /// flow control to its clients hold what totemd has not read instead.
+    public static let totemClient = SendAhead(requests: 192, bytes: 64 << 10)
 }
 
 /// The sizes of the latest requests a client sent, oldest first, and whether the next one may go given how many of

@@ -14,10 +14,11 @@ public final class TotemClient {
     private let ipc: IPCClient
     public let service: String
 
-    /// Connects to totemd of `instance` (the admin service with `admin`, root only).
+    /// Connects to totemd of `instance` (the admin service with `admin`, root only). One-way sends run at most
+    /// `SendAhead.totemClient` ahead of totemd's reads: past it they throw `.tryAgain`, as flow control does.
     public init(instance: NodeInstance, admin: Bool = false) throws(IPCError) {
         service = instance.ipcName(admin ? ServiceName.totemAdmin : ServiceName.totem)
-        ipc = try IPCClient(service: service)
+        ipc = try IPCClient(service: service, sendAhead: .totemClient)
     }
 
     /// Subscribes to `channels`; returns this node's id and the current regular configuration, if any.
@@ -67,6 +68,10 @@ public final class TotemClient {
         let request = TotemIPC.Request.multicast(channel: channel, safe: safe, payload: payload)
         try ipc.send(messageID: request.messageID, body: request.body)
     }
+
+    /// One-way sends refused so far because totemd had not read this connection's earlier ones
+    /// (`SendAhead.totemClient`), as opposed to totemd's flow control.
+    public var sendsHeldBack: Int { ipc.sendsHeldBack }
 
     /// totemd's ring state and counters.
     public func status() throws(IPCError) -> TotemIPC.Status {
