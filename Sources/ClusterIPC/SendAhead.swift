@@ -69,9 +69,12 @@ struct SendAheadWindow {
         return (count, total)
     }
 
-    /// Whether a request of `size` bytes may go now, with `socketBytes` unread on the client's socket.
-    mutating func admits(_ size: Int, socketBytes: Int) -> Bool {
-        let (requests, bytes) = unread(socketBytes: socketBytes)
+    /// Whether a request of `size` bytes may go now, with `socketBytes` unread on the client's socket. The sends
+    /// remembered are an upper bound of those unread, so the socket is asked (an ioctl) only once they reach a mark:
+    /// one system call in about a hundred sends instead of one a send.
+    mutating func admits(_ size: Int, socketBytes: @autoclosure () -> Int) -> Bool {
+        if count == 0 || (count < limit.requests && total + size <= limit.bytes) { return true }
+        let (requests, bytes) = unread(socketBytes: socketBytes())
         return requests == 0 || (requests < limit.requests && bytes + size <= limit.bytes)
     }
 

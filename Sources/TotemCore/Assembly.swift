@@ -58,6 +58,7 @@ struct Chunk: Hashable {
         var r = ByteReader(frame)
         let n = Int(try r.readUInt16("chunk count"))
         var chunks: [Chunk] = []
+        chunks.reserveCapacity(min(n, frame.count / headerBytes))
         for _ in 0..<n {
             guard let kind = Kind(rawValue: try r.readUInt8("chunk kind")) else {
                 throw .invalid(field: "chunk kind", reason: "unknown")
@@ -161,48 +162,64 @@ struct SendQueue {
 
 /// Rebuilds application messages from frames, per sender, in delivery order.
 struct Reassembler {
-    private var partial: [NodeID: (channel: UInt16, total: Int, bytes: [UInt8])] = [:]
+    /// A message being rebuilt from its sender's pieces.
+    private struct Partial {
+        var sender: NodeID
+        var channel: UInt16
+        var total: Int
+        var bytes: [UInt8]
+    }
+
+    /// At most one per sender, and few senders: a short array searched in place. (A dictionary cost two hashes a
+    /// piece, and its value, copied out to be appended to, copied the whole message so far at every piece.)
+    private var partials: [Partial] = []
     /// Frames that could not be decoded or fragments that did not fit, dropped.
     private(set) var dropped = 0
+
+    private func partialIndex(_ sender: NodeID) -> Int? { partials.firstIndex { $0.sender == sender } }
+
+    private mutating func discardPartial(_ sender: NodeID) {
+        if !partials.isEmpty, let i = partialIndex(sender) { partials.remove(at: i) }
+    }
 
     /// The complete messages a delivered frame yields.
     mutating func receive(_ m: Totem.Mcast) -> [Totem.Delivery] {
         let sender = m.sender
         guard let chunks = try? Chunk.decode(m.frame) else { // A bad frame from an authenticated peer: count and drop.
             dropped += 1
-            partial[sender] = nil
+            discardPartial(sender)
             return []
         }
         let guarantee: Totem.Guarantee = m.safe ? .safe : .agreed
         var out: [Totem.Delivery] = []
+        out.reserveCapacity(chunks.count)
         for c in chunks {
             switch c.kind {
             case .whole:
-                partial[sender] = nil
+                discardPartial(sender)
                 out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: Array(c.bytes),
                                           ringID: m.ringID, seq: m.seq, index: UInt16(truncatingIfNeeded: out.count)))
             case .first:
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(Int(c.totalLength))
                 buffer += c.bytes
-                partial[sender] = (c.channel, Int(c.totalLength), buffer)
+                let p = Partial(sender: sender, channel: c.channel, total: Int(c.totalLength), bytes: buffer)
+                if let i = partialIndex(sender) { partials[i] = p } else { partials.append(p) }
             case .middle, .last:
-                guard var p = partial[sender], p.channel == c.channel, p.bytes.count + c.bytes.count <= p.total else {
+                guard let i = partialIndex(sender), partials[i].channel == c.channel,
+                      partials[i].bytes.count + c.bytes.count <= partials[i].total else {
                     dropped += 1
-                    partial[sender] = nil
+                    discardPartial(sender)
                     continue
                 }
-                p.bytes += c.bytes
-                if c.kind == .last {
-                    partial[sender] = nil
-                    if p.bytes.count == p.total {
-                        out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes,
-                                                  ringID: m.ringID, seq: m.seq, index: UInt16(truncatingIfNeeded: out.count)))
-                    } else {
-                        dropped += 1
-                    }
+                partials[i].bytes += c.bytes
+                guard c.kind == .last else { continue }
+                let p = partials.remove(at: i)
+                if p.bytes.count == p.total {
+                    out.append(Totem.Delivery(sender: sender, channel: c.channel, guarantee: guarantee, payload: p.bytes,
+                                              ringID: m.ringID, seq: m.seq, index: UInt16(truncatingIfNeeded: out.count)))
                 } else {
-                    partial[sender] = p
+                    dropped += 1
                 }
             }
         }
@@ -210,5 +227,5 @@ struct Reassembler {
     }
 
     /// A configuration change: fragments of unfinished messages can never be completed.
-    mutating func reset() { partial = [:] }
+    mutating func reset() { partials = [] }
 }

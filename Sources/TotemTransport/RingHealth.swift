@@ -35,7 +35,7 @@ public struct RingHealth: Sendable {
     /// An authentic packet from `peer` arrived on `ring`.
     public mutating func heard(_ peer: NodeID, on ring: Int, at now: MonotonicInstant) {
         heard[ring][peer] = now
-        unreachable[ring][peer] = nil
+        if !unreachable[ring].isEmpty { unreachable[ring][peer] = nil } // one hash a packet fewer, nearly always
     }
 
     /// `ring` reported `peer`'s port closed. Returns true when every ring has now said so (the process is gone).

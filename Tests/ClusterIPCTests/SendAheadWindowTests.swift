@@ -53,4 +53,29 @@ struct SendAheadWindowTests {
         let goes = w.admits(1, socketBytes: unit)
         #expect(goes)
     }
+
+    @Test("the socket is asked only once the sends remembered reach a mark, and then forgets what the server read")
+    func asksTheSocketOnlyAtAMark() {
+        var w = SendAheadWindow(limit: SendAhead(requests: 8, bytes: 1 << 20), notificationBytes: unit)
+        var asked = 0
+        func socket(_ unread: Int) -> Int { asked += 1; return unread * unit }
+        for _ in 0..<8 {
+            let admitted = w.admits(100, socketBytes: socket(0))
+            #expect(admitted)
+            w.sent(100)
+        }
+        #expect(asked == 0, "below both marks nothing is unread beyond what is remembered")
+        // At the mark: the server has read all but two, so the next goes, and the window remembers two.
+        let atMark = w.admits(100, socketBytes: socket(2))
+        #expect(atMark && asked == 1)
+        w.sent(100)
+        for _ in 0..<5 {
+            let again = w.admits(100, socketBytes: socket(0))
+            #expect(again)
+            w.sent(100)
+        }
+        #expect(asked == 1)
+        let held = w.admits(100, socketBytes: socket(8))
+        #expect(!held && asked == 2)
+    }
 }
