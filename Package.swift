@@ -98,7 +98,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ResourceAgents", dependencies: ["ResourceCore", "ClusterConfig", "ClusterConfigModel", "ClusterSystem", "ClusterTypes"],
                 swiftSettings: strict),
-        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ControlCore",
+        .target(name: "ClusterClient", dependencies: ["ClusterIPC", "ClusterIPCProtocol", "ClusterSystem", "ClusterTypes", "ClusterWire", "ControlCore",
                                                     "ClusterConfig", "ClusterConfigModel"],
                 swiftSettings: strict),
         // The logic control daemons share (group recovery, topology): pure, part of the SDK.

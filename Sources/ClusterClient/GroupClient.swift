@@ -3,6 +3,7 @@ import ClusterIPC
 import ClusterIPCProtocol
 import ClusterSystem
 import ClusterTypes
+import ClusterWire
 import Dispatch
 
 /// A closed-process-group connection to the local groupd (libcpg's role).
@@ -47,7 +48,10 @@ public final class GroupClient: @unchecked Sendable {
     /// yet read 192 of this connection's requests or 64 KiB of them (`SendAhead.groupClient`): wait, then send again.
     public func multicast(_ group: String, _ payload: [UInt8]) throws(ClusterError) {
         let r = GroupIPC.Request.mcast(group: group, payload: payload)
-        do { try ipc.send(messageID: r.messageID, body: r.body) } catch { throw .from(error) }
+        // Sized up front: the default writer grew (a second allocation) for any payload over about 50 bytes.
+        var w = ByteWriter(capacity: 12 + group.utf8.count + payload.count)
+        r.encodeBody(into: &w)
+        do { try ipc.send(messageID: r.messageID, body: w.take()) } catch { throw .from(error) }
     }
 
     public func members(of group: String) throws(ClusterError) -> [GroupIPC.Address] {
@@ -71,13 +75,9 @@ public final class GroupClient: @unchecked Sendable {
 
     /// The next event within the timeout (0: poll, -1: wait), or nil.
     public func nextEvent(timeoutMilliseconds: Int32) throws(ClusterError) -> GroupIPC.Event? {
-        let raw: IPCEvent?
-        // IPCClient waits outside its lock, so calls from another thread are not held up.
-        do { raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) } catch { throw .from(error) }
-        guard let raw else { return nil }
-        do { return try GroupIPC.Event.decode(messageID: raw.messageID, body: raw.body) } catch {
-            throw ClusterError(.failed, "undecodable event \(raw.messageID): \(error)")
-        }
+        // IPCClient waits outside its lock, so calls from another thread are not held up; an undecodable event
+        // throws `.failed` naming it.
+        do { return try ipc.receiveEvent(GroupIPC.Event.self, timeoutMilliseconds: timeoutMilliseconds) } catch { throw .from(error) }
     }
 
     /// Calls `onEvent` for every event waiting now; returns how many.

@@ -32,9 +32,11 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
     private let lock = IPCClientLock()
     private var handle: OpaquePointer?
     private var buffer: [UInt8]
-    /// The events of a batch already read, handed out one at a time before anything newer.
-    private var unpacked: [IPCEvent] = []
-    private var unpackedHead = 0
+    /// The bytes of a batch of events already read (copied out of `buffer` in one piece, as replies reuse that),
+    /// handed out one event at a time before anything newer, each decoded where it lies; `batchNext` is where the
+    /// next one's header starts.
+    private var batch: [UInt8] = []
+    private var batchNext = 0
     /// The largest message this connection can carry.
     public let maxMessageBytes: Int
     /// The bound on one-way sends the server has not read yet (nil: none, as libqb; or where the kernel cannot tell).
@@ -165,17 +167,36 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
 
     /// Events already read from a batch and not yet returned: `eventFD` does not show them, so a caller that waits
     /// on it must read until `receiveEvent` returns nil (or check this first).
-    public var hasBufferedEvents: Bool { lock.locked { unpackedHead < unpacked.count } }
+    public var hasBufferedEvents: Bool { lock.locked { batchNext < batch.count } }
 
     /// The next event, waiting up to `timeoutMilliseconds` (0: don't wait, -1: forever). Nil if none arrived. Events
     /// that came as one batch (`IPCLimits.eventBatchMessageID`) are returned one at a time, in order.
     ///
     /// A wait happens outside the connection's lock (a poll of `eventFD`), so calls from other threads go on.
     public func receiveEvent(timeoutMilliseconds: Int32) throws(IPCError) -> IPCEvent? {
+        try receiveEvent(timeoutMilliseconds: timeoutMilliseconds) { id, bytes, range throws(IPCError) in
+            IPCEvent(messageID: id, body: Array(bytes[range]))
+        }
+    }
+
+    /// The next event decoded as `M`, as `receiveEvent(timeoutMilliseconds:)` but read where it lies in the receive
+    /// buffer (no array for each event's body first: one allocation an event fewer). An event that does not decode
+    /// throws `.protocolError` naming it.
+    public func receiveEvent<M: IPCMessage>(_ type: M.Type, timeoutMilliseconds: Int32) throws(IPCError) -> M? {
+        try receiveEvent(timeoutMilliseconds: timeoutMilliseconds) { [service] id, bytes, range throws(IPCError) in
+            do { return try M.decode(messageID: id, body: bytes, range: range) } catch {
+                throw .protocolError("undecodable event \(id) from \(service): \(error)")
+            }
+        }
+    }
+
+    /// The wait, shared by both: `decode` gets each event's id and where its body lies (bytes and range).
+    private func receiveEvent<T>(timeoutMilliseconds: Int32,
+                                 _ decode: (Int32, [UInt8], Range<Int>) throws(IPCError) -> T) throws(IPCError) -> T? {
         let deadline = timeoutMilliseconds > 0 ? ContinuousClock.now + .milliseconds(timeoutMilliseconds) : nil
         while true {
-            let (event, fd) = try lock.locked { () throws(IPCError) -> (IPCEvent?, Int32?) in
-                (try receiveEventLocked(), eventFDLocked)
+            let (event, fd) = try lock.locked { () throws(IPCError) -> (T?, Int32?) in
+                (try receiveEventLocked(decode), eventFDLocked)
             }
             if let event { return event }
             if timeoutMilliseconds == 0 { return nil }
@@ -190,11 +211,11 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
             let ready = poll(&p, 1, wait)
             if ready < 0 && errno != EINTR { throw .system(operation: "poll of \(service)'s events", errno: errno) }
             if ready == 0 {  // timed out: one last look, as libqb's own wait would have
-                return try lock.locked { () throws(IPCError) -> IPCEvent? in try receiveEventLocked() }
+                return try lock.locked { () throws(IPCError) -> T? in try receiveEventLocked(decode) }
             }
             if ready > 0 && p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {  // hung up: no busy loop on it
-                return try lock.locked { () throws(IPCError) -> IPCEvent? in
-                    if let event = try receiveEventLocked() { return event }
+                return try lock.locked { () throws(IPCError) -> T? in
+                    if let event = try receiveEventLocked(decode) { return event }
                     disconnectLocked()
                     throw .peerGone(service: service)
                 }
@@ -203,16 +224,11 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
     }
 
     /// The next event now, or nil; under the lock.
-    private func receiveEventLocked() throws(IPCError) -> IPCEvent? {
+    private func receiveEventLocked<T>(_ decode: (Int32, [UInt8], Range<Int>) throws(IPCError) -> T) throws(IPCError) -> T? {
         let timeoutMilliseconds: Int32 = 0
-        if unpackedHead < unpacked.count {
-            let e = unpacked[unpackedHead]
-            unpackedHead += 1
-            if unpackedHead == unpacked.count {
-                unpacked.removeAll(keepingCapacity: true)
-                unpackedHead = 0
-            }
-            return e
+        if batchNext < batch.count {
+            let (id, body) = try nextInBatch()
+            return try decode(id, batch, body)
         }
         guard let h = handle else { throw .peerGone(service: service) }
         let n = buffer.withUnsafeMutableBytes { qb_ipcc_event_recv(h, $0.baseAddress, $0.count, timeoutMilliseconds) }
@@ -223,38 +239,34 @@ public final class IPCClient: @unchecked Sendable {  // every mutable field is t
         }
         guard n >= Self.responseHeaderSize else { throw .protocolError("\(service) sent a \(n)-byte event, shorter than its header") }
         let id = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: Int32.self) }
-        guard id == IPCLimits.eventBatchMessageID else {
-            return IPCEvent(messageID: id, body: Array(buffer[Self.responseHeaderSize..<n]))
-        }
-        // A batch is unpacked straight from the receive buffer: each event's body is copied once, the batch not at all.
-        let events = try Self.unpack(buffer, Self.responseHeaderSize..<n, service: service)
-        if events.count > 1 {
-            unpacked = events
-            unpackedHead = 1
-        }
-        return events[0]
+        guard id == IPCLimits.eventBatchMessageID else { return try decode(id, buffer, Self.responseHeaderSize..<n) }
+        guard n > Self.responseHeaderSize else { throw .protocolError("\(service) sent an empty batch of events") }
+        // One copy of the whole batch (into capacity kept from the last one), no array per event.
+        batch.removeAll(keepingCapacity: true)
+        batch.append(contentsOf: buffer[Self.responseHeaderSize..<n])
+        batchNext = 0
+        let (first, body) = try nextInBatch()
+        return try decode(first, batch, body)
     }
 
-    /// The events of a batch (the bytes `range` of `batch`): response headers (id, size) each followed by its body.
-    private static func unpack(_ batch: [UInt8], _ range: Range<Int>, service: String) throws(IPCError) -> [IPCEvent] {
-        var events: [IPCEvent] = []
-        var offset = range.lowerBound
-        let end = range.upperBound
-        while offset < end {
-            guard end - offset >= responseHeaderSize else {
-                throw .protocolError("\(service) sent a batch of events with a truncated header")
-            }
-            let (id, size) = batch.withUnsafeBytes { raw in
-                (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self), Int(raw.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self)))
-            }
-            guard size >= responseHeaderSize, size <= end - offset, id != IPCLimits.eventBatchMessageID else {
-                throw .protocolError("\(service) sent a batch of events with an event of \(size) bytes")
-            }
-            events.append(IPCEvent(messageID: id, body: Array(batch[(offset + responseHeaderSize)..<(offset + size)])))
-            offset += size
+    /// The id and body range of the batch's next event: a response header (id, size) followed by its body. A batch
+    /// that does not parse is dropped from there on.
+    private func nextInBatch() throws(IPCError) -> (Int32, Range<Int>) {
+        let offset = batchNext
+        let left = batch.count - offset
+        guard left >= Self.responseHeaderSize else {
+            batchNext = batch.count
+            throw .protocolError("\(service) sent a batch of events with a truncated header")
         }
-        guard !events.isEmpty else { throw .protocolError("\(service) sent an empty batch of events") }
-        return events
+        let (id, size) = batch.withUnsafeBytes { raw in
+            (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self), Int(raw.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self)))
+        }
+        guard size >= Self.responseHeaderSize, size <= left, id != IPCLimits.eventBatchMessageID else {
+            batchNext = batch.count
+            throw .protocolError("\(service) sent a batch of events with an event of \(size) bytes")
+        }
+        batchNext = offset + size
+        return (id, (offset + Self.responseHeaderSize)..<(offset + size))
     }
 
     /// Calls `send` with the request header and body as an iovec array (one entry when the body is empty).

@@ -30,7 +30,13 @@ extension IPCMessage {
     /// Decodes `bytes`, requiring every byte to be used.
     @inlinable
     public static func decode(messageID: Int32, body bytes: [UInt8]) throws(WireError) -> Self {
-        var r = ByteReader(bytes)
+        try decode(messageID: messageID, body: bytes, range: bytes.indices)
+    }
+
+    /// Decodes the body that lies at `range` of `bytes` (an event inside a batch), requiring all of it to be used.
+    @inlinable
+    public static func decode(messageID: Int32, body bytes: [UInt8], range: Range<Int>) throws(WireError) -> Self {
+        var r = ByteReader(bytes, range: range)
         let value = try Self(messageID: messageID, body: &r)
         try r.expectEnd()
         return value

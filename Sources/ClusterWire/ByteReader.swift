@@ -25,22 +25,35 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
 /// `@inlinable` for the same reason as `ByteWriter`: every decoded field of every message goes through it.
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
-    @inlinable public var offset: Int { position }
+    /// Bytes read so far.
+    @inlinable public var offset: Int { position - start }
     @usableFromInline var position: Int
+    @usableFromInline let start: Int
     @usableFromInline let end: Int
 
     @inlinable
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         position = 0
+        start = 0
         self.end = bytes.count
+    }
+
+    /// Reads only `range` of `bytes` (a message inside a larger buffer, read where it lies: no copy of it).
+    @inlinable
+    public init(_ bytes: [UInt8], range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "a reader's range lies inside its bytes")
+        self.bytes = bytes
+        position = range.lowerBound
+        start = range.lowerBound
+        end = range.upperBound
     }
 
     public init<C: Collection>(bytes: C) where C.Element == UInt8 { self.init(Array(bytes)) }
 
-    @inlinable public var remaining: Int { end - offset }
+    @inlinable public var remaining: Int { end - position }
 
-    @inlinable public var isAtEnd: Bool { offset == end }
+    @inlinable public var isAtEnd: Bool { position == end }
 
     @inlinable
     mutating func take(_ n: Int, _ field: String) throws(WireError) -> Int {

@@ -92,12 +92,7 @@ public final class TotemClient {
 
     /// The next event, waiting up to `timeoutMilliseconds` (0: poll, -1: forever); nil if none came.
     public func nextEvent(timeoutMilliseconds: Int32) throws(IPCError) -> TotemIPC.Event? {
-        guard let raw = try ipc.receiveEvent(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
-        do {
-            return try TotemIPC.Event.decode(messageID: raw.messageID, body: raw.body)
-        } catch {
-            throw .protocolError("undecodable event \(raw.messageID) from \(service): \(error)")
-        }
+        try ipc.receiveEvent(TotemIPC.Event.self, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     public func close() { ipc.disconnect() }
