@@ -257,7 +257,7 @@ let package = Package(
                                    "dlm_tool", "o2cb_tool", "cman_tool"],
                     swiftSettings: strict),
         .testTarget(name: "GroupDaemonTests",
-                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "totemd", "groupd", "testcpg",
+                    dependencies: ["TestSupportKit", "ClusterClient", "ClusterIPCProtocol", "ClusterTypes", "GroupService", "totemd", "groupd", "testcpg",
                                    "cpgtool", "cman_tool", "group_tool"],
                     swiftSettings: strict),
         .testTarget(name: "FenceDaemonTests",

@@ -28,8 +28,9 @@ public final class GroupDaemon: IPCServiceHandler {
     var blocked = false
     private var flowCheckScheduled = false
     private var stopAnnounced = false
-    /// Messages waiting for totemd before clients are told to back off.
-    static let totemBacklogMax = 256
+    /// Messages waiting for totemd before clients are told to back off: a few milliseconds of totemd's pace, at most
+    /// 256 (`PacedBacklogMark`).
+    private var backlogMark = PacedBacklogMark()
     /// Bytes waiting for totemd before clients are told to back off: under one visit's worth of frames (60 of 1,500
     /// bytes), so that a saturated ring's senders wait in their own `send`, not in groupd's queue (256 messages of
     /// 16 KiB were 4 MiB here, a quarter of a second of the whole ring's traffic; 128 KiB doubled the median latency
@@ -139,7 +140,9 @@ public final class GroupDaemon: IPCServiceHandler {
     /// Clients' one-way multicasts are throttled while totemd pushes back. Called after every output; while
     /// blocked, one timer at a time checks again.
     private func updateFlowControl() {
-        let shouldBlock = Self.shouldHoldClients(backlog: totem?.backlog ?? 0, backlogBytes: totem?.backlogBytes ?? 0)
+        backlogMark.observe(taken: totem?.taken ?? 0, holding: blocked, at: EventLoop.now())
+        let shouldBlock = Self.shouldHoldClients(backlog: totem?.backlog ?? 0, backlogBytes: totem?.backlogBytes ?? 0,
+                                                 mark: backlogMark.value)
         if shouldBlock != blocked {
             blocked = shouldBlock
             server.setFlowControl(blocked: shouldBlock)
@@ -154,9 +157,9 @@ public final class GroupDaemon: IPCServiceHandler {
     }
 
     /// Whether clients' multicasts must wait (IPC flow control) while `backlog` messages of `backlogBytes` bytes
-    /// wait for totemd: past either mark.
-    static func shouldHoldClients(backlog: Int, backlogBytes: Int) -> Bool {
-        backlog > totemBacklogMax || backlogBytes > totemBacklogBytesMax
+    /// wait for totemd: past either mark (`mark` messages, or `totemBacklogBytesMax`).
+    static func shouldHoldClients(backlog: Int, backlogBytes: Int, mark: Int) -> Bool {
+        backlog > mark || backlogBytes > totemBacklogBytesMax
     }
 
     // MARK: - IPC

@@ -44,6 +44,9 @@ public final class TotemChannel {
     /// Payload bytes of the messages waiting for totemd to accept them.
     public var backlogBytes: Int { outboxBytes }
 
+    /// Messages totemd has taken from this channel so far (a running count, for pacing).
+    public private(set) var taken = 0
+
     /// Whether totemd is connected (not yet, or gone: false).
     public var isConnected: Bool { client != nil }
 
@@ -121,6 +124,7 @@ public final class TotemChannel {
                     outboxBytes -= outbox[i].count
                     outbox[i] = []
                 }
+                taken += end - outboxHead
                 outboxHead = end
             } catch {
                 if error == .tryAgain {
