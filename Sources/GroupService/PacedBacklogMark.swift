@@ -9,7 +9,8 @@ import ClusterTypes
 /// messages a second and needs the deeper queue (128 instead of 256 cost it 12–18 % of its 64 B throughput), while one
 /// of five sending nodes gets ~17k a second, so 256 queued here were 15 ms of waiting on top of totemd's queue (128:
 /// its 64 B p99 88–104 → 53–70 ms). Only windows in which clients were held measure totemd's pace; after a window
-/// without holding the mark goes back to `maximum`, so a burst after a quiet spell is never held at the floor.
+/// without holding, or a quiet gap of more than two windows, the mark goes back to `maximum`, so a burst after a
+/// quiet spell is not held at the floor.
 struct PacedBacklogMark {
     static let minimum = 64
     static let maximum = 256
@@ -35,7 +36,9 @@ struct PacedBacklogMark {
         heldInWindow = heldInWindow || holding
         let elapsed = now - start
         guard elapsed >= Self.window else { return }
-        if heldInWindow {
+        // A window much longer than `window` means no one asked for a while (groupd asks after every output, and every
+        // 5 ms while it holds clients): it was quiet, whatever happened at its start, so it measures nothing.
+        if heldInWindow && elapsed <= Self.window * 2 {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let perSecond = Double(max(0, taken - takenAtStart)) / seconds
             let hold = Double(Self.holdTime.components.attoseconds) / 1e18 + Double(Self.holdTime.components.seconds)

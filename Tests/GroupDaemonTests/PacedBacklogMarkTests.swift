@@ -43,4 +43,15 @@ struct PacedBacklogMarkTests {
         Self.run(&m, perSecond: 10_000, holding: false, windows: 2, start: 300, taken: &taken)
         #expect(m.value == PacedBacklogMark.maximum)
     }
+
+    @Test("a burst after a quiet gap starts at the maximum, even if clients were held when the last one ended")
+    func quietGapResets() {
+        var taken = 0
+        var m = PacedBacklogMark()
+        Self.run(&m, perSecond: 10_000, holding: true, windows: 2, taken: &taken)
+        #expect(m.value == 75)
+        m.observe(taken: taken, holding: true, at: Self.at(250))  // the burst ends while clients are held
+        m.observe(taken: taken, holding: true, at: Self.at(10_250))  // ten quiet seconds later, the next one starts
+        #expect(m.value == PacedBacklogMark.maximum)
+    }
 }
