@@ -32,12 +32,18 @@ struct PacedBacklogMarkTests {
         #expect(stalled.value == PacedBacklogMark.minimum)
     }
 
-    @Test("a window without holding puts the mark back to the maximum; shorter than a window changes nothing")
-    func quietWindowResets() {
+    /// A mark after two windows of 10k messages a second with clients held (75), and what totemd has taken by then.
+    static func heldAtTenThousand() -> (PacedBacklogMark, Int) {
         var taken = 0
         var m = PacedBacklogMark()
-        Self.run(&m, perSecond: 10_000, holding: true, windows: 2, taken: &taken)
+        run(&m, perSecond: 10_000, holding: true, windows: 2, taken: &taken)
         #expect(m.value == 75)
+        return (m, taken)
+    }
+
+    @Test("a window without holding puts the mark back to the maximum; shorter than a window changes nothing")
+    func quietWindowResets() {
+        var (m, taken) = Self.heldAtTenThousand()
         m.observe(taken: taken, holding: false, at: Self.at(250))
         #expect(m.value == 75, "within the window")
         Self.run(&m, perSecond: 10_000, holding: false, windows: 2, start: 300, taken: &taken)
@@ -46,10 +52,7 @@ struct PacedBacklogMarkTests {
 
     @Test("a burst after a quiet gap starts at the maximum, even if clients were held when the last one ended")
     func quietGapResets() {
-        var taken = 0
-        var m = PacedBacklogMark()
-        Self.run(&m, perSecond: 10_000, holding: true, windows: 2, taken: &taken)
-        #expect(m.value == 75)
+        var (m, taken) = Self.heldAtTenThousand()
         m.observe(taken: taken, holding: true, at: Self.at(250))  // the burst ends while clients are held
         m.observe(taken: taken, holding: true, at: Self.at(10_250))  // ten quiet seconds later, the next one starts
         #expect(m.value == PacedBacklogMark.maximum)
