@@ -39,10 +39,8 @@ struct PacedBacklogMark {
         // A window much longer than `window` means no one asked for a while (groupd asks after every output, and every
         // 5 ms while it holds clients): it was quiet, whatever happened at its start, so it measures nothing.
         if heldInWindow && elapsed <= Self.window * 2 {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let perSecond = Double(max(0, taken - takenAtStart)) / seconds
-            let hold = Double(Self.holdTime.components.attoseconds) / 1e18 + Double(Self.holdTime.components.seconds)
-            value = min(Self.maximum, max(Self.minimum, Int(perSecond * hold)))
+            let perSecond = Double(max(0, taken - takenAtStart)) / elapsed.secondsDouble
+            value = min(Self.maximum, max(Self.minimum, Int(perSecond * Self.holdTime.secondsDouble)))
         } else {
             value = Self.maximum
         }
