@@ -175,6 +175,10 @@ struct Reassembler {
     private var partials: [Partial] = []
     /// Frames that could not be decoded or fragments that did not fit, dropped.
     private(set) var dropped = 0
+    /// `Totem.Mutations.piecesJoinAnySender`: later pieces go to the last partial message kept. Tests only.
+    private let piecesJoinAnySender: Bool
+
+    init(piecesJoinAnySender: Bool = false) { self.piecesJoinAnySender = piecesJoinAnySender }
 
     private func partialIndex(_ sender: NodeID) -> Int? { partials.firstIndex { $0.sender == sender } }
 
@@ -206,7 +210,7 @@ struct Reassembler {
                 let p = Partial(sender: sender, channel: c.channel, total: Int(c.totalLength), bytes: buffer)
                 if let i = partialIndex(sender) { partials[i] = p } else { partials.append(p) }
             case .middle, .last:
-                guard let i = partialIndex(sender), partials[i].channel == c.channel,
+                guard let i = piecesJoinAnySender ? partials.indices.last : partialIndex(sender), partials[i].channel == c.channel,
                       partials[i].bytes.count + c.bytes.count <= partials[i].total else {
                     dropped += 1
                     discardPartial(sender)

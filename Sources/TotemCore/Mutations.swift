@@ -33,6 +33,9 @@ extension Totem {
         /// The representative's second use of the token it held (for a message of its own) counts as a token visit
         /// for safe delivery, though no other member saw the token in between (breaks safe delivery).
         public static let heldTokenReuseIsAVisit = Mutations(rawValue: 1 << 8)
+        /// A message's later pieces are joined to the last partial message kept, whatever its sender, not to their
+        /// own sender's (breaks reassembly when several senders' large messages interleave in the ring).
+        public static let piecesJoinAnySender = Mutations(rawValue: 1 << 9)
 
         /// Every mutation, with its name.
         public static let all: [(name: String, mutation: Mutations)] = [
@@ -45,6 +48,7 @@ extension Totem {
             ("high-delivered rule ignored", .highDeliveredRuleIgnored),
             ("no holder probe", .noHolderProbe),
             ("held token reuse counts as a visit", .heldTokenReuseIsAVisit),
+            ("pieces join any sender's message", .piecesJoinAnySender),
         ]
 
         public var description: String {

@@ -66,7 +66,7 @@ extension Totem {
         /// Frames the ring's flow control gave this node on its last visit with something to send (window, max_messages
         /// and fair share; max_messages when it had nothing): its share, which sizes the send queue (`sendQueueBytesLimit`).
         var visitShare: Int
-        var reassembler = Reassembler()
+        var reassembler: Reassembler
         var backPressured = false
 
         var deadlines = Deadlines()
@@ -94,6 +94,7 @@ extension Totem {
             self.clusterID = clusterID
             self.settings = settings
             self.visitShare = settings.maxMessages
+            self.reassembler = Reassembler(piecesJoinAnySender: settings.mutations.contains(.piecesJoinAnySender))
             self.allowedNodes = allowedNodes
             ringID = RingID(representative: nodeID, sequence: persistedRingSequence)
             highestRingSequence = persistedRingSequence
