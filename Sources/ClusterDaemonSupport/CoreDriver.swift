@@ -43,6 +43,10 @@ public final class CoreDriver<Core: DaemonCore> {
         self.loop = loop
     }
 
+    deinit {
+        if let t = timer { loop.cancel(t) }
+    }
+
     /// Hands `input` to the core. Called from the loop (not while an output is being carried out) it is handled at
     /// once, with everything its effects queue, and its output is returned; called from inside `perform` it is
     /// queued and handled right after the current output, and nil is returned.
@@ -90,8 +94,9 @@ public final class CoreDriver<Core: DaemonCore> {
         timerAt = next
         guard let at = next else { return }
         let delay = at - EventLoop.now()
-        timer = loop.schedule(after: max(delay, .zero)) { [weak self] in
-            guard let self else { return }
+        // Unowned (deinit cancels the timer): a weak reference would give the driver a side table, which makes every
+        // retain and release of it slower.
+        timer = loop.schedule(after: max(delay, .zero)) { [unowned self] in
             timer = nil
             timerAt = nil
             feed(Core.deadlineReached)

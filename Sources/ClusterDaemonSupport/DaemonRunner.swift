@@ -143,7 +143,7 @@ public final class DaemonRunner {
     /// Pings the watchdog from the loop itself, so the ping proves the loop is alive, not just some thread.
     private func pingWatchdog(every interval: Duration) {
         notifier.watchdog()
-        watchdogTimer = loop.schedule(after: interval) { [weak self] in self?.pingWatchdog(every: interval) }
+        watchdogTimer = loop.schedule(after: interval) { [unowned self] in pingWatchdog(every: interval) }
     }
 
     /// SIGHUP: re-reads cluster.conf; an invalid file is reported and the running configuration kept.

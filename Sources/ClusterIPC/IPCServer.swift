@@ -29,7 +29,9 @@ public final class IPCServer {
     public let rootOnly: Bool
     private var service: OpaquePointer?
     private let eventLoop: EventLoop
-    private weak var handler: (any IPCServiceHandler)?
+    /// Unowned: the handler must outlive its server (every daemon's does: both live as long as the process). A weak
+    /// reference would give the handler a side table, which makes every retain and release of it slower.
+    private unowned let handler: any IPCServiceHandler
     private var connections: [UInt64: IPCConnection] = [:]
     private var nextID: UInt64 = 1
     private var flushScheduled = false
@@ -44,6 +46,7 @@ public final class IPCServer {
     public let batchesEvents: Bool
     private var turnEnders: [IPCConnection] = []
 
+    /// A server on `loop` that calls `handler`, which it does not retain: the handler must outlive the server.
     public init(name: String, rootOnly: Bool = false, batchesEvents: Bool = true, loop: EventLoop, handler: any IPCServiceHandler) {
         self.name = name
         self.rootOnly = rootOnly
@@ -120,8 +123,7 @@ public final class IPCServer {
     func endTurnLater(_ c: IPCConnection) {
         turnEnders.append(c)
         guard turnEnders.count == 1 else { return }
-        eventLoop.soon { [weak self] in
-            guard let self else { return }
+        eventLoop.soon { [unowned self] in
             let ending = turnEnders
             turnEnders = []
             for c in ending { c.endTurn() }
@@ -131,7 +133,7 @@ public final class IPCServer {
     func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        eventLoop.schedule(after: .milliseconds(1)) { [weak self] in self?.flushQueues() }
+        eventLoop.schedule(after: .milliseconds(1)) { [unowned self] in flushQueues() }
     }
 
     private func flushQueues() {
@@ -166,7 +168,7 @@ public final class IPCServer {
             // let a client's first sends through unrefused). It is parked with the others at the next flow control.
             qb_ipcs_request_rate_limit(s, QB_IPCS_RATE_OFF_2)
         }
-        handler?.connected(connection)
+        handler.connected(connection)
     }
 
     /// Credentials seen by `connection_accept`, until libqb reports the same connection created: at most one entry per
@@ -182,14 +184,14 @@ public final class IPCServer {
         }
         let id = data.loadUnaligned(fromByteOffset: 0, as: Int32.self)
         let body = Array(UnsafeRawBufferPointer(start: data + headerSize, count: size - headerSize))
-        handler?.received(messageID: id, body: body, from: c)
+        handler.received(messageID: id, body: body, from: c)
     }
 
     fileprivate func destroyed(_ c: IPCConnection) {
         park(c, false) // libqb may reuse the pointer for a later connection
         connections.removeValue(forKey: c.id)
         c.closed()
-        handler?.disconnected(c)
+        handler.disconnected(c)
     }
 }
 

@@ -149,9 +149,9 @@ public final class GroupDaemon: IPCServiceHandler {
         }
         if blocked && !flowCheckScheduled {
             flowCheckScheduled = true
-            runner.loop.schedule(after: .milliseconds(5)) { [weak self] in
-                self?.flowCheckScheduled = false
-                self?.updateFlowControl()
+            runner.loop.schedule(after: .milliseconds(5)) { [unowned self] in
+                flowCheckScheduled = false
+                updateFlowControl()
             }
         }
     }

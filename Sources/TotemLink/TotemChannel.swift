@@ -60,7 +60,7 @@ public final class TotemChannel {
             onConnected(node, conf)
         } catch {
             if n < Self.connectAttemptsMax {
-                loop.schedule(after: .milliseconds(100)) { [weak self] in self?.attempt(n + 1) }
+                loop.schedule(after: .milliseconds(100)) { [unowned self] in attempt(n + 1) }
             } else {
                 onFailure(error)
             }
@@ -93,9 +93,9 @@ public final class TotemChannel {
         outboxBytes += payload.count
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.soon { [weak self] in
-            self?.flushScheduled = false
-            self?.flush()
+        loop.soon { [unowned self] in
+            flushScheduled = false
+            flush()
         }
     }
 
@@ -130,9 +130,9 @@ public final class TotemChannel {
                 if error == .tryAgain {
                     if !retryScheduled {
                         retryScheduled = true
-                        loop.schedule(after: .milliseconds(2)) { [weak self] in
-                            self?.retryScheduled = false
-                            self?.flush()
+                        loop.schedule(after: .milliseconds(2)) { [unowned self] in
+                            retryScheduled = false
+                            flush()
                         }
                     }
                 } else {

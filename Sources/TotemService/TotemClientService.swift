@@ -121,7 +121,7 @@ final class TotemClientService: IPCServiceHandler {
     func coreBackPressure(_ on: Bool) {
         if !on {
             coreBlocked = false
-            daemon.runner.loop.soon { [weak self] in self?.drain() }
+            daemon.runner.loop.soon { [unowned self] in drain() }
         }
         updateFlowControl()
     }

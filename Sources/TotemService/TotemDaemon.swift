@@ -173,7 +173,7 @@ public final class TotemDaemon {
                 logger.notice("ring \(ring) (\(transport.rings[ring].local.ip)) recovered: every node is heard on it again")
             }
         }
-        ringCheckTimer = runner.loop.schedule(after: .milliseconds(250)) { [weak self] in self?.checkRings() }
+        ringCheckTimer = runner.loop.schedule(after: .milliseconds(250)) { [unowned self] in checkRings() }
     }
 
     // MARK: - Driving the core

@@ -66,4 +66,18 @@ struct CoreDriverTests {
         #expect(driver.core.handledInputs.last == .deadline)
         #expect(EventLoop.now() - started >= .milliseconds(25))
     }
+
+    @Test("a driver released with its deadline armed takes its timer with it: the loop runs on past the deadline")
+    func releasedWithDeadline() {
+        let loop = EventLoop()
+        var driver: CoreDriver<EchoCore>? = CoreDriver(core: EchoCore(), loop: loop)
+        weak let released = driver
+        driver?.feed(.ping(2))  // arms a deadline 20 ms on
+        driver = nil
+        #expect(released == nil, "nothing but the driver's owner keeps it")
+        var ranPast = false
+        _ = loop.schedule(after: .milliseconds(60)) { ranPast = true; loop.stop() }
+        loop.run()  // the driver's timer, had it stayed, would have fired at 20 ms on a released driver
+        #expect(ranPast)
+    }
 }
